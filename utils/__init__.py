@@ -1,0 +1,1 @@
+"""The engine shared by every entrypoint: data, training, callbacks, runs, plots, comparison."""

@@ -1,0 +1,168 @@
+"""The command line every entrypoint shares: one argument definition, one dispatcher, one error policy."""
+import argparse
+import os
+import sys
+
+from utils.config import DEFAULT_SEED, TrainConfig, resolve_config
+from utils.errors import UsageError, UserError
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose errors are one line on stderr (exit code 2) instead of usage plus error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser(task) -> argparse.ArgumentParser:
+    from models import models_for_task
+
+    names = [spec.name for spec in models_for_task(task.name)]
+    defaults = task.defaults
+    parser = OneLineParser(
+        prog=f"{task.name}.py",
+        description=f"Train and evaluate named Keras models on the {task.name} task: {task.description}.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Models: " + ", ".join(names) + ". Every run writes a new folder under --outputs.",
+    )
+    actions = parser.add_argument_group("what to do (default: train)")
+    actions.add_argument(
+        "-m", "--model", nargs="+", metavar="NAME", default=None,
+        help=f"model(s) to train, or 'all' (default: {task.default_model})",
+    )
+    actions.add_argument("--list", action="store_true", help="list the registered models and exit")
+
+    training = parser.add_argument_group("training")
+    training.add_argument("--epochs", type=int, metavar="N", help=f"total epochs (default: {defaults.get('epochs')}, or the model's own)")
+    training.add_argument("--batch-size", type=int, metavar="N", help=f"samples per step (default: {defaults.get('batch_size')}, or the model's own)")
+    training.add_argument("--optimizer", metavar="NAME", help=f"any Keras optimizer name (default: {defaults.get('optimizer', 'adam')}, or the model's own)")
+    training.add_argument("--learning-rate", type=float, metavar="LR", help="learning rate (default: the optimizer's or the model's own)")
+    training.add_argument("--loss", metavar="NAME", help=f"any Keras loss name (default: {defaults.get('loss')}, or the model's own)")
+    training.add_argument("--seed", type=int, default=DEFAULT_SEED, metavar="N", help=f"random seed, recorded in run.json (default: {DEFAULT_SEED})")
+    training.add_argument("--validation-split", type=float, default=0.1, metavar="F", help="fraction of the training data held out for validation (default: 0.1)")
+    training.add_argument("--limit", type=int, metavar="N", help="train on the first N training samples only (default: all)")
+    training.add_argument("--steps-per-execution", type=int, metavar="N", help="training steps per compiled call (default: chosen from the batch size)")
+    training.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None, help="XLA-compile the training step (default: Keras decides)")
+    training.add_argument("--deterministic", action="store_true", help="enable TensorFlow op determinism (slower; repeatable to the bit)")
+
+    data = parser.add_argument_group("data")
+    if task.add_data_arguments:
+        task.add_data_arguments(data)
+
+    output = parser.add_argument_group("output")
+    output.add_argument("--outputs", default="outputs", metavar="DIR", help="folder for run folders (default: outputs/)")
+    loudness = output.add_mutually_exclusive_group()
+    loudness.add_argument("-v", "--verbose", action="store_true", help="progress bars and TensorFlow's own logs")
+    loudness.add_argument("--quiet", action="store_true", help="print only the run folder path and errors")
+    return parser
+
+
+def verbosity_of(args) -> int:
+    return 0 if args.quiet else 2 if args.verbose else 1
+
+
+def selected_models(task, requested):
+    """Model specs for the -m values; 'all' means every model of the task; unknown names are a usage error."""
+    from models import get_model, models_for_task
+
+    requested = requested or [task.default_model]
+    if "all" in requested:
+        return models_for_task(task.name)
+    specs = []
+    for name in requested:
+        try:
+            specs.append(get_model(task.name, name))
+        except KeyError as error:
+            raise UsageError(error.args[0])
+    return specs
+
+
+def training_options(task, args) -> dict:
+    options = {
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "optimizer": args.optimizer,
+        "learning_rate": args.learning_rate,
+        "loss": args.loss,
+        "seed": args.seed,
+        "validation_split": args.validation_split,
+        "limit": args.limit,
+        "steps_per_execution": args.steps_per_execution,
+        "jit": args.jit,
+        "deterministic": args.deterministic,
+        "data_options": {name: getattr(args, name) for name in task.data_option_names},
+    }
+    return options
+
+
+def list_models(task) -> None:
+    from models import models_for_task
+
+    print(f"{'model':<24} {'params':>10}  defaults / description")
+    for spec in models_for_task(task.name):
+        model = spec.build(input_shape=task_input_shape(task), num_classes=task.num_classes)
+        defaults = ", ".join(f"{key}={value}" for key, value in spec.defaults.items()) or "task defaults"
+        marker = " (default)" if spec.name == task.default_model else ""
+        print(f"{spec.name + marker:<24} {model.count_params():>10,}  [{defaults}] {spec.description}")
+
+
+def task_input_shape(task):
+    return {"mnist": (28, 28), "churn": (11,), "xor": (2,), "iris": (4,)}[task.name]
+
+
+def train(task, args) -> int:
+    from utils.engine import build_optimizer, check_loss, train_new_run
+    from utils.runs import prepare_outputs
+
+    specs = selected_models(task, args.model)
+    options = training_options(task, args)
+    configs = [resolve_config(task, spec, options) for spec in specs]
+    for config in configs:
+        build_optimizer(config.optimizer, config.learning_rate)
+        check_loss(config.loss)
+    prepare_outputs(args.outputs)
+    verbosity = verbosity_of(args)
+    dataset = load_dataset(task, configs[0])
+    outcomes = [train_new_run(task, spec, config, dataset, args.outputs, verbosity) for spec, config in zip(specs, configs)]
+    if len(outcomes) > 1:
+        from utils.compare import summary_table
+
+        print(summary_table([outcome.folder for outcome in outcomes]))
+    for outcome in outcomes:
+        print(outcome.folder)
+    return 0
+
+
+def load_dataset(task, config: TrainConfig):
+    return task.load(config.data_options, config.seed, config.validation_split, config.limit)
+
+
+def main(task_name: str, argv=None) -> int:
+    from utils.tf_setup import import_keras
+
+    argv = sys.argv[1:] if argv is None else argv
+    # Import TensorFlow first and quietly: the model registry behind the parser imports Keras.
+    import_keras(verbose="-v" in argv or "--verbose" in argv)
+    from utils.tasks import get_task
+
+    task = get_task(task_name)
+    args = build_parser(task).parse_args(argv)
+    if args.list:
+        list_models(task)
+        return 0
+    return train(task, args)
+
+
+def run_task(task_name: str, argv=None) -> None:
+    """Entry point of mnist.py, churn.py, xor.py, iris.py: run, and turn user errors into one line and an exit code."""
+    prog = f"{task_name}.py"
+    try:
+        code = main(task_name, argv)
+    except UserError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        code = error.exit_code
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        code = 130
+    sys.stdout.flush()
+    sys.exit(code)

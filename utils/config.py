@@ -1,0 +1,64 @@
+"""The resolved settings of one run: task defaults, then the model's own, then the command line."""
+from dataclasses import asdict, dataclass, field, fields
+from typing import Optional
+
+from utils.errors import UsageError
+
+DEFAULT_SEED = 42
+
+
+@dataclass
+class TrainConfig:
+    task: str
+    model: str
+    epochs: int  # total epochs of the run
+    batch_size: int  # samples per gradient step (the global batch)
+    optimizer: str  # any Keras optimizer name
+    learning_rate: Optional[float]  # None: the optimizer's own default
+    loss: str  # any Keras loss name
+    seed: int = DEFAULT_SEED  # seeds Python, NumPy, TensorFlow and the data splits
+    validation_split: float = 0.1  # fraction of the training data held out for validation
+    limit: Optional[int] = None  # train on the first N training samples only
+    steps_per_execution: Optional[int] = None  # None: chosen from the batch size (small batches run many per call)
+    jit: Optional[bool] = None  # XLA compilation; None: Keras decides
+    deterministic: bool = False  # TensorFlow op determinism (slower; bit-for-bit repeatable runs)
+    data_options: dict = field(default_factory=dict)  # the task's own data flags (--dataset, --data, ...)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        known = {item.name for item in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+
+# Settings a model or task may default and the command line may override.
+OVERRIDABLE = ("epochs", "batch_size", "optimizer", "learning_rate", "loss")
+
+
+def resolve_config(task, spec, options: dict) -> TrainConfig:
+    """Merge task defaults < model defaults < explicit options (those not None) into a checked TrainConfig."""
+    settings = {"epochs": 10, "batch_size": 32, "optimizer": "adam", "learning_rate": None}
+    settings.update(task.defaults)
+    settings.update(spec.defaults)
+    settings.update({key: value for key, value in options.items() if value is not None})
+    config = TrainConfig.from_dict({**settings, "task": task.name, "model": spec.name})
+    check_config(config)
+    return config
+
+
+def check_config(config: TrainConfig) -> None:
+    """Reject values no run could use, before anything is written."""
+    if config.epochs < 1:
+        raise UsageError(f"--epochs must be at least 1. Received: {config.epochs}.")
+    if config.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1. Received: {config.batch_size}.")
+    if config.learning_rate is not None and not config.learning_rate > 0:
+        raise UsageError(f"--learning-rate must be greater than 0. Received: {config.learning_rate}.")
+    if config.limit is not None and config.limit < 1:
+        raise UsageError(f"--limit must be at least 1. Received: {config.limit}.")
+    if not 0 < config.validation_split < 1:
+        raise UsageError(f"--validation-split must be between 0 and 1 (exclusive). Received: {config.validation_split}.")
+    if config.steps_per_execution is not None and config.steps_per_execution < 1:
+        raise UsageError(f"--steps-per-execution must be at least 1. Received: {config.steps_per_execution}.")

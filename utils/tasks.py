@@ -1,0 +1,48 @@
+"""The task registry: what data a task trains on and how its labels look. Entry points name a task."""
+import difflib
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    description: str
+    num_classes: int
+    load: Callable  # load(data_options: dict, seed, validation_split, limit) -> Dataset
+    default_model: str
+    # Task-level training defaults; a model's own defaults win over these, the command line over both.
+    defaults: dict = field(default_factory=dict)
+    # Adds the task's own data options (--dataset, --data, ...) to the shared parser; their values form data_options.
+    add_data_arguments: Optional[Callable] = None
+    data_option_names: tuple = ()
+    # Turns --predict inputs (file paths or rows of numbers) into model-ready features plus a label per input.
+    read_predict_inputs: Optional[Callable] = None
+
+    @property
+    def binary(self) -> bool:
+        return self.num_classes == 2
+
+
+_TASKS: dict[str, Task] = {}
+
+
+def register_task(task: Task) -> Task:
+    if task.name in _TASKS:
+        raise ValueError(f"Task {task.name!r} is registered twice.")
+    _TASKS[task.name] = task
+    return task
+
+
+def get_task(name: str) -> Task:
+    _import_task_modules()
+    if name not in _TASKS:
+        close = difflib.get_close_matches(name, list(_TASKS), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise KeyError(f"Unknown task {name!r}.{hint} Valid tasks: {', '.join(_TASKS)}.")
+    return _TASKS[name]
+
+
+def _import_task_modules():
+    # Task modules register themselves on import; importing here keeps the registry complete wherever it is read.
+    from utils import mnist_data, tabular_data  # noqa: F401

@@ -1,0 +1,47 @@
+"""Import TensorFlow/Keras once, quietly, and seed everything."""
+import os
+import sys
+from contextlib import contextmanager
+
+
+@contextmanager
+def _stderr_silenced():
+    # TensorFlow's C++ runtime prints start-up chatter (CUDA probes, oneDNN notes) straight to file descriptor 2
+    # before its log level applies; hide that descriptor for the import only.
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_keras(verbose: bool = False):
+    """Import TensorFlow and Keras, hiding their start-up log lines unless `verbose`."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3")
+    if verbose or "tensorflow" in sys.modules:
+        import keras
+        import tensorflow  # noqa: F401
+    else:
+        with _stderr_silenced():
+            import keras
+            import tensorflow
+
+            tensorflow.config.list_physical_devices()  # the device probe logs too; let it happen here
+        import absl.logging
+
+        absl.logging.set_verbosity(absl.logging.ERROR)
+    return keras
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    import keras
+    import tensorflow
+
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tensorflow.config.experimental.enable_op_determinism()
