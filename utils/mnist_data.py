@@ -203,6 +203,7 @@ register_task(
         name="mnist",
         description="28x28 grayscale images in 10 classes (MNIST, Fashion-MNIST, or 5,000 MNIST digits)",
         num_classes=10,
+        sample_shape=(28, 28),
         load=load_images,
         default_model="conv_net",
         defaults={"epochs": 60, "batch_size": 256, "optimizer": "adam", "loss": "categorical_crossentropy"},

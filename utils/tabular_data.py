@@ -1,1 +1,176 @@
-"""Tabular tasks (churn, XOR, Iris): filled in by the tabular issue."""
+"""Tabular tasks: bank churn from a CSV (binary), XOR (four rows), Iris (scikit-learn's copy, three classes)."""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from utils.datasets import TEST_SPLIT_SEED, Dataset, apply_limit, sha256_of_arrays, sha256_of_file, stratified_split
+from utils.errors import UserError
+from utils.preprocessing import TabularPreprocessor
+from utils.tasks import Task, register_task
+
+# ---------------------------------------------------------------- churn
+CHURN_NUMERIC = ["CreditScore", "Age", "Tenure", "Balance", "NumOfProducts", "HasCrCard", "IsActiveMember", "EstimatedSalary"]
+CHURN_CATEGORICAL = ["Geography", "Gender"]
+CHURN_TARGET = "Exited"
+CHURN_DEFAULT_PATH = Path("data") / "Churn_Modelling.csv"
+
+
+def read_churn_csv(path, need_target: bool = True) -> pd.DataFrame:
+    """The churn CSV, checked: every problem is one UserError naming the column (and row) at fault."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"Churn CSV not found: {path}. Pass --data PATH or put Churn_Modelling.csv in data/.")
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path} is empty; expected a CSV with a header row and one row per customer.")
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise UserError(f"{path} is not a readable CSV: {str(error).splitlines()[0]}")
+    required = CHURN_NUMERIC + CHURN_CATEGORICAL + ([CHURN_TARGET] if need_target else [])
+    missing = [column for column in required if column not in frame.columns]
+    if missing:
+        raise UserError(f"{path} lacks the required column(s) {', '.join(missing)}.")
+    if frame.empty:
+        raise UserError(f"{path} has a header but no rows.")
+    for column in required:
+        blank = frame[column].isna()
+        if blank.any():
+            raise UserError(
+                f"{path}: column {column} has {int(blank.sum())} missing value(s), first at data row "
+                f"{int(blank.idxmax()) + 1}; fill or drop those rows."
+            )
+    for column in CHURN_NUMERIC + ([CHURN_TARGET] if need_target else []):
+        numbers = pd.to_numeric(frame[column], errors="coerce")
+        bad = numbers.isna()
+        if bad.any():
+            row = int(bad.idxmax())
+            raise UserError(
+                f"{path}: column {column} must be numeric but data row {row + 1} holds {frame[column][row]!r}."
+            )
+        frame[column] = numbers
+    if need_target:
+        values = set(frame[CHURN_TARGET].unique())
+        if not values <= {0, 1}:
+            raise UserError(f"{path}: the target column {CHURN_TARGET} must hold only 0 and 1; found {sorted(values)[:5]}.")
+    return frame
+
+
+def load_churn(data_options: dict, seed: int, validation_split: float, limit) -> Dataset:
+    path = Path(data_options.get("data") or CHURN_DEFAULT_PATH)
+    frame = read_churn_csv(path)
+    labels = frame[CHURN_TARGET].to_numpy(np.int64)
+    if len(frame) < 20 or np.bincount(labels, minlength=2).min() < 4:
+        raise UserError(
+            f"{path} has {len(frame)} rows ({int(labels.sum())} churned); a stratified train/validation/test split "
+            "needs at least 20 rows with at least 4 of each class."
+        )
+    train, test = stratified_split(frame, labels, 0.2, TEST_SPLIT_SEED, "train and test")
+    train_frame, train_labels = apply_limit(frame.iloc[train], labels[train], limit)
+    kept, held = stratified_split(train_frame, train_labels, validation_split, seed, "training and validation")
+    preprocessor = TabularPreprocessor(CHURN_NUMERIC, CHURN_CATEGORICAL).fit(train_frame.iloc[kept])
+    return Dataset(
+        name="churn",
+        x_train=preprocessor.transform(train_frame.iloc[kept]),
+        y_train=train_labels[kept],
+        x_val=preprocessor.transform(train_frame.iloc[held]),
+        y_val=train_labels[held],
+        x_test=preprocessor.transform(frame.iloc[test]),
+        y_test=labels[test],
+        class_names=["stayed", "exited"],
+        sha256=sha256_of_file(path),
+        source=str(path),
+        notes=["preprocessing (scaling, one-hot) fitted on the training split only; saved as preprocessing.json"],
+        preprocessing=preprocessor,
+    )
+
+
+def _add_churn_arguments(parser):
+    parser.add_argument("--data", metavar="PATH", default=None, help=f"the churn CSV (default: {CHURN_DEFAULT_PATH})")
+
+
+register_task(
+    Task(
+        name="churn",
+        description="bank customers who leave (1) or stay (0), from Churn_Modelling.csv",
+        num_classes=2,
+        sample_shape=(11,),
+        load=load_churn,
+        default_model="churn_mlp",
+        defaults={"epochs": 100, "batch_size": 10, "optimizer": "adam", "loss": "binary_crossentropy"},
+        add_data_arguments=_add_churn_arguments,
+        data_option_names=("data",),
+    )
+)
+
+# ---------------------------------------------------------------- XOR
+XOR_FEATURES = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+XOR_LABELS = np.array([0, 1, 1, 0], dtype=np.int64)
+
+
+def load_xor(data_options: dict, seed: int, validation_split: float, limit) -> Dataset:
+    return Dataset(
+        name="xor",
+        x_train=XOR_FEATURES, y_train=XOR_LABELS,
+        x_val=XOR_FEATURES, y_val=XOR_LABELS,
+        x_test=XOR_FEATURES, y_test=XOR_LABELS,
+        class_names=["0", "1"],
+        sha256=sha256_of_arrays(XOR_FEATURES, XOR_LABELS),
+        source="the four rows of the XOR truth table",
+        notes=["validation and test are the same four rows as training: XOR has no held-out data "
+               "(--validation-split and --limit do not apply)"],
+    )
+
+
+register_task(
+    Task(
+        name="xor",
+        description="the four-row XOR truth table",
+        num_classes=2,
+        sample_shape=(2,),
+        load=load_xor,
+        default_model="xor_mlp",
+        defaults={"epochs": 500, "batch_size": 1, "optimizer": "adam", "loss": "binary_crossentropy"},
+    )
+)
+
+# ---------------------------------------------------------------- Iris
+IRIS_FEATURES = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
+
+
+def load_iris(data_options: dict, seed: int, validation_split: float, limit) -> Dataset:
+    from sklearn.datasets import load_iris as sklearn_iris
+
+    bunch = sklearn_iris(as_frame=True)
+    frame, labels = bunch.data, bunch.target.to_numpy(np.int64)
+    train, test = stratified_split(frame, labels, 0.2, TEST_SPLIT_SEED, "train and test")
+    train_frame, train_labels = apply_limit(frame.iloc[train], labels[train], limit)
+    kept, held = stratified_split(train_frame, train_labels, validation_split, seed, "training and validation")
+    preprocessor = TabularPreprocessor(IRIS_FEATURES).fit(train_frame.iloc[kept])
+    return Dataset(
+        name="iris",
+        x_train=preprocessor.transform(train_frame.iloc[kept]),
+        y_train=train_labels[kept],
+        x_val=preprocessor.transform(train_frame.iloc[held]),
+        y_val=train_labels[held],
+        x_test=preprocessor.transform(frame.iloc[test]),
+        y_test=labels[test],
+        class_names=list(bunch.target_names),
+        sha256=sha256_of_arrays(frame.to_numpy(), labels),
+        source="sklearn.datasets.load_iris()",
+        notes=["stratified 80/20 train/test split (fixed seed); features standard-scaled on the training split"],
+        preprocessing=preprocessor,
+    )
+
+
+register_task(
+    Task(
+        name="iris",
+        description="three species of iris flowers from four measurements",
+        num_classes=3,
+        sample_shape=(4,),
+        load=load_iris,
+        default_model="iris_mlp",
+        defaults={"epochs": 100, "batch_size": 8, "optimizer": "adam", "loss": "categorical_crossentropy"},
+    )
+)

@@ -9,6 +9,7 @@ class Task:
     name: str
     description: str
     num_classes: int
+    sample_shape: tuple  # the shape of one sample as the loader returns it (models reshape from it)
     load: Callable  # load(data_options: dict, seed, validation_split, limit) -> Dataset
     default_model: str
     # Task-level training defaults; a model's own defaults win over these, the command line over both.

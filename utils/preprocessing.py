@@ -1,0 +1,72 @@
+"""Preprocessing of tabular features, fitted on the training split only and saved as plain JSON (never a pickle)."""
+import numpy as np
+import pandas as pd
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from utils.errors import UserError
+
+
+class TabularPreprocessor:
+    """Standard-scale numeric columns and one-hot encode categorical ones (first category dropped).
+
+    The fitted state is a few lists of numbers and strings, so it round-trips through JSON and loads back with no
+    code execution.
+    """
+
+    def __init__(self, numeric_columns, categorical_columns=()):
+        self.numeric_columns = list(numeric_columns)
+        self.categorical_columns = list(categorical_columns)
+        self.scaler = StandardScaler()
+        self.encoder = OneHotEncoder(drop="first", sparse_output=False, dtype=np.float32) if self.categorical_columns else None
+
+    def fit(self, frame: pd.DataFrame) -> "TabularPreprocessor":
+        self.scaler.fit(frame[self.numeric_columns].to_numpy(np.float64))
+        if self.encoder is not None:
+            self.encoder.fit(frame[self.categorical_columns].astype(str))
+        return self
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        parts = [self.scaler.transform(frame[self.numeric_columns].to_numpy(np.float64)).astype(np.float32)]
+        if self.encoder is not None:
+            try:
+                parts.append(self.encoder.transform(frame[self.categorical_columns].astype(str)))
+            except ValueError as error:
+                raise UserError(f"Unknown category in {', '.join(self.categorical_columns)}: {error}")
+        return np.concatenate(parts, axis=1)
+
+    @property
+    def feature_names(self) -> list:
+        names = list(self.numeric_columns)
+        if self.encoder is not None:
+            names += [str(name) for name in self.encoder.get_feature_names_out(self.categorical_columns)]
+        return names
+
+    def to_json(self) -> dict:
+        return {
+            "numeric_columns": self.numeric_columns,
+            "mean": self.scaler.mean_.tolist(),
+            "scale": self.scaler.scale_.tolist(),
+            "categorical_columns": self.categorical_columns,
+            "categories": [list(map(str, categories)) for categories in self.encoder.categories_] if self.encoder else [],
+            "feature_names": self.feature_names,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "TabularPreprocessor":
+        preprocessor = cls(data["numeric_columns"], data["categorical_columns"])
+        scaler = preprocessor.scaler
+        scaler.mean_ = np.asarray(data["mean"], dtype=np.float64)
+        scaler.scale_ = np.asarray(data["scale"], dtype=np.float64)
+        scaler.var_ = scaler.scale_**2
+        scaler.n_features_in_ = len(scaler.mean_)
+        scaler.n_samples_seen_ = 0
+        if preprocessor.encoder is not None:
+            # Fitting on exactly the saved categories reproduces the fitted encoder.
+            preprocessor.encoder.set_params(categories=data["categories"])
+            longest = max(len(categories) for categories in data["categories"])
+            columns = {
+                column: [categories[index % len(categories)] for index in range(longest)]
+                for column, categories in zip(data["categorical_columns"], data["categories"])
+            }
+            preprocessor.encoder.fit(pd.DataFrame(columns))
+        return preprocessor
