@@ -19,6 +19,8 @@ LAST_CHECKPOINT = "checkpoints/last.h5"
 BEST_CHECKPOINT = "checkpoints/best.h5"
 # The validation value behind best.h5 (and every run's "best").
 MONITOR = "val_accuracy"
+# Test sets this small (XOR's truth table) are printed row by row with their predicted probabilities.
+SMALL_TEST_SET = 16
 
 
 @dataclass
@@ -259,4 +261,6 @@ def finish_run(record, model, task, dataset, verbosity: int) -> None:
     history = reports.read_history(folder / HISTORY_FILE)
     plot_history(history, folder / "plots", title=f"{record.data['model']} on {dataset.name}")
     record.update(status="completed", ended=now_iso(), test_metrics=test_metrics)
+    if len(dataset.x_test) <= SMALL_TEST_SET:
+        say(verbosity, reports.prediction_table(model, task, dataset))
     say(verbosity, reports.format_test_metrics(test_metrics))

@@ -72,6 +72,23 @@ def classification_metrics(task, dataset, probabilities) -> dict:
     return extra
 
 
+def prediction_table(model, task, dataset) -> str:
+    """Each test row with its true label and predicted probabilities, for tiny test sets such as XOR's."""
+    from utils.engine import shape_inputs
+
+    probabilities = model.predict(shape_inputs(model, dataset.x_test), verbose=0)
+    table = pd.DataFrame(dataset.x_test.reshape(len(dataset.x_test), -1), columns=None)
+    table.columns = [f"x{index}" for index in range(table.shape[1])]
+    table["label"] = dataset.y_test
+    if task.binary:
+        table["P(1)"] = probabilities.reshape(-1).round(4)
+    else:
+        for index, name in enumerate(dataset.class_names):
+            table[f"P({name})"] = probabilities[:, index].round(4)
+    table["predicted"] = predicted_classes(task, probabilities)
+    return table.to_string(index=False)
+
+
 def format_test_metrics(test_metrics: dict) -> str:
     """One readable line; accuracy stands beside the majority-class baseline so nobody mistakes it for skill."""
     parts = []
