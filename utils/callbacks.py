@@ -8,9 +8,11 @@ import signal
 import time
 from pathlib import Path
 
+import h5py
 import keras
 
 from utils import atomic
+from utils.checkpoints import seed_states
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -53,6 +55,16 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
                 self.model.save_weights(temporary, overwrite=True)
             else:
                 self.model.save(temporary, overwrite=True)
+            # The epoch and monitored value travel inside the file, so a resume knows exactly what it holds.
+            with h5py.File(temporary, "a") as saved:
+                saved.attrs["epoch"] = epoch + 1
+                states = seed_states(self.model)
+                if states.size:
+                    saved.attrs["seed_states"] = states
+                value = (logs or {}).get(self.monitor)
+                if value is not None:
+                    saved.attrs["monitor"] = self.monitor
+                    saved.attrs["monitor_value"] = float(value)
 
 
 class LossNotFinite(Exception):

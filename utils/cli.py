@@ -30,7 +30,20 @@ def build_parser(task) -> argparse.ArgumentParser:
         "-m", "--model", nargs="+", metavar="NAME", default=None,
         help=f"model(s) to train, or 'all' (default: {task.default_model})",
     )
-    actions.add_argument("--list", action="store_true", help="list the registered models and exit")
+    exclusive = actions.add_mutually_exclusive_group()
+    exclusive.add_argument("--list", action="store_true", help="list the registered models and exit")
+    exclusive.add_argument("--runs", action="store_true", help="list the runs in --outputs (status, model, epochs, accuracy)")
+    exclusive.add_argument(
+        "--compare", nargs="*", metavar="RUN", default=None,
+        help="overlay the histories of these run folders (paths or globs; add --last N for the newest N runs)",
+    )
+    exclusive.add_argument("--evaluate", metavar="PATH", help="evaluate a run folder, its model.h5 or a checkpoint on the test set")
+    exclusive.add_argument(
+        "--predict", nargs="+", metavar=("PATH", "INPUT"),
+        help=f"predict with a saved model: {task.predict_help}",
+    )
+    exclusive.add_argument("--resume", metavar="RUN", help="continue a run from its last checkpoint up to --epochs in total")
+    actions.add_argument("--last", type=int, metavar="N", help="with --compare: add the newest N runs in --outputs")
 
     training = parser.add_argument_group("training")
     training.add_argument("--epochs", type=int, metavar="N", help=f"total epochs (default: {defaults.get('epochs')}, or the model's own)")
@@ -124,12 +137,12 @@ def train(task, args) -> int:
     verbosity = verbosity_of(args)
     dataset = load_dataset(task, configs[0])
     outcomes = [train_new_run(task, spec, config, dataset, args.outputs, verbosity) for spec, config in zip(specs, configs)]
-    if len(outcomes) > 1:
-        from utils.compare import summary_table
-
-        print(summary_table([outcome.folder for outcome in outcomes]))
     for outcome in outcomes:
         print(outcome.folder)
+    if len(outcomes) > 1:
+        from utils.compare import compare
+
+        print(compare([outcome.folder for outcome in outcomes], args.outputs, verbosity))
     return 0
 
 
@@ -147,10 +160,34 @@ def main(task_name: str, argv=None) -> int:
 
     task = get_task(task_name)
     args = build_parser(task).parse_args(argv)
+    return dispatch(task, args)
+
+
+def dispatch(task, args) -> int:
+    """Run the one action the options ask for; training is the default."""
+    from utils import compare, reload
+
+    verbosity = verbosity_of(args)
+    if args.last is not None and args.last < 1:
+        raise UsageError(f"--last must be at least 1. Received: {args.last}.")
     if args.list:
         list_models(task)
-        return 0
-    return train(task, args)
+    elif args.runs:
+        print(compare.list_runs(args.outputs))
+    elif args.compare is not None or args.last:
+        folders = compare.resolve_runs(args.compare, args.last, args.outputs)
+        print(compare.compare(folders, args.outputs, verbosity))
+    elif args.evaluate:
+        reload.evaluate(task, args.evaluate, verbosity)
+    elif args.predict:
+        reload.predict(task, args.predict[0], args.predict[1:], verbosity)
+    elif args.resume:
+        if args.epochs is not None and args.epochs < 1:
+            raise UsageError(f"--epochs must be at least 1. Received: {args.epochs}.")
+        reload.resume(task, args.resume, args.epochs, verbosity)
+    else:
+        return train(task, args)
+    return 0
 
 
 def run_task(task_name: str, argv=None) -> None:

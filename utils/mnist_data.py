@@ -158,7 +158,7 @@ def to_unit_float32(images: np.ndarray) -> np.ndarray:
     return np.divide(images, np.float32(255.0), dtype=np.float32)
 
 
-def load_images(data_options: dict, seed: int, validation_split: float, limit) -> Dataset:
+def load_images(data_options: dict, seed: int, validation_split: float, limit, preprocessing=None) -> Dataset:
     dataset = data_options.get("dataset") or "mnist"
     arrays, source = load_image_arrays(dataset, data_options.get("data_dir"))
     check_image_arrays(arrays, source)
@@ -191,11 +191,11 @@ def _add_image_arguments(parser):
     )
 
 
-def read_image_files(paths, input_shape):
+def read_image_files(inputs, run_folder):
     """Image files of any size and background -> MNIST-like 28x28 float32 (white digit on black)."""
     from utils.images import image_to_mnist
 
-    return np.stack([image_to_mnist(path) for path in paths]), [str(path) for path in paths]
+    return np.stack([image_to_mnist(path) for path in inputs]), [str(path) for path in inputs]
 
 
 register_task(
@@ -210,5 +210,6 @@ register_task(
         add_data_arguments=_add_image_arguments,
         data_option_names=("dataset", "data_dir"),
         read_predict_inputs=read_image_files,
+        predict_help="a run folder or .h5, then image files (PNG/JPG of any size and background)",
     )
 )

@@ -44,7 +44,7 @@ def create_run_folder(outputs, label: str, prefix: str = "") -> Path:
     """
     outputs = prepare_outputs(outputs)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = f"{prefix}{stamp}_{safe_name(label)}"
+    base = f"{prefix}{stamp}" + (f"_{safe_name(label)}" if label else "")
     for attempt in range(1, 1000):
         folder = outputs / (base if attempt == 1 else f"{base}-{attempt}")
         try:

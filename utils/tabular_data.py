@@ -1,4 +1,5 @@
 """Tabular tasks: bank churn from a CSV (binary), XOR (four rows), Iris (scikit-learn's copy, three classes)."""
+import json
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +57,7 @@ def read_churn_csv(path, need_target: bool = True) -> pd.DataFrame:
     return frame
 
 
-def load_churn(data_options: dict, seed: int, validation_split: float, limit) -> Dataset:
+def load_churn(data_options: dict, seed: int, validation_split: float, limit, preprocessing=None) -> Dataset:
     path = Path(data_options.get("data") or CHURN_DEFAULT_PATH)
     frame = read_churn_csv(path)
     labels = frame[CHURN_TARGET].to_numpy(np.int64)
@@ -68,7 +69,7 @@ def load_churn(data_options: dict, seed: int, validation_split: float, limit) ->
     train, test = stratified_split(frame, labels, 0.2, TEST_SPLIT_SEED, "train and test")
     train_frame, train_labels = apply_limit(frame.iloc[train], labels[train], limit)
     kept, held = stratified_split(train_frame, train_labels, validation_split, seed, "training and validation")
-    preprocessor = TabularPreprocessor(CHURN_NUMERIC, CHURN_CATEGORICAL).fit(train_frame.iloc[kept])
+    preprocessor = preprocessing or TabularPreprocessor(CHURN_NUMERIC, CHURN_CATEGORICAL).fit(train_frame.iloc[kept])
     return Dataset(
         name="churn",
         x_train=preprocessor.transform(train_frame.iloc[kept]),
@@ -83,6 +84,39 @@ def load_churn(data_options: dict, seed: int, validation_split: float, limit) ->
         notes=["preprocessing (scaling, one-hot) fitted on the training split only; saved as preprocessing.json"],
         preprocessing=preprocessor,
     )
+
+
+def saved_preprocessing(run_folder) -> TabularPreprocessor:
+    path = Path(run_folder) / "preprocessing.json"
+    if not path.is_file():
+        raise UserError(f"{run_folder} has no preprocessing.json; it cannot score new rows.")
+    return TabularPreprocessor.from_json(json.loads(path.read_text()))
+
+
+def read_churn_inputs(inputs, run_folder):
+    """Customer CSV files (the target column may be absent) -> features with the run's saved preprocessing."""
+    preprocessing = saved_preprocessing(run_folder)
+    frames = [read_churn_csv(path, need_target=False) for path in inputs]
+    names = []
+    for path, frame in zip(inputs, frames):
+        ids = frame["CustomerId"] if "CustomerId" in frame else pd.Series(range(1, len(frame) + 1))
+        names += [f"{Path(path).name}:{identifier}" for identifier in ids]
+    return np.concatenate([preprocessing.transform(frame) for frame in frames]), names
+
+
+def parse_number_rows(inputs, width: int, what: str) -> np.ndarray:
+    """Rows such as '0,1' or '5.1 3.5 1.4 0.2' -> a float32 array of shape (rows, width)."""
+    rows = []
+    for text in inputs:
+        parts = [part for part in str(text).replace(",", " ").split() if part]
+        try:
+            values = [float(part) for part in parts]
+        except ValueError:
+            raise UserError(f"{text!r} is not a row of numbers; expected {width} numbers for {what}, e.g. {'0,' * (width - 1)}1")
+        if len(values) != width:
+            raise UserError(f"{text!r} has {len(values)} numbers; {what} takes {width} per row.")
+        rows.append(values)
+    return np.asarray(rows, dtype=np.float32)
 
 
 def _add_churn_arguments(parser):
@@ -100,6 +134,8 @@ register_task(
         defaults={"epochs": 100, "batch_size": 10, "optimizer": "adam", "loss": "binary_crossentropy"},
         add_data_arguments=_add_churn_arguments,
         data_option_names=("data",),
+        read_predict_inputs=read_churn_inputs,
+        predict_help="a run folder or .h5, then CSV files of customers (Exited may be absent)",
     )
 )
 
@@ -108,7 +144,7 @@ XOR_FEATURES = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 XOR_LABELS = np.array([0, 1, 1, 0], dtype=np.int64)
 
 
-def load_xor(data_options: dict, seed: int, validation_split: float, limit) -> Dataset:
+def load_xor(data_options: dict, seed: int, validation_split: float, limit, preprocessing=None) -> Dataset:
     return Dataset(
         name="xor",
         x_train=XOR_FEATURES, y_train=XOR_LABELS,
@@ -122,6 +158,10 @@ def load_xor(data_options: dict, seed: int, validation_split: float, limit) -> D
     )
 
 
+def read_xor_inputs(inputs, run_folder):
+    return parse_number_rows(inputs, 2, "XOR"), list(inputs)
+
+
 register_task(
     Task(
         name="xor",
@@ -131,6 +171,8 @@ register_task(
         load=load_xor,
         default_model="xor_mlp",
         defaults={"epochs": 500, "batch_size": 1, "optimizer": "adam", "loss": "binary_crossentropy"},
+        read_predict_inputs=read_xor_inputs,
+        predict_help="a run folder or .h5, then rows such as 0,1 1,1",
     )
 )
 
@@ -138,7 +180,7 @@ register_task(
 IRIS_FEATURES = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
 
 
-def load_iris(data_options: dict, seed: int, validation_split: float, limit) -> Dataset:
+def load_iris(data_options: dict, seed: int, validation_split: float, limit, preprocessing=None) -> Dataset:
     from sklearn.datasets import load_iris as sklearn_iris
 
     bunch = sklearn_iris(as_frame=True)
@@ -146,7 +188,7 @@ def load_iris(data_options: dict, seed: int, validation_split: float, limit) -> 
     train, test = stratified_split(frame, labels, 0.2, TEST_SPLIT_SEED, "train and test")
     train_frame, train_labels = apply_limit(frame.iloc[train], labels[train], limit)
     kept, held = stratified_split(train_frame, train_labels, validation_split, seed, "training and validation")
-    preprocessor = TabularPreprocessor(IRIS_FEATURES).fit(train_frame.iloc[kept])
+    preprocessor = preprocessing or TabularPreprocessor(IRIS_FEATURES).fit(train_frame.iloc[kept])
     return Dataset(
         name="iris",
         x_train=preprocessor.transform(train_frame.iloc[kept]),
@@ -163,6 +205,12 @@ def load_iris(data_options: dict, seed: int, validation_split: float, limit) -> 
     )
 
 
+def read_iris_inputs(inputs, run_folder):
+    """Rows of the four measurements in centimetres, scaled with the run's saved preprocessing."""
+    rows = parse_number_rows(inputs, 4, "Iris (sepal length, sepal width, petal length, petal width)")
+    return saved_preprocessing(run_folder).transform(pd.DataFrame(rows, columns=IRIS_FEATURES)), list(inputs)
+
+
 register_task(
     Task(
         name="iris",
@@ -172,5 +220,7 @@ register_task(
         load=load_iris,
         default_model="iris_mlp",
         defaults={"epochs": 100, "batch_size": 8, "optimizer": "adam", "loss": "categorical_crossentropy"},
+        read_predict_inputs=read_iris_inputs,
+        predict_help="a run folder or .h5, then rows of four measurements in cm such as 5.1,3.5,1.4,0.2",
     )
 )

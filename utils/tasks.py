@@ -19,6 +19,7 @@ class Task:
     data_option_names: tuple = ()
     # Turns --predict inputs (file paths or rows of numbers) into model-ready features plus a label per input.
     read_predict_inputs: Optional[Callable] = None
+    predict_help: str = "a model path, then inputs"
 
     @property
     def binary(self) -> bool:
