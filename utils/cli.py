@@ -137,12 +137,15 @@ def train(task, args) -> int:
     verbosity = verbosity_of(args)
     dataset = load_dataset(task, configs[0])
     outcomes = [train_new_run(task, spec, config, dataset, args.outputs, verbosity) for spec, config in zip(specs, configs)]
-    for outcome in outcomes:
-        print(outcome.folder)
+    comparison = None
     if len(outcomes) > 1:
         from utils.compare import compare
 
-        print(compare([outcome.folder for outcome in outcomes], args.outputs, verbosity))
+        comparison = compare([outcome.folder for outcome in outcomes], args.outputs, verbosity)
+    for outcome in outcomes:
+        print(outcome.folder)
+    if comparison:
+        print(comparison)
     return 0
 
 
