@@ -91,12 +91,14 @@ def seed_states(model) -> np.ndarray:
     return np.array([np.asarray(generator.state.numpy()) for generator in _seed_generators(model)])
 
 
-def restore_seed_states(model, path) -> None:
-    with h5py.File(path, "r") as saved:
-        if "seed_states" not in saved.attrs:
-            return
-        states = np.asarray(saved.attrs["seed_states"])
+def set_seed_states(model, states) -> None:
     generators = _seed_generators(model)
     if len(generators) == len(states):
         for generator, state in zip(generators, states):
-            generator.state.assign(state.astype(generator.state.dtype))
+            generator.state.assign(np.asarray(state).astype(generator.state.dtype))
+
+
+def restore_seed_states(model, path) -> None:
+    with h5py.File(path, "r") as saved:
+        if "seed_states" in saved.attrs:
+            set_seed_states(model, np.asarray(saved.attrs["seed_states"]))

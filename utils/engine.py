@@ -61,15 +61,21 @@ def metrics_for(task) -> list:
     return ["accuracy"]
 
 
-def auto_steps_per_execution(batch_size: int, steps_per_epoch: int) -> int:
-    # Each call into the compiled step costs a fixed Python/runtime overhead; with small batches that overhead
-    # dominates, so run enough steps per call to cover about a thousand samples.
-    return max(1, min(steps_per_epoch, 1024 // batch_size))
+def steps_per_execution(requested, batch_size: int, steps_per_epoch: int) -> int:
+    """Training steps per compiled call: the largest divisor of steps_per_epoch not above the request.
+
+    Each call into the compiled step has a fixed Python/runtime cost; with small batches it dominates, so by
+    default a call covers about a thousand samples. Keras runs whole calls, so a count that does not divide the
+    epoch would spill batches of the next epoch into this one and break per-epoch history and exact resumes.
+    """
+    wanted = requested or max(1, 1024 // batch_size)
+    wanted = max(1, min(wanted, steps_per_epoch))
+    return max(divisor for divisor in range(1, wanted + 1) if steps_per_epoch % divisor == 0)
 
 
 def compile_model(model, task, config, steps_per_epoch: int) -> None:
     check_loss(config.loss)
-    steps = config.steps_per_execution or auto_steps_per_execution(config.batch_size, steps_per_epoch)
+    steps = steps_per_execution(config.steps_per_execution, config.batch_size, steps_per_epoch)
     model.compile(
         optimizer=build_optimizer(config.optimizer, config.learning_rate),
         loss=config.loss,
@@ -121,6 +127,12 @@ def training_dataset(features, targets, batch_size: int, seed: int, first_epoch:
     )
 
 
+def validation_dataset(features, targets, batch_size: int):
+    """Validation batches built once and cached: Keras re-reads them every epoch, and a NumPy tuple would be
+    converted again each time (the dominant cost of a tiny epoch)."""
+    return tf.data.Dataset.from_tensor_slices((features, targets)).batch(batch_size).cache()
+
+
 def fit_verbosity(verbosity: int) -> int:
     # quiet -> silent; default -> one line per epoch; --verbose -> Keras' progress bar.
     return {0: 0, 1: 2, 2: 1}[verbosity]
@@ -150,6 +162,7 @@ def new_run_record(folder: Path, task, config, dataset, model) -> RunRecord:
                 "notes": dataset.notes,
             },
             "parameters": int(model.count_params()),
+            "execution": {"steps_per_execution": model.steps_per_execution, "jit_compile": bool(model.jit_compile)},
             "environment": environment(),
             "started": now_iso(),
             "ended": None,
@@ -196,22 +209,26 @@ def train_new_run(task, spec, config, dataset, outputs, verbosity: int = 1) -> R
     return RunOutcome(folder, record)
 
 
-def run_training(record, model, task, config, dataset, initial_epoch: int, best_so_far, verbosity: int) -> None:
-    """Fit from `initial_epoch` to config.epochs, then finish the run; record how it ended whatever happens."""
+def fit_epochs(record, model, task, config, dataset, initial_epoch: int, best_so_far, verbosity: int) -> None:
+    """model.fit from `initial_epoch` to config.epochs with the engine's callbacks."""
     folder = record.folder
     guard = callbacks.StopOnSignal()
+    checkpoints = []
     try:
         if initial_epoch < config.epochs:
-            fit_callbacks = [
-                callbacks.EpochTimer(),
-                callbacks.LearningRateLogger(),
-                callbacks.NanGuard(),
-                callbacks.HistoryLogger(folder / HISTORY_FILE, append=initial_epoch > 0),
+            checkpoints = [
                 callbacks.AtomicModelCheckpoint(str(folder / LAST_CHECKPOINT)),
                 callbacks.AtomicModelCheckpoint(
                     str(folder / BEST_CHECKPOINT), monitor=MONITOR, mode="max", save_best_only=True,
                     initial_value_threshold=best_so_far,
                 ),
+            ]
+            fit_callbacks = [
+                callbacks.EpochTimer(),
+                callbacks.LearningRateLogger(),
+                callbacks.NanGuard(),
+                callbacks.HistoryLogger(folder / HISTORY_FILE, append=initial_epoch > 0),
+                *checkpoints,
                 callbacks.RunProgress(record, monitor=MONITOR),
                 guard,
             ]
@@ -223,12 +240,27 @@ def run_training(record, model, task, config, dataset, initial_epoch: int, best_
                 steps_per_epoch=math.ceil(len(dataset.x_train) / config.batch_size),
                 epochs=config.epochs,
                 initial_epoch=initial_epoch,
-                validation_data=(shape_inputs(model, dataset.x_val), encode_labels(task, dataset.y_val)),
-                validation_batch_size=max(config.batch_size, 1024),
+                validation_data=validation_dataset(
+                    shape_inputs(model, dataset.x_val), encode_labels(task, dataset.y_val), max(config.batch_size, 1024)
+                ),
                 callbacks=fit_callbacks,
                 shuffle=False,  # training_dataset shuffles, per epoch, reproducibly
                 verbose=fit_verbosity(verbosity),
             )
+    except (callbacks.TrainingInterrupted, callbacks.LossNotFinite, KeyboardInterrupt):
+        # Checkpoints held in memory are finished epochs: write them before reporting how training ended.
+        for checkpoint in checkpoints:
+            checkpoint.flush()
+        raise
+    finally:
+        guard.restore_handlers()
+
+
+def run_training(record, model, task, config, dataset, initial_epoch: int, best_so_far, verbosity: int) -> None:
+    """Fit from `initial_epoch` to config.epochs, then finish the run; record how it ended whatever happens."""
+    folder = record.folder
+    try:
+        fit_epochs(record, model, task, config, dataset, initial_epoch, best_so_far, verbosity)
         finish_run(record, model, task, dataset, verbosity)
     except callbacks.TrainingInterrupted as stop:
         record.update(status="interrupted", ended=now_iso(), reason=f"{stop} received")
@@ -248,8 +280,6 @@ def run_training(record, model, task, config, dataset, initial_epoch: int, best_
     except BaseException as error:
         record.update(status="failed", ended=now_iso(), reason=f"{type(error).__name__}: {error}")
         raise
-    finally:
-        guard.restore_handlers()
 
 
 def finish_run(record, model, task, dataset, verbosity: int) -> None:
