@@ -70,6 +70,9 @@ def test_several_models_get_one_folder_each_and_a_summary_table(tmp_path):
     assert all(read_run(folder)["status"] == "completed" for folder in folders)
     small = read_run(folders[1])["hyperparameters"]
     assert (small["optimizer"], small["loss"], small["learning_rate"]) == ("rmsprop", "mse", 0.001)
+    # A model trained with the short loss alias 'mse' reloads with plain Keras (full names are compiled in).
+    evaluated = run_script("mnist", "--evaluate", folders[1])
+    assert evaluated.returncode == 0, evaluated.stderr
     assert "best_val_accuracy" in result.stdout and "test_accuracy" in result.stdout
     # The command ends with the folders it made, then the comparison of them.
     lines = result.stdout.strip().splitlines()

@@ -64,6 +64,7 @@ def build_parser(task) -> argparse.ArgumentParser:
 
     output = parser.add_argument_group("output")
     output.add_argument("--outputs", default="outputs", metavar="DIR", help="folder for run folders (default: outputs/)")
+    output.add_argument("--name", metavar="LABEL", help="a label added to the run folder's name (letters, digits, - _ .)")
     loudness = output.add_mutually_exclusive_group()
     loudness.add_argument("-v", "--verbose", action="store_true", help="progress bars and TensorFlow's own logs")
     loudness.add_argument("--quiet", action="store_true", help="print only the run folder path and errors")
@@ -103,6 +104,7 @@ def training_options(task, args) -> dict:
         "steps_per_execution": args.steps_per_execution,
         "jit": args.jit,
         "deterministic": args.deterministic,
+        "name": args.name,
         "data_options": {name: getattr(args, name) for name in task.data_option_names},
     }
     return options

@@ -23,6 +23,7 @@ class TrainConfig:
     jit: Optional[bool] = None  # XLA compilation; None: Keras decides
     deterministic: bool = False  # TensorFlow op determinism (slower; bit-for-bit repeatable runs)
     data_options: dict = field(default_factory=dict)  # the task's own data flags (--dataset, --data, ...)
+    name: Optional[str] = None  # a label added to the run folder's name
 
     def to_dict(self) -> dict:
         return asdict(self)

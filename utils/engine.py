@@ -48,11 +48,20 @@ def build_optimizer(name: str, learning_rate):
     return type(optimizer).from_config(config)
 
 
-def check_loss(name: str) -> None:
+def canonical_loss(name: str) -> str:
+    """The full Keras name of a loss ('mse' -> 'mean_squared_error').
+
+    Keras' .h5 loader cannot deserialize short aliases such as 'mse' back, so models are compiled with full names.
+    """
     try:
-        keras.losses.get(name)
+        loss = keras.losses.get(name)
     except ValueError:
         raise UsageError(f"Unknown loss {name!r}; use a Keras loss name such as categorical_crossentropy or mse.")
+    return getattr(loss, "__name__", name)
+
+
+def check_loss(name: str) -> None:
+    canonical_loss(name)
 
 
 def metrics_for(task) -> list:
@@ -74,11 +83,10 @@ def steps_per_execution(requested, batch_size: int, steps_per_epoch: int) -> int
 
 
 def compile_model(model, task, config, steps_per_epoch: int) -> None:
-    check_loss(config.loss)
     steps = steps_per_execution(config.steps_per_execution, config.batch_size, steps_per_epoch)
     model.compile(
         optimizer=build_optimizer(config.optimizer, config.learning_rate),
-        loss=config.loss,
+        loss=canonical_loss(config.loss),
         metrics=metrics_for(task),
         steps_per_execution=steps,
         jit_compile="auto" if config.jit is None else config.jit,
@@ -193,7 +201,7 @@ def train_new_run(task, spec, config, dataset, outputs, verbosity: int = 1) -> R
     compile_model(model, task, config, steps_per_epoch)
     shape_inputs(model, dataset.x_train[:1])  # refuse a model that does not fit before creating anything
 
-    folder = create_run_folder(outputs, config.model)
+    folder = create_run_folder(outputs, f"{config.model}_{config.name}" if config.name else config.model)
     record = new_run_record(folder, task, config, dataset, model)
     (folder / "checkpoints").mkdir()
     write_summary(model, folder / "summary.txt")
@@ -274,9 +282,11 @@ def run_training(record, model, task, config, dataset, initial_epoch: int, best_
         raise UserError(f"Interrupted; continue with --resume {folder}", exit_code=130)
     except callbacks.LossNotFinite as error:
         record.update(status="failed", ended=now_iso(), reason=str(error), failed_epoch=error.epoch)
-        raise UserError(
-            f"Training stopped: {error}. Lower --learning-rate; the last good checkpoint is in {folder / 'checkpoints'}."
+        kept = (
+            f"the last good checkpoint is {folder / LAST_CHECKPOINT}" if (folder / LAST_CHECKPOINT).is_file()
+            else "no epoch finished before it, so there is no checkpoint"
         )
+        raise UserError(f"Training stopped: {error}; {kept}. Lower --learning-rate and train again.")
     except BaseException as error:
         record.update(status="failed", ended=now_iso(), reason=f"{type(error).__name__}: {error}")
         raise

@@ -2,6 +2,7 @@
 import json
 import os
 import platform
+import re
 import socket
 import subprocess
 import sys
@@ -20,8 +21,8 @@ def now_iso() -> str:
 
 def safe_name(name: str) -> str:
     """A run-name component that cannot escape the outputs folder (no separators, no '..')."""
-    cleaned = "".join(character if character.isalnum() or character in "-_." else "_" for character in name)
-    return cleaned.strip(".") or "run"
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+|\.{2,}", "_", name)
+    return re.sub(r"_+", "_", cleaned).strip("._") or "run"
 
 
 def prepare_outputs(outputs) -> Path:

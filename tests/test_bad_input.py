@@ -1,4 +1,4 @@
-"""User errors: one clear line on stderr, a non-zero exit code, no traceback, and no run folder left behind."""
+"""Bad input of every kind: one clear line on stderr, a non-zero exit code, no traceback, no run left behind."""
 import pytest
 
 from conftest import run_script
@@ -50,3 +50,44 @@ def test_outputs_that_is_a_file_is_refused(tmp_path):
     blocker.write_text("not a folder")
     result = run_script("xor", "--epochs", 1, "--outputs", blocker)
     assert_one_clear_line(result, 2, ["is a file, not a folder"])
+
+
+def test_empty_data_files_are_reported(tmp_path):
+    (tmp_path / "npz").mkdir()
+    (tmp_path / "npz" / "mnist.npz").write_bytes(b"")
+    result = run_script("mnist", "--data-dir", tmp_path / "npz", "--outputs", tmp_path / "outputs")
+    assert_one_clear_line(result, 1, ["Cannot read", "mnist.npz", "not an .npz archive"])
+    from utils.mnist_data import IDX_FILES
+
+    (tmp_path / "idx").mkdir()
+    for name in IDX_FILES.values():
+        (tmp_path / "idx" / name).write_bytes(b"")
+    result = run_script("mnist", "--data-dir", tmp_path / "idx", "--outputs", tmp_path / "outputs")
+    assert_one_clear_line(result, 1, ["train-images-idx3-ubyte.gz"])
+    assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").iterdir())
+
+
+def test_an_outputs_folder_that_cannot_be_created_is_refused(tmp_path):
+    result = run_script("xor", "--epochs", 1, "--outputs", "/proc/no-such-place/outputs")
+    assert_one_clear_line(result, 2, ["Cannot create the outputs folder", "--outputs"])
+
+
+def test_predict_needs_inputs_and_readable_images(mnist_run, tmp_path):
+    result = run_script("mnist", "--predict", mnist_run)
+    assert_one_clear_line(result, 2, ["needs a model path and at least one input"])
+    fake = tmp_path / "digit.png"
+    fake.write_text("not an image")
+    result = run_script("mnist", "--predict", mnist_run, fake)
+    assert_one_clear_line(result, 1, ["Cannot read image", "digit.png"])
+    result = run_script("mnist", "--predict", mnist_run, tmp_path / "absent.png")
+    assert_one_clear_line(result, 1, ["Image not found"])
+
+
+def test_a_damaged_run_json_and_a_bad_last_count_are_reported(tmp_path):
+    folder = tmp_path / "20260101-000000_xor_mlp"
+    folder.mkdir()
+    (folder / "run.json").write_text('{"status": "runn')
+    result = run_script("xor", "--resume", folder)
+    assert_one_clear_line(result, 1, ["not valid JSON", "damaged"])
+    result = run_script("xor", "--compare", "--last", 0, "--outputs", tmp_path)
+    assert_one_clear_line(result, 2, ["--last must be at least 1"])
