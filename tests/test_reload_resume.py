@@ -132,7 +132,9 @@ def test_best_checkpoint_is_not_replaced_by_a_worse_model_after_a_resume(tmp_pat
     checkpoint.on_epoch_end(2, {"val_accuracy": 0.8})
     assert not path.exists()
     checkpoint.on_epoch_end(3, {"val_accuracy": 0.95})
-    assert checkpoint_info(path) == {"epoch": 4, "monitor": "val_accuracy", "monitor_value": pytest.approx(0.95)}
+    assert checkpoint_info(path) == {
+        "epoch": 4, "monitor": "val_accuracy", "monitor_value": pytest.approx(0.95), "callback_state": {},
+    }
     assert [p.name for p in tmp_path.iterdir()] == ["best.h5"]  # no temporary file left behind
 
 

@@ -3,6 +3,7 @@
 Order matters: EpochTimer and LearningRateLogger add to the epoch's logs before CSVLogger writes them, and
 StopOnSignal comes last so that an epoch whose checkpoints were written is never cut short.
 """
+import json
 import math
 import signal
 import time
@@ -50,9 +51,11 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
     `initial_value_threshold` carries the best value across a resume, so best.h5 is never replaced by a worse model.
     """
 
-    def __init__(self, filepath, overhead_budget=0.05, **kwargs):
+    def __init__(self, filepath, overhead_budget=0.05, state_provider=None, **kwargs):
         super().__init__(filepath, **kwargs)
         self.overhead_budget = overhead_budget
+        # Returns the other callbacks' counters (early stopping, plateau) to store beside the weights.
+        self.state_provider = state_provider or dict
         self._pending = None
 
     def on_train_begin(self, logs=None):
@@ -67,27 +70,27 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
         due = time.perf_counter() - self._last_write_end >= self._last_write_seconds / self.overhead_budget
         if due:
             self._pending = None
-            self._write(filepath, epoch, logs)
+            self._write(filepath, epoch, logs or {}, self.state_provider())
         else:
-            self._pending = (filepath, epoch, dict(logs or {}), _model_state(self.model))
+            self._pending = (filepath, epoch, dict(logs or {}), self.state_provider(), _model_state(self.model))
 
     def flush(self):
         """Write the checkpoint held in memory, if any (the model's current weights are left as they were)."""
         if self._pending is None:
             return
-        filepath, epoch, logs, state = self._pending
+        filepath, epoch, logs, callback_state, state = self._pending
         self._pending = None
         current = _model_state(self.model)
         _set_model_state(self.model, state)
         try:
-            self._write(filepath, epoch, logs)
+            self._write(filepath, epoch, logs, callback_state)
         finally:
             _set_model_state(self.model, current)
 
     def on_train_end(self, logs=None):
         self.flush()
 
-    def _write(self, filepath, epoch, logs):
+    def _write(self, filepath, epoch, logs, callback_state):
         start = time.perf_counter()
         Path(filepath).parent.mkdir(parents=True, exist_ok=True)
         with atomic.atomic_path(filepath) as temporary:
@@ -100,6 +103,7 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
                 states = seed_states(self.model)
                 if states.size:
                     saved.attrs["seed_states"] = states
+                saved.attrs["callback_state"] = json.dumps(callback_state)
                 value = logs.get(self.monitor)
                 if value is not None:
                     saved.attrs["monitor"] = self.monitor

@@ -1,4 +1,5 @@
 """Loading saved models back: find the file, open it safely, restore the optimizer state Keras' .h5 loader drops."""
+import json
 from pathlib import Path
 
 import h5py
@@ -57,8 +58,11 @@ def load_model_file(path, task=None, compile=True):
 def checkpoint_info(path) -> dict:
     """The epoch and monitored value a checkpoint was written at (see AtomicModelCheckpoint)."""
     with h5py.File(path, "r") as saved:
-        return {key: (value.item() if hasattr(value, "item") else value) for key, value in saved.attrs.items()
+        info = {key: (value.item() if hasattr(value, "item") else value) for key, value in saved.attrs.items()
                 if key in ("epoch", "monitor", "monitor_value")}
+        if "callback_state" in saved.attrs:
+            info["callback_state"] = json.loads(saved.attrs["callback_state"])
+        return info
 
 
 def restore_optimizer_state(model, path) -> bool:

@@ -58,9 +58,29 @@ def build_parser(task) -> argparse.ArgumentParser:
     training.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None, help="XLA-compile the training step (default: Keras decides)")
     training.add_argument("--deterministic", action="store_true", help="enable TensorFlow op determinism (slower; repeatable to the bit)")
 
+    features = parser.add_argument_group("training features")
+    features.add_argument("--momentum", type=float, metavar="M", help="optimizer momentum (sgd, rmsprop)")
+    features.add_argument("--nesterov", action="store_true", help="Nesterov momentum (sgd)")
+    features.add_argument("--weight-decay", type=float, metavar="WD", help="decoupled weight decay (adamw and others)")
+    features.add_argument(
+        "--lr-schedule", choices=["constant", "step", "cosine", "plateau"], default=None,
+        help="learning-rate schedule: step halves it every --lr-step-epochs, cosine decays it to 0 over the run, "
+        "plateau halves it after 3 epochs without val_loss improvement (default: constant)",
+    )
+    features.add_argument("--lr-step-epochs", type=int, metavar="N", help="epochs between halvings for --lr-schedule step (default: 10)")
+    features.add_argument("--early-stopping", type=int, metavar="PATIENCE", help="stop after PATIENCE epochs without val_loss improvement, keeping the best weights")
+    features.add_argument("--augment", action="store_true", help="augment training images: rotation 8°, shifts 8%%, shear 0.3, zoom 8%% (mnist.py)")
+
     data = parser.add_argument_group("data")
     if task.add_data_arguments:
         task.add_data_arguments(data)
+
+    settings = parser.add_argument_group("settings files and sweeps")
+    settings.add_argument("--config", metavar="FILE", help="read option values from a YAML or TOML file; the command line wins")
+    settings.add_argument(
+        "--grid", nargs="+", metavar="KEY=V1,V2",
+        help="train every combination, e.g. learning_rate=0.001,0.0003 batch_size=128,256; then compare them",
+    )
 
     output = parser.add_argument_group("output")
     output.add_argument("--outputs", default="outputs", metavar="DIR", help="folder for run folders (default: outputs/)")
@@ -105,6 +125,13 @@ def training_options(task, args) -> dict:
         "jit": args.jit,
         "deterministic": args.deterministic,
         "name": args.name,
+        "momentum": args.momentum,
+        "nesterov": args.nesterov or None,
+        "weight_decay": args.weight_decay,
+        "lr_schedule": args.lr_schedule,
+        "lr_step_epochs": args.lr_step_epochs,
+        "early_stopping": args.early_stopping,
+        "augment": args.augment or None,
         "data_options": {name: getattr(args, name) for name in task.data_option_names},
     }
     return options
@@ -125,20 +152,40 @@ def task_input_shape(task):
     return task.sample_shape
 
 
+def planned_runs(task, args) -> list:
+    """(model spec, resolved config) for every run the options ask for: models x grid combinations."""
+    from utils.config_file import grid_label, parse_grid
+
+    options = training_options(task, args)
+    combinations = parse_grid(args.grid) if args.grid else [{}]
+    plans = []
+    for combination in combinations:
+        chosen = {**options, **{key: value for key, value in combination.items() if key != "model"}}
+        if combination:
+            chosen["name"] = "_".join(filter(None, [args.name, grid_label(combination)]))
+        models = [combination["model"]] if "model" in combination else args.model
+        for spec in selected_models(task, models):
+            plans.append((spec, resolve_config(task, spec, chosen)))
+    return plans
+
+
 def train(task, args) -> int:
     from utils.engine import build_optimizer, check_loss, train_new_run
     from utils.runs import prepare_outputs
 
-    specs = selected_models(task, args.model)
-    options = training_options(task, args)
-    configs = [resolve_config(task, spec, options) for spec in specs]
-    for config in configs:
-        build_optimizer(config.optimizer, config.learning_rate)
+    plans = planned_runs(task, args)
+    for _, config in plans:  # every run's settings are checked before the first one starts
+        build_optimizer(config)
         check_loss(config.loss)
     prepare_outputs(args.outputs)
     verbosity = verbosity_of(args)
-    dataset = load_dataset(task, configs[0])
-    outcomes = [train_new_run(task, spec, config, dataset, args.outputs, verbosity) for spec, config in zip(specs, configs)]
+    datasets = {}
+    outcomes = []
+    for spec, config in plans:
+        key = (config.seed, config.validation_split, config.limit, tuple(sorted(config.data_options.items())))
+        if key not in datasets:
+            datasets[key] = load_dataset(task, config)
+        outcomes.append(train_new_run(task, spec, config, datasets[key], args.outputs, verbosity))
     comparison = None
     if len(outcomes) > 1:
         from utils.compare import compare
@@ -164,7 +211,13 @@ def main(task_name: str, argv=None) -> int:
     from utils.tasks import get_task
 
     task = get_task(task_name)
-    args = build_parser(task).parse_args(argv)
+    parser = build_parser(task)
+    args = parser.parse_args(argv)
+    if args.config:
+        from utils.config_file import apply_config_file
+
+        apply_config_file(parser, args.config)
+        args = parser.parse_args(argv)
     return dispatch(task, args)
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 
 from utils import atomic
 from utils.errors import UsageError
+from utils.html_report import write_compare_report
 from utils.plots import NOT_METRICS, save_figure
 from utils.reports import read_history
 from utils.runs import RUN_FILE, RunRecord, create_run_folder
@@ -140,6 +141,7 @@ def compare(folders, outputs, verbosity: int = 1) -> Path:
     atomic.write_text(folder / "comparison.csv", table.to_csv(index=False))
     atomic.write_text(folder / "epochs.csv", epochs.to_csv(index=False))
     atomic.write_text(folder / "runs.txt", "\n".join(str(path) for path in folders) + "\n")
+    write_compare_report(folder)
     if verbosity:
         print(format_table(table.drop(columns=["task"])))
         for note in notes:

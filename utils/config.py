@@ -5,6 +5,7 @@ from typing import Optional
 from utils.errors import UsageError
 
 DEFAULT_SEED = 42
+LR_SCHEDULES = ("constant", "step", "cosine", "plateau")
 
 
 @dataclass
@@ -24,6 +25,13 @@ class TrainConfig:
     deterministic: bool = False  # TensorFlow op determinism (slower; bit-for-bit repeatable runs)
     data_options: dict = field(default_factory=dict)  # the task's own data flags (--dataset, --data, ...)
     name: Optional[str] = None  # a label added to the run folder's name
+    momentum: Optional[float] = None  # optimizer option (sgd, rmsprop)
+    nesterov: bool = False  # optimizer option (sgd)
+    weight_decay: Optional[float] = None  # optimizer option (adamw, and others that accept it)
+    lr_schedule: str = "constant"  # constant | step | cosine | plateau
+    lr_step_epochs: int = 10  # step schedule: halve the learning rate every this many epochs
+    early_stopping: Optional[int] = None  # patience in epochs on val_loss; None: train every epoch
+    augment: bool = False  # random rotation/shift/shear/zoom of training images only
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -61,5 +69,17 @@ def check_config(config: TrainConfig) -> None:
         raise UsageError(f"--limit must be at least 1. Received: {config.limit}.")
     if not 0 < config.validation_split < 1:
         raise UsageError(f"--validation-split must be between 0 and 1 (exclusive). Received: {config.validation_split}.")
+    if config.augment and config.task != "mnist":
+        raise UsageError(f"--augment applies to image tasks (mnist.py), not {config.task}.")
+    if config.lr_schedule not in LR_SCHEDULES:
+        raise UsageError(f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}. Received: {config.lr_schedule!r}.")
+    if config.lr_step_epochs < 1:
+        raise UsageError(f"--lr-step-epochs must be at least 1. Received: {config.lr_step_epochs}.")
+    if config.early_stopping is not None and config.early_stopping < 1:
+        raise UsageError(f"--early-stopping patience must be at least 1. Received: {config.early_stopping}.")
+    if config.momentum is not None and not 0 <= config.momentum < 1:
+        raise UsageError(f"--momentum must be in [0, 1). Received: {config.momentum}.")
+    if config.weight_decay is not None and config.weight_decay < 0:
+        raise UsageError(f"--weight-decay must be at least 0. Received: {config.weight_decay}.")
     if config.steps_per_execution is not None and config.steps_per_execution < 1:
         raise UsageError(f"--steps-per-execution must be at least 1. Received: {config.steps_per_execution}.")

@@ -9,7 +9,9 @@ import numpy as np
 import tensorflow as tf
 
 from utils import atomic, callbacks, reports
+from utils.config_file import save_resolved_config
 from utils.errors import UsageError, UserError
+from utils.html_report import write_run_report
 from utils.plots import plot_history
 from utils.runs import RunRecord, command_line, create_run_folder, environment, now_iso
 
@@ -38,14 +40,26 @@ def optimizer_names() -> list:
     return sorted(set(names) - {"lossscaleoptimizer"})
 
 
-def build_optimizer(name: str, learning_rate):
-    if name.lower() not in optimizer_names():
-        raise UsageError(f"Unknown optimizer {name!r}. Valid names: {', '.join(optimizer_names())}.")
-    optimizer = keras.optimizers.get(name.lower())
-    config = optimizer.get_config()
-    if learning_rate is not None:
-        config["learning_rate"] = learning_rate
-    return type(optimizer).from_config(config)
+OPTIMIZER_OPTIONS = {"momentum": "--momentum", "nesterov": "--nesterov", "weight_decay": "--weight-decay"}
+
+
+def build_optimizer(config):
+    """The named Keras optimizer with the run's learning rate and options (--momentum, --nesterov, --weight-decay)."""
+    name = config.optimizer.lower()
+    if name not in optimizer_names():
+        raise UsageError(f"Unknown optimizer {config.optimizer!r}. Valid names: {', '.join(optimizer_names())}.")
+    optimizer = keras.optimizers.get(name)
+    settings = optimizer.get_config()
+    if config.learning_rate is not None:
+        settings["learning_rate"] = config.learning_rate
+    for key, flag in OPTIMIZER_OPTIONS.items():
+        value = getattr(config, key)
+        if value is None or value is False:
+            continue
+        if key not in settings:
+            raise UsageError(f"{flag} does not apply to the {name} optimizer; it takes: {', '.join(sorted(settings))}.")
+        settings[key] = value
+    return type(optimizer).from_config(settings)
 
 
 def canonical_loss(name: str) -> str:
@@ -85,7 +99,7 @@ def steps_per_execution(requested, batch_size: int, steps_per_epoch: int) -> int
 def compile_model(model, task, config, steps_per_epoch: int) -> None:
     steps = steps_per_execution(config.steps_per_execution, config.batch_size, steps_per_epoch)
     model.compile(
-        optimizer=build_optimizer(config.optimizer, config.learning_rate),
+        optimizer=build_optimizer(config),
         loss=canonical_loss(config.loss),
         metrics=metrics_for(task),
         steps_per_execution=steps,
@@ -111,11 +125,12 @@ def encode_labels(task, labels: np.ndarray) -> np.ndarray:
     return keras.utils.to_categorical(labels, task.num_classes).astype(np.float32)
 
 
-def training_dataset(features, targets, batch_size: int, seed: int, first_epoch: int, last_epoch: int):
+def training_dataset(features, targets, batch_size: int, seed: int, first_epoch: int, last_epoch: int, augment=None):
     """Batches for epochs first_epoch .. last_epoch - 1, shuffled by a permutation that depends only on (seed, epoch).
 
     Because each epoch's order is a pure function of its number, a resumed run sees exactly the batches the
-    uninterrupted run would have seen.
+    uninterrupted run would have seen. `augment` (a function of a batch of features) applies to these training
+    batches only; validation and test data never pass through here.
     """
     count = len(features)
     features = tf.constant(features)
@@ -127,12 +142,14 @@ def training_dataset(features, targets, batch_size: int, seed: int, first_epoch:
         )
         return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
 
-    return (
+    batches = (
         tf.data.Dataset.range(first_epoch, last_epoch)
         .flat_map(epoch_order)
         .map(lambda indices: (tf.gather(features, indices), tf.gather(targets, indices)))
-        .prefetch(tf.data.AUTOTUNE)
     )
+    if augment is not None:
+        batches = batches.map(lambda batch, labels: (augment(batch), labels), num_parallel_calls=tf.data.AUTOTUNE)
+    return batches.prefetch(tf.data.AUTOTUNE)
 
 
 def validation_dataset(features, targets, batch_size: int):
@@ -205,6 +222,7 @@ def train_new_run(task, spec, config, dataset, outputs, verbosity: int = 1) -> R
     record = new_run_record(folder, task, config, dataset, model)
     (folder / "checkpoints").mkdir()
     write_summary(model, folder / "summary.txt")
+    save_resolved_config(config, folder / "config.yaml")
     if dataset.preprocessing is not None:
         atomic.write_json(folder / "preprocessing.json", dataset.preprocessing.to_json())
     say(
@@ -217,15 +235,26 @@ def train_new_run(task, spec, config, dataset, outputs, verbosity: int = 1) -> R
     return RunOutcome(folder, record)
 
 
-def fit_epochs(record, model, task, config, dataset, initial_epoch: int, best_so_far, verbosity: int) -> None:
+def fit_epochs(record, model, task, config, dataset, initial_epoch: int, best_so_far, verbosity: int, saved_state=None):
     """model.fit from `initial_epoch` to config.epochs with the engine's callbacks."""
+    from utils.augment import image_augmenter
+    from utils.schedules import feature_callbacks
+
     folder = record.folder
     guard = callbacks.StopOnSignal()
     checkpoints = []
     try:
         if initial_epoch < config.epochs:
+            base_learning_rate = record.data.setdefault(
+                "base_learning_rate", float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+            )
+            features = feature_callbacks(config, base_learning_rate, saved_state)
             checkpoints = [
-                callbacks.AtomicModelCheckpoint(str(folder / LAST_CHECKPOINT)),
+                callbacks.AtomicModelCheckpoint(
+                    str(folder / LAST_CHECKPOINT),
+                    state_provider=lambda: {name: callback.state() for name, callback in features.items()
+                                            if hasattr(callback, "state")},
+                ),
                 callbacks.AtomicModelCheckpoint(
                     str(folder / BEST_CHECKPOINT), monitor=MONITOR, mode="max", save_best_only=True,
                     initial_value_threshold=best_so_far,
@@ -235,6 +264,7 @@ def fit_epochs(record, model, task, config, dataset, initial_epoch: int, best_so
                 callbacks.EpochTimer(),
                 callbacks.LearningRateLogger(),
                 callbacks.NanGuard(),
+                *features.values(),
                 callbacks.HistoryLogger(folder / HISTORY_FILE, append=initial_epoch > 0),
                 *checkpoints,
                 callbacks.RunProgress(record, monitor=MONITOR),
@@ -244,6 +274,7 @@ def fit_epochs(record, model, task, config, dataset, initial_epoch: int, best_so
                 training_dataset(
                     shape_inputs(model, dataset.x_train), encode_labels(task, dataset.y_train),
                     config.batch_size, config.seed, initial_epoch, config.epochs,
+                    augment=image_augmenter(model, config) if config.augment else None,
                 ),
                 steps_per_epoch=math.ceil(len(dataset.x_train) / config.batch_size),
                 epochs=config.epochs,
@@ -255,6 +286,14 @@ def fit_epochs(record, model, task, config, dataset, initial_epoch: int, best_so
                 shuffle=False,  # training_dataset shuffles, per epoch, reproducibly
                 verbose=fit_verbosity(verbosity),
             )
+            if "early_stopping" in features:
+                stopper = features["early_stopping"]
+                record.update(early_stopping={
+                    "patience": config.early_stopping,
+                    "stopped_at_epoch": stopper.stopped_epoch + 1 if stopper.stopped_epoch else None,
+                    "best_epoch": stopper.best_epoch + 1,
+                    "best_val_loss": stopper.best,
+                })
     except (callbacks.TrainingInterrupted, callbacks.LossNotFinite, KeyboardInterrupt):
         # Checkpoints held in memory are finished epochs: write them before reporting how training ended.
         for checkpoint in checkpoints:
@@ -264,11 +303,12 @@ def fit_epochs(record, model, task, config, dataset, initial_epoch: int, best_so
         guard.restore_handlers()
 
 
-def run_training(record, model, task, config, dataset, initial_epoch: int, best_so_far, verbosity: int) -> None:
+def run_training(record, model, task, config, dataset, initial_epoch: int, best_so_far, verbosity: int,
+                 saved_state=None) -> None:
     """Fit from `initial_epoch` to config.epochs, then finish the run; record how it ended whatever happens."""
     folder = record.folder
     try:
-        fit_epochs(record, model, task, config, dataset, initial_epoch, best_so_far, verbosity)
+        fit_epochs(record, model, task, config, dataset, initial_epoch, best_so_far, verbosity, saved_state)
         finish_run(record, model, task, dataset, verbosity)
     except callbacks.TrainingInterrupted as stop:
         record.update(status="interrupted", ended=now_iso(), reason=f"{stop} received")
@@ -301,6 +341,7 @@ def finish_run(record, model, task, dataset, verbosity: int) -> None:
     history = reports.read_history(folder / HISTORY_FILE)
     plot_history(history, folder / "plots", title=f"{record.data['model']} on {dataset.name}")
     record.update(status="completed", ended=now_iso(), test_metrics=test_metrics)
+    write_run_report(folder)
     if len(dataset.x_test) <= SMALL_TEST_SET:
         say(verbosity, reports.prediction_table(model, task, dataset))
     say(verbosity, reports.format_test_metrics(test_metrics))

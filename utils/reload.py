@@ -149,6 +149,9 @@ def resume(task, path, epochs, verbosity: int = 1) -> Path:
     record.data["environment"] = environment()
     record.update(status="running", ended=None, reason=None, epochs_completed=done, test_metrics=None)
     say(verbosity, f"Resuming {record.data['model']} at epoch {done + 1} of {target} in {folder}")
-    run_training(record, model, task, config, dataset, initial_epoch=done, best_so_far=best_value, verbosity=verbosity)
+    run_training(
+        record, model, task, config, dataset, initial_epoch=done, best_so_far=best_value, verbosity=verbosity,
+        saved_state=checkpoint_info(last).get("callback_state"),
+    )
     print(folder)
     return folder

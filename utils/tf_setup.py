@@ -35,6 +35,7 @@ def import_keras(verbose: bool = False):
         import absl.logging
 
         absl.logging.set_verbosity(absl.logging.ERROR)
+        tensorflow.get_logger().setLevel("ERROR")  # e.g. retracing notes when a grid trains many models
     return keras
 
 
