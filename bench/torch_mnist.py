@@ -48,7 +48,8 @@ def load_tensors(data_dir: Path, limit):
     import torch
 
     def images(name):
-        return torch.from_numpy(read_idx(data_dir / name)).unsqueeze(1).float().div_(255)
+        # .float() copies the read-only uint8 buffer; from_numpy only wraps it, so it is never written.
+        return torch.from_numpy(read_idx(data_dir / name).copy()).unsqueeze(1).float().div_(255)
 
     def labels(name):
         return torch.from_numpy(read_idx(data_dir / name).astype(np.int64))
