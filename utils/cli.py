@@ -69,6 +69,19 @@ def build_parser(task) -> argparse.ArgumentParser:
     )
     features.add_argument("--lr-step-epochs", type=int, metavar="N", help="epochs between halvings for --lr-schedule step (default: 10)")
     features.add_argument("--early-stopping", type=int, metavar="PATIENCE", help="stop after PATIENCE epochs without val_loss improvement, keeping the best weights")
+    integrations = parser.add_argument_group("integrations")
+    integrations.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs to <run>/tensorboard (tensorboard --logdir outputs/)")
+    integrations.add_argument(
+        "--mlflow", nargs="?", const="default", metavar="URI",
+        help="log the run to MLflow (default URI: sqlite:///<outputs>/mlflow.db; any tracking URI works)",
+    )
+    integrations.add_argument(
+        "--distribute", choices=["none", "mirrored", "multi-worker"], default=None,
+        help="tf.distribute: mirrored = all local GPUs (or --devices), multi-worker = workers from TF_CONFIG; "
+        "--batch-size is the global batch (default: none)",
+    )
+    integrations.add_argument("--devices", metavar="LIST", help="mirrored: devices to use, e.g. /gpu:0,/gpu:1")
+    integrations.add_argument("--logical-cpus", type=int, metavar="N", help="mirrored on a CPU-only machine: split the CPU into N devices (for testing)")
     features.add_argument("--augment", action="store_true", help="augment training images: rotation 8°, shifts 8%%, shear 0.3, zoom 8%% (mnist.py)")
 
     data = parser.add_argument_group("data")
@@ -132,6 +145,11 @@ def training_options(task, args) -> dict:
         "lr_step_epochs": args.lr_step_epochs,
         "early_stopping": args.early_stopping,
         "augment": args.augment or None,
+        "tensorboard": args.tensorboard or None,
+        "mlflow": args.mlflow,
+        "distribute": args.distribute,
+        "devices": args.devices,
+        "logical_cpus": args.logical_cpus,
         "data_options": {name: getattr(args, name) for name in task.data_option_names},
     }
     return options
@@ -170,10 +188,14 @@ def planned_runs(task, args) -> list:
 
 
 def train(task, args) -> int:
+    from utils.distribution import make_distribution
     from utils.engine import build_optimizer, check_loss, train_new_run
     from utils.runs import prepare_outputs
 
     plans = planned_runs(task, args)
+    first = plans[0][1]
+    # tf.distribute strategies must exist before any other TensorFlow work (the checks below create variables).
+    distribution = make_distribution(first.distribute, first.devices, first.logical_cpus)
     for _, config in plans:  # every run's settings are checked before the first one starts
         build_optimizer(config)
         check_loss(config.loss)
@@ -185,7 +207,7 @@ def train(task, args) -> int:
         key = (config.seed, config.validation_split, config.limit, tuple(sorted(config.data_options.items())))
         if key not in datasets:
             datasets[key] = load_dataset(task, config)
-        outcomes.append(train_new_run(task, spec, config, datasets[key], args.outputs, verbosity))
+        outcomes.append(train_new_run(task, spec, config, datasets[key], args.outputs, verbosity, distribution))
     comparison = None
     if len(outcomes) > 1:
         from utils.compare import compare

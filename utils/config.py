@@ -32,6 +32,11 @@ class TrainConfig:
     lr_step_epochs: int = 10  # step schedule: halve the learning rate every this many epochs
     early_stopping: Optional[int] = None  # patience in epochs on val_loss; None: train every epoch
     augment: bool = False  # random rotation/shift/shear/zoom of training images only
+    tensorboard: bool = False  # write TensorBoard event files into the run folder
+    mlflow: Optional[str] = None  # MLflow tracking URI ("default": a SQLite file in the outputs folder)
+    distribute: str = "none"  # none | mirrored (local devices) | multi-worker (TF_CONFIG)
+    devices: Optional[str] = None  # mirrored: comma-separated device names (default: all local GPUs)
+    logical_cpus: Optional[int] = None  # mirrored on a CPU-only machine: split the CPU into this many devices
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -69,6 +74,15 @@ def check_config(config: TrainConfig) -> None:
         raise UsageError(f"--limit must be at least 1. Received: {config.limit}.")
     if not 0 < config.validation_split < 1:
         raise UsageError(f"--validation-split must be between 0 and 1 (exclusive). Received: {config.validation_split}.")
+    if config.mlflow:
+        try:
+            import mlflow  # noqa: F401
+        except ImportError:
+            raise UsageError("--mlflow needs the mlflow package: pip install mlflow")
+    if config.distribute not in ("none", "mirrored", "multi-worker"):
+        raise UsageError(f"--distribute must be none, mirrored or multi-worker. Received: {config.distribute!r}.")
+    if config.logical_cpus is not None and config.logical_cpus < 1:
+        raise UsageError(f"--logical-cpus must be at least 1. Received: {config.logical_cpus}.")
     if config.augment and config.task != "mnist":
         raise UsageError(f"--augment applies to image tasks (mnist.py), not {config.task}.")
     if config.lr_schedule not in LR_SCHEDULES:

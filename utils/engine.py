@@ -1,4 +1,5 @@
 """The one training engine: every entrypoint, task and model trains through `train_new_run` / `continue_run`."""
+import contextlib
 import math
 import sys
 from dataclasses import dataclass
@@ -10,8 +11,10 @@ import tensorflow as tf
 
 from utils import atomic, callbacks, reports
 from utils.config_file import save_resolved_config
+from utils.distribution import shard_by_data, weights_sha256
 from utils.errors import UsageError, UserError
 from utils.html_report import write_run_report
+from utils.integrations import trackers_for
 from utils.plots import plot_history
 from utils.runs import RunRecord, command_line, create_run_folder, environment, now_iso
 
@@ -96,8 +99,10 @@ def steps_per_execution(requested, batch_size: int, steps_per_epoch: int) -> int
     return max(divisor for divisor in range(1, wanted + 1) if steps_per_epoch % divisor == 0)
 
 
-def compile_model(model, task, config, steps_per_epoch: int) -> None:
-    steps = steps_per_execution(config.steps_per_execution, config.batch_size, steps_per_epoch)
+def compile_model(model, task, config, steps_per_epoch: int, distributed: bool = False) -> None:
+    # Keras 3.15 fails to run several steps per call under tf.distribute ("You must feed a value for
+    # placeholder tensor"), so distributed training runs one step per call.
+    steps = 1 if distributed else steps_per_execution(config.steps_per_execution, config.batch_size, steps_per_epoch)
     model.compile(
         optimizer=build_optimizer(config),
         loss=canonical_loss(config.loss),
@@ -149,13 +154,13 @@ def training_dataset(features, targets, batch_size: int, seed: int, first_epoch:
     )
     if augment is not None:
         batches = batches.map(lambda batch, labels: (augment(batch), labels), num_parallel_calls=tf.data.AUTOTUNE)
-    return batches.prefetch(tf.data.AUTOTUNE)
+    return shard_by_data(batches.prefetch(tf.data.AUTOTUNE))
 
 
 def validation_dataset(features, targets, batch_size: int):
     """Validation batches built once and cached: Keras re-reads them every epoch, and a NumPy tuple would be
     converted again each time (the dominant cost of a tiny epoch)."""
-    return tf.data.Dataset.from_tensor_slices((features, targets)).batch(batch_size).cache()
+    return shard_by_data(tf.data.Dataset.from_tensor_slices((features, targets)).batch(batch_size).cache())
 
 
 def fit_verbosity(verbosity: int) -> int:
@@ -208,18 +213,24 @@ def write_summary(model, path: Path) -> None:
     atomic.write_text(path, "\n".join(lines) + "\n")
 
 
-def train_new_run(task, spec, config, dataset, outputs, verbosity: int = 1) -> RunOutcome:
-    """Build `spec`, train it on `dataset` into a new run folder, evaluate on the test set once, write the report."""
+def train_new_run(task, spec, config, dataset, outputs, verbosity: int = 1, distribution=None) -> RunOutcome:
+    """Build `spec`, train it on `dataset` into a new run folder, evaluate on the test set once, write the report.
+
+    Under tf.distribute the model is built and compiled in the strategy's scope.
+    """
     from utils.tf_setup import seed_everything
 
     seed_everything(config.seed, config.deterministic)
-    model = spec.build(input_shape=dataset.x_train.shape[1:], num_classes=task.num_classes)
-    steps_per_epoch = math.ceil(len(dataset.x_train) / config.batch_size)
-    compile_model(model, task, config, steps_per_epoch)
+    with distribution.strategy.scope() if distribution else contextlib.nullcontext():
+        model = spec.build(input_shape=dataset.x_train.shape[1:], num_classes=task.num_classes)
+        steps_per_epoch = math.ceil(len(dataset.x_train) / config.batch_size)
+        compile_model(model, task, config, steps_per_epoch, distributed=distribution is not None)
     shape_inputs(model, dataset.x_train[:1])  # refuse a model that does not fit before creating anything
 
     folder = create_run_folder(outputs, f"{config.model}_{config.name}" if config.name else config.model)
     record = new_run_record(folder, task, config, dataset, model)
+    if distribution is not None:
+        record.update(distribution=distribution.describe())
     (folder / "checkpoints").mkdir()
     write_summary(model, folder / "summary.txt")
     save_resolved_config(config, folder / "config.yaml")
@@ -235,7 +246,8 @@ def train_new_run(task, spec, config, dataset, outputs, verbosity: int = 1) -> R
     return RunOutcome(folder, record)
 
 
-def fit_epochs(record, model, task, config, dataset, initial_epoch: int, best_so_far, verbosity: int, saved_state=None):
+def fit_epochs(record, model, task, config, dataset, initial_epoch: int, best_so_far, verbosity: int, saved_state=None,
+               extra_callbacks=()):
     """model.fit from `initial_epoch` to config.epochs with the engine's callbacks."""
     from utils.augment import image_augmenter
     from utils.schedules import feature_callbacks
@@ -268,6 +280,7 @@ def fit_epochs(record, model, task, config, dataset, initial_epoch: int, best_so
                 callbacks.HistoryLogger(folder / HISTORY_FILE, append=initial_epoch > 0),
                 *checkpoints,
                 callbacks.RunProgress(record, monitor=MONITOR),
+                *extra_callbacks,
                 guard,
             ]
             model.fit(
@@ -307,11 +320,15 @@ def run_training(record, model, task, config, dataset, initial_epoch: int, best_
                  saved_state=None) -> None:
     """Fit from `initial_epoch` to config.epochs, then finish the run; record how it ended whatever happens."""
     folder = record.folder
+    trackers = trackers_for(config, record, folder.parent)
+    extra = [callback for tracker in trackers for callback in tracker.callbacks()]
     try:
-        fit_epochs(record, model, task, config, dataset, initial_epoch, best_so_far, verbosity, saved_state)
+        fit_epochs(record, model, task, config, dataset, initial_epoch, best_so_far, verbosity, saved_state, extra)
         finish_run(record, model, task, dataset, verbosity)
+        end_trackers(trackers, record)
     except callbacks.TrainingInterrupted as stop:
         record.update(status="interrupted", ended=now_iso(), reason=f"{stop} received")
+        end_trackers(trackers, record)
         raise UserError(
             f"Interrupted by {stop} after {record.data['epochs_completed']} completed epochs; "
             f"continue with --resume {folder}",
@@ -319,9 +336,11 @@ def run_training(record, model, task, config, dataset, initial_epoch: int, best_
         )
     except KeyboardInterrupt:
         record.update(status="interrupted", ended=now_iso(), reason="SIGINT received")
+        end_trackers(trackers, record)
         raise UserError(f"Interrupted; continue with --resume {folder}", exit_code=130)
     except callbacks.LossNotFinite as error:
         record.update(status="failed", ended=now_iso(), reason=str(error), failed_epoch=error.epoch)
+        end_trackers(trackers, record)
         kept = (
             f"the last good checkpoint is {folder / LAST_CHECKPOINT}" if (folder / LAST_CHECKPOINT).is_file()
             else "no epoch finished before it, so there is no checkpoint"
@@ -329,7 +348,17 @@ def run_training(record, model, task, config, dataset, initial_epoch: int, best_
         raise UserError(f"Training stopped: {error}; {kept}. Lower --learning-rate and train again.")
     except BaseException as error:
         record.update(status="failed", ended=now_iso(), reason=f"{type(error).__name__}: {error}")
+        end_trackers(trackers, record)
         raise
+
+
+def end_trackers(trackers, record) -> None:
+    """Mirror the run's final status into each integration; a tracker's own failure is a warning, not the result."""
+    for tracker in trackers:
+        try:
+            tracker.finish(record.data["status"], record)
+        except Exception as error:  # a tracking server being down must not turn a finished run into a failure
+            print(f"warning: {type(tracker).__name__} could not record the end of the run: {error}", file=sys.stderr)
 
 
 def finish_run(record, model, task, dataset, verbosity: int) -> None:
@@ -340,7 +369,7 @@ def finish_run(record, model, task, dataset, verbosity: int) -> None:
     test_metrics = reports.evaluate_and_report(model, task, dataset, folder)
     history = reports.read_history(folder / HISTORY_FILE)
     plot_history(history, folder / "plots", title=f"{record.data['model']} on {dataset.name}")
-    record.update(status="completed", ended=now_iso(), test_metrics=test_metrics)
+    record.update(status="completed", ended=now_iso(), test_metrics=test_metrics, weights_sha256=weights_sha256(model))
     write_run_report(folder)
     if len(dataset.x_test) <= SMALL_TEST_SET:
         say(verbosity, reports.prediction_table(model, task, dataset))

@@ -1,0 +1,75 @@
+"""tf.distribute across the devices of one machine (MirroredStrategy); the batch size is the global batch."""
+import hashlib
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from utils.errors import UsageError
+
+
+@dataclass
+class Distribution:
+    strategy: object  # a tf.distribute.Strategy
+    kind: str  # mirrored
+
+    def describe(self) -> dict:
+        return {"strategy": self.kind, "replicas": int(self.strategy.num_replicas_in_sync),
+                "devices": list(getattr(self.strategy.extended, "worker_devices", []))}
+
+
+def split_cpu(count: int) -> None:
+    """Expose the CPU as `count` logical devices (to exercise MirroredStrategy on a machine without GPUs)."""
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+    except RuntimeError:
+        raise UsageError("--logical-cpus must take effect before TensorFlow starts; pass it on the command line.")
+
+
+def make_distribution(kind: str, devices: Optional[str] = None, logical_cpus: Optional[int] = None):
+    """The strategy for --distribute, created before any other TensorFlow work, as tf.distribute requires."""
+    if kind == "none":
+        if logical_cpus:
+            raise UsageError("--logical-cpus only applies with --distribute mirrored.")
+        return None
+    import tensorflow as tf
+
+    if kind == "mirrored":
+        if logical_cpus:
+            split_cpu(logical_cpus)
+        names = [name.strip() for name in devices.split(",")] if devices else None
+        if names is None and not tf.config.list_physical_devices("GPU") and logical_cpus:
+            names = [device.name for device in tf.config.list_logical_devices("CPU")]
+        try:
+            strategy = tf.distribute.MirroredStrategy(devices=names)
+        except (ValueError, RuntimeError) as error:
+            raise UsageError(f"--devices {devices}: {error}")
+        return Distribution(strategy, kind)
+    if kind == "multi-worker":
+        # Keras 3's TensorFlow trainer cannot run model.fit under MultiWorkerMirroredStrategy: it reduces a
+        # per-replica batch eagerly while building the model, then fails a collective reduction of metrics
+        # (keras-team/keras#20585, tensorflow/tensorflow#72388; both reproduced here with Keras 3.15 / TF 2.21).
+        raise UsageError(
+            "--distribute multi-worker is not available: Keras 3's model.fit does not work under "
+            "MultiWorkerMirroredStrategy (keras-team/keras#20585). Use --distribute mirrored on one machine."
+        )
+    raise UsageError(f"--distribute must be none, mirrored or multi-worker. Received: {kind!r}.")
+
+
+def shard_by_data(dataset):
+    """Shard a tf.data pipeline by element across workers (it is built from in-memory tensors, not files)."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
+
+
+def weights_sha256(model) -> str:
+    digest = hashlib.sha256()
+    for weights in model.get_weights():
+        digest.update(np.ascontiguousarray(weights).tobytes())
+    return digest.hexdigest()
