@@ -19,6 +19,10 @@ class TabularPreprocessor:
         self.scaler = StandardScaler()
         self.encoder = OneHotEncoder(drop="first", sparse_output=False, dtype=np.float32) if self.categorical_columns else None
 
+    @property
+    def fitted(self) -> bool:
+        return hasattr(self.scaler, "mean_")
+
     def fit(self, frame: pd.DataFrame) -> "TabularPreprocessor":
         self.scaler.fit(frame[self.numeric_columns].to_numpy(np.float64))
         if self.encoder is not None:

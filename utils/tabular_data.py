@@ -10,6 +10,22 @@ from utils.errors import UserError
 from utils.preprocessing import TabularPreprocessor
 from utils.tasks import Task, register_task
 
+def split_and_preprocess(frame, labels, seed, validation_split, limit, preprocessor) -> dict:
+    """Stratified train/validation/test splits of a table; the preprocessor is fitted on the training split only
+    (unless it comes already fitted from a saved run) and applied to all three."""
+    train, test = stratified_split(frame, labels, 0.2, TEST_SPLIT_SEED, "train and test")
+    train_frame, train_labels = apply_limit(frame.iloc[train], labels[train], limit)
+    kept, held = stratified_split(train_frame, train_labels, validation_split, seed, "training and validation")
+    if not preprocessor.fitted:
+        preprocessor.fit(train_frame.iloc[kept])
+    return {
+        "x_train": preprocessor.transform(train_frame.iloc[kept]), "y_train": train_labels[kept],
+        "x_val": preprocessor.transform(train_frame.iloc[held]), "y_val": train_labels[held],
+        "x_test": preprocessor.transform(frame.iloc[test]), "y_test": labels[test],
+        "preprocessing": preprocessor,
+    }
+
+
 # ---------------------------------------------------------------- churn
 CHURN_NUMERIC = ["CreditScore", "Age", "Tenure", "Balance", "NumOfProducts", "HasCrCard", "IsActiveMember", "EstimatedSalary"]
 CHURN_CATEGORICAL = ["Geography", "Gender"]
@@ -66,23 +82,16 @@ def load_churn(data_options: dict, seed: int, validation_split: float, limit, pr
             f"{path} has {len(frame)} rows ({int(labels.sum())} churned); a stratified train/validation/test split "
             "needs at least 20 rows with at least 4 of each class."
         )
-    train, test = stratified_split(frame, labels, 0.2, TEST_SPLIT_SEED, "train and test")
-    train_frame, train_labels = apply_limit(frame.iloc[train], labels[train], limit)
-    kept, held = stratified_split(train_frame, train_labels, validation_split, seed, "training and validation")
-    preprocessor = preprocessing or TabularPreprocessor(CHURN_NUMERIC, CHURN_CATEGORICAL).fit(train_frame.iloc[kept])
     return Dataset(
         name="churn",
-        x_train=preprocessor.transform(train_frame.iloc[kept]),
-        y_train=train_labels[kept],
-        x_val=preprocessor.transform(train_frame.iloc[held]),
-        y_val=train_labels[held],
-        x_test=preprocessor.transform(frame.iloc[test]),
-        y_test=labels[test],
+        **split_and_preprocess(
+            frame, labels, seed, validation_split, limit,
+            preprocessing or TabularPreprocessor(CHURN_NUMERIC, CHURN_CATEGORICAL),
+        ),
         class_names=["stayed", "exited"],
         sha256=sha256_of_file(path),
         source=str(path),
         notes=["preprocessing (scaling, one-hot) fitted on the training split only; saved as preprocessing.json"],
-        preprocessing=preprocessor,
     )
 
 
@@ -185,23 +194,15 @@ def load_iris(data_options: dict, seed: int, validation_split: float, limit, pre
 
     bunch = sklearn_iris(as_frame=True)
     frame, labels = bunch.data, bunch.target.to_numpy(np.int64)
-    train, test = stratified_split(frame, labels, 0.2, TEST_SPLIT_SEED, "train and test")
-    train_frame, train_labels = apply_limit(frame.iloc[train], labels[train], limit)
-    kept, held = stratified_split(train_frame, train_labels, validation_split, seed, "training and validation")
-    preprocessor = preprocessing or TabularPreprocessor(IRIS_FEATURES).fit(train_frame.iloc[kept])
     return Dataset(
         name="iris",
-        x_train=preprocessor.transform(train_frame.iloc[kept]),
-        y_train=train_labels[kept],
-        x_val=preprocessor.transform(train_frame.iloc[held]),
-        y_val=train_labels[held],
-        x_test=preprocessor.transform(frame.iloc[test]),
-        y_test=labels[test],
+        **split_and_preprocess(
+            frame, labels, seed, validation_split, limit, preprocessing or TabularPreprocessor(IRIS_FEATURES)
+        ),
         class_names=list(bunch.target_names),
         sha256=sha256_of_arrays(frame.to_numpy(), labels),
         source="sklearn.datasets.load_iris()",
         notes=["stratified 80/20 train/test split (fixed seed); features standard-scaled on the training split"],
-        preprocessing=preprocessor,
     )
 
 
