@@ -1,6 +1,6 @@
 """Benchmark the runner against the tutorial way (bench/bare_keras.py) and plain PyTorch (bench/torch_mnist.py).
 
-    python bench/run.py            # full: 60k Fashion-MNIST, 3 epochs, 3 repetitions (about an hour on 2 cores)
+    python bench/run.py            # full: 60k Fashion-MNIST, 3 epochs, 3 repetitions (roughly an hour on 2 cores)
     python bench/run.py --quick    # a few minutes: --limit 15000, 2 epochs, 2 repetitions, short churn/scaling
 
 Every contender runs as its own process, so each pays its own start-up and none inherits another's warm caches;
@@ -264,6 +264,8 @@ class Bench:
         self.started = datetime.now().astimezone().isoformat(timespec="seconds")
         self.mode = mode
         self.machine = machine_description()
+        self.sections_run: list[str] = []  # started, in order; a section may reuse another's runs
+        self.command = shlex.join(["python", "bench/run.py", *sys.argv[1:]])
 
     def run(self, section, contender, model, rep, command, limit=None) -> Run:
         run = Run(section, contender, model, rep, command, limit=limit)
@@ -274,7 +276,8 @@ class Bench:
 
     def save(self, finished=None) -> None:
         data = {
-            "mode": self.mode, "started": self.started, "finished": finished, "machine": self.machine,
+            "command": self.command, "mode": self.mode, "started": self.started, "finished": finished,
+            "machine": self.machine,
             "settings": asdict(self.settings), "runs": [run.to_json() for run in self.runs],
         }
         self.results_path.write_text(json.dumps(data, indent=1) + "\n")
@@ -308,10 +311,20 @@ class Bench:
         for rep in range(self.settings.xor_reps):
             self.run("c", RUNNER, "xor_mlp", rep, python() + ["xor.py", "--outputs", str(self.outputs), "--quiet"])
 
+    def scaling_command(self, limit: int) -> list:
+        return runner_mnist("conv_net", self.settings.scaling_epochs, limit, self.outputs)
+
+    def runs_of(self, command: list) -> list:
+        return [run for run in self.runs if run.command == command]
+
     def scaling(self) -> None:
-        s = self.settings
-        for limit in s.scaling_limits:
-            self.run("e", RUNNER, "conv_net", 0, runner_mnist("conv_net", s.scaling_epochs, limit, self.outputs), limit=limit)
+        for limit in self.settings.scaling_limits:
+            command = self.scaling_command(limit)
+            if any(run.ok for run in self.runs_of(command)):
+                # Section a already ran this exact command (--quick: conv_net, --limit 15000, 2 epochs): reuse it.
+                print(f"  [e] runner     conv_net       --limit {limit}: reusing section a's identical runs", flush=True)
+                continue
+            self.run("e", RUNNER, "conv_net", 0, command, limit=limit)
 
 
 # ---------------------------------------------------------------- machine
@@ -350,6 +363,12 @@ def median_of(runs, attribute) -> Optional[float]:
     return statistics.median(values) if values else None
 
 
+def spread(runs, attribute) -> str:
+    """' (min–max)' over the repetitions, when there are several: how much a shared machine moved the figure."""
+    values = [getattr(run, attribute) for run in runs if run.ok and getattr(run, attribute) is not None]
+    return f" ({min(values):.2f}–{max(values):.2f})" if len(values) > 1 else ""
+
+
 def fmt(value, digits=2, suffix="") -> str:
     if value is None:
         return "–"
@@ -377,11 +396,11 @@ class Report:
         self.finished = finished
         self.elapsed_s = elapsed_s
 
-    def select(self, section, contender=None, model=None, limit="any") -> list:
+    def select(self, section, contender=None, model=None) -> list:
         return [
             run for run in self.runs
             if run.section == section and (contender is None or run.contender == contender)
-            and (model is None or run.model == model) and (limit == "any" or run.limit == limit)
+            and (model is None or run.model == model)
         ]
 
     def status(self, runs) -> str:
@@ -406,7 +425,7 @@ class Report:
                 figures[contender] = (steady, per_second)
                 rows.append([
                     model, contender, fmt(median_of(runs, "train_samples"), 0), fmt(median_of(runs, "validation_samples"), 0),
-                    fmt(steady), fmt(median_of(runs, "first_epoch_seconds")),
+                    fmt(steady) + spread(runs, "steady_epoch_seconds"), fmt(median_of(runs, "first_epoch_seconds")),
                     fmt(per_second, 0), fmt(median_of(runs, "test_accuracy"), 4), self.status(runs),
                 ])
             runner = figures.get(RUNNER, (None, None))
@@ -422,8 +441,10 @@ class Report:
             "The runner splits the training images 90/10 into train and validation and validates on its 10% every "
             "epoch; the tutorial baseline and PyTorch train on all of them and run the 10,000 test images every "
             "epoch. Epochs therefore differ in size, so **samples/s is the fair comparison**; seconds per epoch are "
-            "shown as well. Epoch times include the validation pass. *s/epoch* is the median of the epochs after "
-            "the first (the first includes tracing and warm-up; it is shown on its own). Test accuracy is on the "
+            "shown as well. Epoch times include the validation pass; the runner's exclude the checkpoint, history "
+            "and run.json writes that follow each epoch (those are in section d's *other s*). *s/epoch* is the "
+            "median over repetitions of each run's median epoch after the first (the first includes tracing and "
+            "warm-up and is shown on its own), with the range over repetitions in brackets. Test accuracy is on the "
             "10,000 test images for all three (after this few epochs it says only that training worked).",
             table(
                 ["model", "contender", "train samples", "held-out samples", "s/epoch", "1st epoch s", "train samples/s",
@@ -502,7 +523,7 @@ class Report:
         rows = []
         base = None
         for limit in self.bench.settings.scaling_limits:
-            runs = self.select("e", RUNNER, "conv_net", limit)
+            runs = self.bench.runs_of(self.bench.scaling_command(limit))
             steady, samples = median_of(runs, "steady_epoch_seconds"), median_of(runs, "train_samples")
             per_1k = steady / samples * 1000 if steady and samples else None
             base = base or per_1k
@@ -511,7 +532,9 @@ class Report:
             f"## e. Scaling (runner, conv_net, --limit N, epoch {self.bench.settings.scaling_epochs} of "
             f"{self.bench.settings.scaling_epochs})",
             "Seconds per 1,000 training samples stay flat when an epoch's cost is linear in its size; the last "
-            "column is relative to the smallest size. (Each epoch includes validation on 10% of N.)",
+            "column is relative to the smallest size. Each epoch includes validation on 10% of N, and a fixed cost "
+            "per epoch shows up as a higher figure at small N. Where section a ran the very same command, its runs "
+            "are used here.",
             table(["--limit", "train samples", "s/epoch", "s per 1k train samples", "relative", "runs ok"], rows),
         ])
 
@@ -531,21 +554,28 @@ class Report:
         m = self.bench.machine
         return "\n\n".join([
             "# Benchmarks",
-            f"Generated by `python bench/run.py{' --quick' if self.bench.mode == 'quick' else ''}` on {self.finished} "
+            f"Generated by `{self.bench.command}` on {self.finished} "
             f"in {self.elapsed_s / 60:.1f} minutes. Raw figures of every repetition: `bench/results.json`.",
             table(["machine", ""], [
                 ["CPUs (nproc)", m["nproc"]], ["CPU model", m["cpu_model"]], ["RAM", f"{m['memory_gib']} GiB"],
                 ["platform", m["platform"]], ["Python", m["python"]], ["TensorFlow", m["tensorflow"]],
                 ["Keras", m["keras"]], ["PyTorch", m["torch"]], ["NumPy", m["numpy"]],
                 ["load average at start / end", f"{m['load_average_at_start']} / {[round(v, 2) for v in os.getloadavg()]}"],
+                ["1-minute load average before each run", self.load_range()],
             ]),
             "Contenders: **runner** is this project (`mnist.py`, `churn.py`, `xor.py`); **bare_keras** "
             "(`bench/bare_keras.py`) is the tutorial way with the same model definitions: float64 NumPy arrays, "
             "`model.compile(optimizer=\"adam\", ...)`, `model.fit(x, y, batch_size=256, validation_data=test)`; "
             "**torch** (`bench/torch_mnist.py`) is the same networks in plain PyTorch on the CPU (same parameter "
-            "counts, PyTorch's default initialisation). Every contender is a fresh process; contenders alternate "
-            "within each repetition. A load average above 0 at the start means other work shared the machine.",
+            "counts, PyTorch's default initialisation, OpenMP threads waiting passively: with OpenMP's default "
+            "spinning, a neighbour on the shared CPUs made its epochs 20-30x slower). Every contender is a fresh "
+            "process; contenders alternate within each repetition. A load average above 0 before a run means other "
+            "work shared the machine; the ranges in brackets show how much that moved the figures.",
         ])
+
+    def load_range(self) -> str:
+        loads = [run.load_average_before for run in self.runs if run.load_average_before is not None]
+        return f"{min(loads):.2f} to {max(loads):.2f}" if loads else "–"
 
     def commands(self) -> str:
         seen = []
@@ -557,11 +587,12 @@ class Report:
 
     def display(self, command: list) -> str:
         """The command as typed from the repository root: `python` for this interpreter, $TMP for the scratch folder."""
-        return shlex.join(["python", *command[1:]]).replace(str(self.bench.temporary_root), "$TMP")
+        text = shlex.join(["python", *command[1:]]).replace(str(self.bench.temporary_root), "$TMP")
+        return text.replace(f"{PROJECT.parent}/", "../")
 
     def markdown(self) -> str:
         sections = [self.header()]
-        present = {run.section for run in self.runs}
+        present = set(self.bench.sections_run)
         for key, render in (("a", self.section_mnist), ("b", self.section_churn), ("c", self.section_xor),
                             ("a", self.section_startup), ("e", self.section_scaling)):
             if key in present:
@@ -601,6 +632,7 @@ def main(argv=None) -> int:
     try:
         for key, method in SECTIONS.items():
             if key in args.only:
+                bench.sections_run.append(key)
                 getattr(bench, method)()
     finally:
         finished = datetime.now().astimezone().isoformat(timespec="seconds")

@@ -3,6 +3,7 @@
 Same layer sizes and parameter counts as models/mnist.py, same data as bench/bare_keras.py (Fashion-MNIST, the first
 --limit training images, the 10k test set as the held-out set), Adam with lr 1e-3, batch 256, reshuffled every
 epoch. Differences that remain: PyTorch's default weight initialisation, and the softmax folded into the loss.
+OpenMP threads wait passively (OMP_WAIT_POLICY=PASSIVE unless set), see main().
 The last stdout line is one JSON object for bench/run.py, or {"skipped": ...} when torch is not installed.
 
     python bench/torch_mnist.py --model conv_net --epochs 3 [--limit N]
@@ -138,12 +139,17 @@ def run(args) -> dict:
         "validation_samples": len(x_test),
         "parameters": parameters,
         "threads": threads,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "torch": torch.__version__,
     }
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    # OpenMP threads that spin while waiting collapse when the CPUs are shared: with a neighbour busy on one of two
+    # cores, an epoch took 20-30x longer than on an idle machine. Passive waiting keeps PyTorch's figures about its
+    # own speed; it must be set before torch (libgomp) is loaded. An explicit OMP_WAIT_POLICY wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         import torch  # noqa: F401
     except ImportError:

