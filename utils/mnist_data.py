@@ -128,7 +128,8 @@ def load_image_arrays(dataset: str, data_dir=None):
     except Exception as error:
         raise UserError(
             f"No {dataset} data found: looked for {looked} (an .npz or the four IDX .gz files), "
-            f"and the download failed ({type(error).__name__}). Put the files in data/{dataset}/ or pass --data-dir."
+            f"and the download failed ({type(error).__name__}). Put the files in data/{dataset}/, pass --data-dir, "
+            "or train offline with --dataset fashion_mnist (Debian: apt-get install dataset-fashion-mnist) or mnist_5k."
         )
 
 
