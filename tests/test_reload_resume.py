@@ -179,3 +179,20 @@ def test_sigint_during_epoch_two_leaves_a_resumable_run(tmp_path, fashion_availa
     assert record["status"] == "completed" and record["epochs_completed"] == done + 1
     assert record["resumes"][0]["status_before"] == "interrupted"
     assert list(pd.read_csv(folder / "history.csv")["epoch"]) == list(range(done + 1))
+
+
+def test_predict_scores_new_churn_customers_and_iris_rows(tmp_path, churn_csv):
+    churn = run_folder_of(run_script("churn", "--data", churn_csv, "--epochs", 1, "--batch-size", 256,
+                                     "--outputs", tmp_path, "--quiet"))
+    customers = tmp_path / "customers.csv"
+    pd.read_csv(churn_csv).head(25).drop(columns=["Exited"]).to_csv(customers, index=False)
+    result = run_script("churn", "--predict", churn, customers)
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(last_line(result.stdout))
+    assert len(table) == 25 and table["input"].iloc[0].startswith("customers.csv:")
+    assert table["P(exited)"].between(0, 1).all()
+    assert set(table["predicted"]) <= {"stayed", "exited"}
+    iris = run_folder_of(run_script("iris", "--outputs", tmp_path / "iris", "--quiet"))
+    result = run_script("iris", "--predict", iris, "5.1,3.5,1.4,0.2", "6.7 3.0 5.2 2.3")
+    assert result.returncode == 0, result.stderr
+    assert list(pd.read_csv(last_line(result.stdout))["predicted"]) == ["setosa", "virginica"]
