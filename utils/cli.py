@@ -55,7 +55,7 @@ def build_parser(task) -> argparse.ArgumentParser:
     training.add_argument("--validation-split", type=float, default=0.1, metavar="F", help="fraction of the training data held out for validation (default: 0.1)")
     training.add_argument("--limit", type=int, metavar="N", help="train on the first N training samples only (default: all)")
     training.add_argument("--steps-per-execution", type=int, metavar="N", help="training steps per compiled call (default: chosen from the batch size)")
-    training.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None, help="XLA-compile the training step (default: Keras decides)")
+    training.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None, help="XLA-compile the training step (default: on for dense models on a CPU, off for conv nets; Keras decides on a GPU)")
     training.add_argument("--deterministic", action="store_true", help="enable TensorFlow op determinism (slower; repeatable to the bit)")
 
     features = parser.add_argument_group("training features")
