@@ -33,6 +33,7 @@ def parse_args(argv=None):
     parser.add_argument("--data-dir", default=str(FASHION_DIR), help="folder of the four Fashion-MNIST IDX .gz files")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: the CPUs this process may use)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--device", default="cpu", help="torch device: cpu, or cuda (the whole data set then lives on the GPU)")
     return parser.parse_args(argv)
 
 
@@ -89,7 +90,7 @@ def train_epoch(model, optimizer, loss_function, x, y, generator) -> None:
     model.train()
     # Indexing the tensors with a fresh permutation is PyTorch's cheap shuffle; a DataLoader over a TensorDataset
     # would add a Python call per sample.
-    order = torch.randperm(len(x), generator=generator)
+    order = torch.randperm(len(x), generator=generator).to(x.device)
     for start in range(0, len(x), BATCH_SIZE):
         batch = order[start : start + BATCH_SIZE]
         optimizer.zero_grad(set_to_none=True)
@@ -105,7 +106,7 @@ def accuracy(model, x, y) -> float:
     correct = 0
     with torch.inference_mode():
         for start in range(0, len(x), EVAL_BATCH_SIZE):
-            correct += (model(x[start : start + EVAL_BATCH_SIZE]).argmax(1) == y[start : start + EVAL_BATCH_SIZE]).sum().item()
+            correct += (model(x[start : start + EVAL_BATCH_SIZE]).argmax(1) == y[start : start + EVAL_BATCH_SIZE]).sum().item()  # .item() waits for the GPU
     return correct / len(x)
 
 
@@ -116,7 +117,9 @@ def run(args) -> dict:
     torch.set_num_threads(threads)
     torch.manual_seed(args.seed)
     (x_train, y_train), (x_test, y_test) = load_tensors(Path(args.data_dir), args.limit)
-    model = build(args.model)
+    device = torch.device(args.device)
+    x_train, y_train, x_test, y_test = (tensor.to(device) for tensor in (x_train, y_train, x_test, y_test))
+    model = build(args.model).to(device)
     parameters = sum(parameter.numel() for parameter in model.parameters())
     if parameters != KERAS_PARAMETERS[args.model]:
         raise SystemExit(f"{args.model}: {parameters:,} parameters, the Keras model has {KERAS_PARAMETERS[args.model]:,}")
@@ -141,6 +144,7 @@ def run(args) -> dict:
         "threads": threads,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "torch": torch.__version__,
+        "device": str(device),
     }
 
 

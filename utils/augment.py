@@ -1,7 +1,6 @@
 """Image augmentation of training batches with Keras 3 preprocessing layers (the tutorial's ImageDataGenerator
 settings: rotation up to 8 degrees, shifts up to 8 %, shear up to 0.3, zoom up to 8 %)."""
 import keras
-import tensorflow as tf
 from keras import layers
 
 
@@ -19,7 +18,8 @@ def image_augmenter(model, config):
     )
 
     def augment(batch):
-        images = tf.reshape(batch, (-1, 28, 28, 1))
-        return tf.reshape(pipeline(images, training=True), (-1, *sample_shape))
+        # keras.ops follow the backend: graph tensors inside a tf.data map, arrays under JAX or torch.
+        images = keras.ops.reshape(batch, (-1, 28, 28, 1))
+        return keras.ops.reshape(pipeline(images, training=True), (-1, *sample_shape))
 
     return augment

@@ -56,6 +56,7 @@ def build_parser(task) -> argparse.ArgumentParser:
     training.add_argument("--limit", type=int, metavar="N", help="train on the first N training samples only (default: all)")
     training.add_argument("--steps-per-execution", type=int, metavar="N", help="training steps per compiled call (default: chosen from the batch size)")
     training.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None, help="XLA-compile the training step (default: on for dense models on a CPU, off for conv nets; Keras decides on a GPU)")
+    training.add_argument("--mixed-precision", action="store_true", help="compute in float16 on a GPU (with loss scaling) or bfloat16 on a CPU; weights and outputs stay float32")
     training.add_argument("--deterministic", action="store_true", help="enable TensorFlow op determinism (slower; repeatable to the bit)")
 
     features = parser.add_argument_group("training features")
@@ -137,6 +138,7 @@ def training_options(task, args) -> dict:
         "steps_per_execution": args.steps_per_execution,
         "jit": args.jit,
         "deterministic": args.deterministic,
+        "mixed_precision": args.mixed_precision or None,
         "name": args.name,
         "momentum": args.momentum,
         "nesterov": args.nesterov or None,

@@ -23,6 +23,7 @@ class TrainConfig:
     steps_per_execution: Optional[int] = None  # None: chosen from the batch size (small batches run many per call)
     jit: Optional[bool] = None  # XLA compilation; None: Keras decides
     deterministic: bool = False  # TensorFlow op determinism (slower; bit-for-bit repeatable runs)
+    mixed_precision: bool = False  # float16 (GPU) / bfloat16 (CPU) compute, float32 weights and outputs
     data_options: dict = field(default_factory=dict)  # the task's own data flags (--dataset, --data, ...)
     name: Optional[str] = None  # a label added to the run folder's name
     momentum: Optional[float] = None  # optimizer option (sgd, rmsprop)
@@ -79,6 +80,10 @@ def check_config(config: TrainConfig) -> None:
             import mlflow  # noqa: F401
         except ImportError:
             raise UsageError("--mlflow needs the mlflow package: pip install mlflow")
+    if config.deterministic or config.distribute != "none":
+        from utils import backend
+
+        backend.require_tensorflow("--deterministic" if config.deterministic else f"--distribute {config.distribute}")
     if config.distribute not in ("none", "mirrored", "multi-worker"):
         raise UsageError(f"--distribute must be none, mirrored or multi-worker. Received: {config.distribute!r}.")
     if config.logical_cpus is not None and config.logical_cpus < 1:

@@ -35,6 +35,9 @@ def make_distribution(kind: str, devices: Optional[str] = None, logical_cpus: Op
         if logical_cpus:
             raise UsageError("--logical-cpus only applies with --distribute mirrored.")
         return None
+    from utils import backend
+
+    backend.require_tensorflow(f"--distribute {kind}")
     import tensorflow as tf
 
     if kind == "mirrored":

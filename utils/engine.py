@@ -7,9 +7,8 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from utils import atomic, callbacks, reports
+from utils import atomic, backend, callbacks, reports
 from utils.config_file import save_resolved_config
 from utils.distribution import shard_by_data, weights_sha256
 from utils.errors import UsageError, UserError
@@ -114,10 +113,22 @@ def compile_model(model, task, config, steps_per_epoch: int, distributed: bool =
 
 def auto_jit(model):
     """XLA where it pays on this machine: measured on 2 CPU cores, it makes dense models' steps 1.2-1.5x faster and
-    convolutions 2x slower (oneDNN's kernels beat XLA's there); with a GPU, Keras decides."""
-    if tf.config.list_physical_devices("GPU"):
+    convolutions 2x slower (oneDNN's kernels beat XLA's there); with a GPU or another backend, Keras decides."""
+    if not backend.is_tensorflow() or backend.has_gpu():
         return "auto"
     return not any(isinstance(layer, keras.layers.Conv2D) for layer in model._flatten_layers())
+
+
+def build_model(spec, config, **shape):
+    """The registered model, built under the run's dtype policy (float32, or mixed precision)."""
+    if not config.mixed_precision:
+        return spec.build(**shape)
+    with backend.dtype_policy(backend.mixed_precision_policy()):
+        model = spec.build(**shape)
+    # Probabilities and the loss need float32's range and precision: the output layer computes in float32.
+    # (Under mixed_float16 Keras' compile wraps the optimizer in a LossScaleOptimizer by itself.)
+    model.layers[-1].dtype_policy = "float32"
+    return model
 
 
 def shape_inputs(model, features: np.ndarray) -> np.ndarray:
@@ -145,6 +156,10 @@ def training_dataset(features, targets, batch_size: int, seed: int, first_epoch:
     uninterrupted run would have seen. `augment` (a function of a batch of features) applies to these training
     batches only; validation and test data never pass through here.
     """
+    if not backend.is_tensorflow():
+        return numpy_training_batches(features, targets, batch_size, seed, first_epoch, last_epoch, augment)
+    import tensorflow as tf
+
     count = len(features)
     features = tf.constant(features)
     targets = tf.constant(targets)
@@ -165,10 +180,33 @@ def training_dataset(features, targets, batch_size: int, seed: int, first_epoch:
     return shard_by_data(batches.prefetch(tf.data.AUTOTUNE))
 
 
+def numpy_training_batches(features, targets, batch_size: int, seed: int, first_epoch: int, last_epoch: int,
+                           augment=None):
+    """The same contract as training_dataset for backends without tf.data: a generator of NumPy batches whose
+    order per epoch depends only on (seed, epoch)."""
+    for epoch in range(first_epoch, last_epoch):
+        order = np.random.default_rng([seed, epoch]).permutation(len(features))
+        for start in range(0, len(order), batch_size):
+            indices = order[start:start + batch_size]
+            batch = features[indices]
+            if augment is not None:
+                batch = keras.ops.convert_to_numpy(augment(batch))
+            yield batch, targets[indices]
+
+
 def validation_dataset(features, targets, batch_size: int):
     """Validation batches built once and cached: Keras re-reads them every epoch, and a NumPy tuple would be
-    converted again each time (the dominant cost of a tiny epoch)."""
+    converted again each time (the dominant cost of a tiny epoch). Other backends take the arrays."""
+    if not backend.is_tensorflow():
+        return features, targets
+    import tensorflow as tf
+
     return shard_by_data(tf.data.Dataset.from_tensor_slices((features, targets)).batch(batch_size).cache())
+
+
+def validation_batch_size(config) -> int:
+    # Evaluation needs no gradients: larger batches mean fewer calls.
+    return max(config.batch_size, 1024)
 
 
 def fit_verbosity(verbosity: int) -> int:
@@ -200,7 +238,13 @@ def new_run_record(folder: Path, task, config, dataset, model) -> RunRecord:
                 "notes": dataset.notes,
             },
             "parameters": int(model.count_params()),
-            "execution": {"steps_per_execution": model.steps_per_execution, "jit_compile": bool(model.jit_compile)},
+            "execution": {
+                "steps_per_execution": model.steps_per_execution,
+                "jit_compile": bool(model.jit_compile),
+                "dtype_policy": model.dtype_policy.name,
+                "backend": backend.name(),
+                "gpu": backend.has_gpu(),
+            },
             "environment": environment(),
             "started": now_iso(),
             "ended": None,
@@ -230,7 +274,7 @@ def train_new_run(task, spec, config, dataset, outputs, verbosity: int = 1, dist
 
     seed_everything(config.seed, config.deterministic)
     with distribution.strategy.scope() if distribution else contextlib.nullcontext():
-        model = spec.build(input_shape=dataset.x_train.shape[1:], num_classes=task.num_classes)
+        model = build_model(spec, config, input_shape=dataset.x_train.shape[1:], num_classes=task.num_classes)
         steps_per_epoch = math.ceil(len(dataset.x_train) / config.batch_size)
         compile_model(model, task, config, steps_per_epoch, distributed=distribution is not None)
     shape_inputs(model, dataset.x_train[:1])  # refuse a model that does not fit before creating anything
@@ -301,8 +345,10 @@ def fit_epochs(record, model, task, config, dataset, initial_epoch: int, best_so
                 epochs=config.epochs,
                 initial_epoch=initial_epoch,
                 validation_data=validation_dataset(
-                    shape_inputs(model, dataset.x_val), encode_labels(task, dataset.y_val), max(config.batch_size, 1024)
+                    shape_inputs(model, dataset.x_val), encode_labels(task, dataset.y_val), validation_batch_size(config)
                 ),
+                # tf.data validation batches itself; the arrays other backends get are batched by Keras.
+                validation_batch_size=None if backend.is_tensorflow() else validation_batch_size(config),
                 callbacks=fit_callbacks,
                 shuffle=False,  # training_dataset shuffles, per epoch, reproducibly
                 verbose=fit_verbosity(verbosity),

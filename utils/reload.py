@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from utils import atomic, reports
+from utils import atomic, backend, reports
 from utils.checkpoints import (
     checkpoint_info, load_model_file, resolve_model_path, restore_optimizer_state, restore_seed_states,
 )
@@ -122,7 +122,9 @@ def resume(task, path, epochs, verbosity: int = 1) -> Path:
     if target <= done:
         raise UsageError(f"{folder} already has {done} epochs; pass --epochs N with N > {done} to train further.")
     seed_everything(config.seed, config.deterministic)
-    model = load_model_file(last, task, compile=False)
+    # The layers keep their saved dtype policies, but the model's own (which decides loss scaling) comes from here.
+    with backend.dtype_policy(record.data.get("execution", {}).get("dtype_policy", "float32")):
+        model = load_model_file(last, task, compile=False)
     compile_model(model, task, config, math.ceil(record.data["data"]["sizes"]["train"] / config.batch_size))
     restore_optimizer_state(model, last)
     restore_seed_states(model, last)

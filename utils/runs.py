@@ -59,11 +59,12 @@ def create_run_folder(outputs, label: str, prefix: str = "") -> Path:
 def environment() -> dict:
     import keras
     import numpy
-    import tensorflow
+
+    from utils import backend
 
     return {
         "python": platform.python_version(),
-        "tensorflow": tensorflow.__version__,
+        **backend.versions(),
         "keras": keras.__version__,
         "numpy": numpy.__version__,
         "platform": platform.platform(),

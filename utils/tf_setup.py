@@ -1,4 +1,5 @@
 """Import TensorFlow/Keras once, quietly, and seed everything."""
+import importlib.util
 import os
 import sys
 from contextlib import contextmanager
@@ -21,8 +22,23 @@ def _stderr_silenced():
 
 
 def import_keras(verbose: bool = False):
-    """Import TensorFlow and Keras, hiding their start-up log lines unless `verbose`."""
+    """Import TensorFlow and Keras, hiding their start-up log lines unless `verbose`.
+
+    Under another Keras backend (KERAS_BACKEND=jax or torch) TensorFlow is not imported here at all.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3")
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        import absl.logging
+
+        if not verbose and importlib.util.find_spec("tensorflow"):
+            # Keras' data adapters import TensorFlow where it is installed, whatever the backend: do it quietly.
+            with _stderr_silenced():
+                import tensorflow  # noqa: F401
+        import keras
+
+        if not verbose:
+            absl.logging.set_verbosity(absl.logging.ERROR)
+        return keras
     if verbose or "tensorflow" in sys.modules:
         import keras
         import tensorflow  # noqa: F401
@@ -41,8 +57,12 @@ def import_keras(verbose: bool = False):
 
 def seed_everything(seed: int, deterministic: bool) -> None:
     import keras
-    import tensorflow
+
+    from utils import backend
 
     keras.utils.set_random_seed(seed)
     if deterministic:
+        backend.require_tensorflow("--deterministic")
+        import tensorflow
+
         tensorflow.config.experimental.enable_op_determinism()
