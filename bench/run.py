@@ -610,18 +610,28 @@ class Report:
         text = shlex.join(["python", *command[1:]]).replace(str(self.bench.temporary_root), "$TMP")
         return text.replace(f"{PROJECT.parent}/", "../")
 
-    def markdown(self) -> str:
+    def markdown(self, by_hand: Optional[str] = None) -> str:
         sections = [self.header()]
         present = set(self.bench.sections_run)
         for key, render in (("a", self.section_mnist), ("b", self.section_churn), ("c", self.section_xor),
                             ("a", self.section_startup), ("e", self.section_scaling)):
             if key in present:
                 sections.append(render())
-        sections += [self.section_failures(), self.commands()]
+        sections += [self.section_failures(), by_hand, self.commands()]
         return "\n\n".join(part for part in sections if part) + "\n"
 
 
 # ---------------------------------------------------------------- main
+# Figures measured by hand (e.g. peak memory on the full data set) live between these markers and are kept.
+BY_HAND = ("<!-- by-hand:start -->", "<!-- by-hand:end -->")
+
+
+def section_between(text: str, start: str, end: str) -> Optional[str]:
+    if start in text and end in text:
+        return start + text.split(start, 1)[1].split(end, 1)[0] + end
+    return None
+
+
 def keep_gpu_section(markdown: Path) -> None:
     """BENCHMARKS.md also holds bench/gpu.py's table, measured on a GPU machine; rewriting the CPU figures keeps it."""
     gpu_results = PROJECT / "bench" / "gpu_results.json"
@@ -668,8 +678,10 @@ def main(argv=None) -> int:
         finished = datetime.now().astimezone().isoformat(timespec="seconds")
         bench.save(finished)
         report = Report(bench, finished, time.perf_counter() - started)
-        Path(args.markdown).write_text(report.markdown())
-        keep_gpu_section(Path(args.markdown))
+        markdown = Path(args.markdown)
+        by_hand = section_between(markdown.read_text(), *BY_HAND) if markdown.is_file() else None
+        markdown.write_text(report.markdown(by_hand))
+        keep_gpu_section(markdown)
         if args.keep:
             print(f"Kept {temporary_root}")
         else:
