@@ -18,17 +18,17 @@ import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
 from bench.run import (  # noqa: E402  (the path above makes bench/ importable when run as a script)
-    BARE, FASHION_DIR, RUNNER, TORCH, Run, Settings, execute, fmt, ratio, rotated, table,
+    BARE, FASHION_DIR, GPU, RUNNER, TORCH, Run, Settings, execute, fmt, ratio, rotated, section_between, table,
 )
 
 MODEL = "conv_net"
-SECTION_START, SECTION_END = "<!-- gpu:start -->", "<!-- gpu:end -->"
 # Runner variants: label -> extra flags. Under JAX, --no-jit runs every op eagerly (JAX's only alternative to jit).
 VARIANTS = {
     "runner": [],
@@ -60,10 +60,8 @@ def device_description() -> dict:
         found["gpu"] = None
     for package in ("keras", "jax", "jaxlib", "tensorflow", "torch"):
         try:
-            from importlib.metadata import version
-
             found[package] = version(package)
-        except Exception:
+        except PackageNotFoundError:
             pass
     return found
 
@@ -133,7 +131,7 @@ def render(results: dict) -> str:
     failures = [f"- {run['model']} rep {run['rep'] + 1}: {run['error'].splitlines()[0] if run['error'] else 'skipped'}"
                 for run in results["runs"] if not run["ok"]]
     return "\n".join([
-        SECTION_START,
+        GPU[0],
         "## conv_net on a GPU",
         "",
         f"Measured {results['written']} on {machine.get('gpu') or 'an unnamed GPU'} ({versions}) with "
@@ -149,7 +147,7 @@ def render(results: dict) -> str:
         "to carry there. Under JAX, `--no-jit` means op-by-op eager execution, JAX's only alternative to XLA, "
         "so it shows what compilation is worth rather than a setting anyone should use. The first epoch includes "
         "XLA's compilation of the training and validation steps.",
-        SECTION_END,
+        GPU[1],
     ])
 
 
@@ -166,14 +164,10 @@ def sizes(runs: list) -> str:
 
 
 def write_section(markdown_path: Path, section: str) -> None:
+    """Replace the GPU block of the file (bench/run.py keeps it when it rewrites the rest), or append one."""
     text = markdown_path.read_text() if markdown_path.exists() else ""
-    if SECTION_START in text and SECTION_END in text:
-        before, rest = text.split(SECTION_START, 1)
-        after = rest.split(SECTION_END, 1)[1]
-        text = before + section + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    markdown_path.write_text(text)
+    old = section_between(text, *GPU)
+    markdown_path.write_text(text.replace(old, section) if old else text.rstrip("\n") + "\n\n" + section + "\n")
 
 
 def parse_args(argv=None):

@@ -610,36 +610,29 @@ class Report:
         text = shlex.join(["python", *command[1:]]).replace(str(self.bench.temporary_root), "$TMP")
         return text.replace(f"{PROJECT.parent}/", "../")
 
-    def markdown(self, by_hand: Optional[str] = None) -> str:
+    def markdown(self, kept: tuple = ()) -> str:
         sections = [self.header()]
         present = set(self.bench.sections_run)
         for key, render in (("a", self.section_mnist), ("b", self.section_churn), ("c", self.section_xor),
                             ("a", self.section_startup), ("e", self.section_scaling)):
             if key in present:
                 sections.append(render())
-        sections += [self.section_failures(), by_hand, self.commands()]
+        sections += [self.section_failures(), *kept, self.commands()]
         return "\n\n".join(part for part in sections if part) + "\n"
 
 
 # ---------------------------------------------------------------- main
-# Figures measured by hand (e.g. peak memory on the full data set) live between these markers and are kept.
+# Blocks of BENCHMARKS.md this script does not measure, kept when it rewrites the file: figures measured by hand
+# (peak memory on the full data set) and bench/gpu.py's table from a GPU machine.
 BY_HAND = ("<!-- by-hand:start -->", "<!-- by-hand:end -->")
+GPU = ("<!-- gpu:start -->", "<!-- gpu:end -->")
 
 
 def section_between(text: str, start: str, end: str) -> Optional[str]:
+    """The block from `start` to `end`, both markers included; None where the text has no such block."""
     if start in text and end in text:
         return start + text.split(start, 1)[1].split(end, 1)[0] + end
     return None
-
-
-def keep_gpu_section(markdown: Path) -> None:
-    """BENCHMARKS.md also holds bench/gpu.py's table, measured on a GPU machine; rewriting the CPU figures keeps it."""
-    gpu_results = PROJECT / "bench" / "gpu_results.json"
-    if gpu_results.is_file():
-        sys.path.insert(0, str(PROJECT))  # run as a script, only bench/ itself is on the path
-        from bench import gpu
-
-        gpu.write_section(markdown, gpu.render(json.loads(gpu_results.read_text())))
 
 
 SECTIONS = {"a": "mnist_training", "b": "churn", "c": "xor", "e": "scaling"}
@@ -679,9 +672,8 @@ def main(argv=None) -> int:
         bench.save(finished)
         report = Report(bench, finished, time.perf_counter() - started)
         markdown = Path(args.markdown)
-        by_hand = section_between(markdown.read_text(), *BY_HAND) if markdown.is_file() else None
-        markdown.write_text(report.markdown(by_hand))
-        keep_gpu_section(markdown)
+        previous = markdown.read_text() if markdown.is_file() else ""
+        markdown.write_text(report.markdown(tuple(section_between(previous, *markers) for markers in (BY_HAND, GPU))))
         if args.keep:
             print(f"Kept {temporary_root}")
         else:

@@ -37,15 +37,17 @@ def has_gpu() -> bool:
     return False
 
 
+# The packages behind each backend; TensorFlow is recorded under every backend where installed (it reads the data).
+BACKEND_PACKAGES = {"tensorflow": ("tensorflow",), "jax": ("tensorflow", "jax", "jaxlib"), "torch": ("tensorflow", "torch")}
+
+
 def versions() -> dict:
-    """The backend framework's version (and TensorFlow's where installed: it also reads the data pipelines)."""
     found = {"keras_backend": name()}
-    for package in ("tensorflow", "jax", "jaxlib", "torch"):
-        if package == "tensorflow" or package.startswith(name()):
-            try:
-                found[package] = version(package)
-            except PackageNotFoundError:
-                pass
+    for package in BACKEND_PACKAGES.get(name(), ()):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            pass
     return found
 
 

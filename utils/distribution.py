@@ -35,10 +35,7 @@ def make_distribution(kind: str, devices: Optional[str] = None, logical_cpus: Op
         if logical_cpus:
             raise UsageError("--logical-cpus only applies with --distribute mirrored.")
         return None
-    from utils import backend
-
-    backend.require_tensorflow(f"--distribute {kind}")
-    import tensorflow as tf
+    import tensorflow as tf  # check_config has refused --distribute under other Keras backends
 
     if kind == "mirrored":
         if logical_cpus:

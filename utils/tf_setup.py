@@ -24,7 +24,8 @@ def _stderr_silenced():
 def import_keras(verbose: bool = False):
     """Import TensorFlow and Keras, hiding their start-up log lines unless `verbose`.
 
-    Under another Keras backend (KERAS_BACKEND=jax or torch) TensorFlow is not imported here at all.
+    Under another Keras backend (KERAS_BACKEND=jax or torch) TensorFlow is imported only if installed, because
+    Keras' data adapters import it anyway, and then just as quietly.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3")
     if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
