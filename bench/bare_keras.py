@@ -97,7 +97,7 @@ def load_churn(path: Path):
 
 # ---------------------------------------------------------------- training
 def build(task: str, name: str, input_shape):
-    from utils.tf_setup import import_keras
+    from utils.training.setup import import_keras
 
     import_keras()  # TensorFlow's start-up chatter hidden, as in the runner
     from models import get_model

@@ -26,7 +26,7 @@ def layer_policies(model_file) -> dict:
 
 
 def test_numpy_batches_depend_only_on_seed_and_epoch():
-    from utils.engine import numpy_training_batches
+    from utils.training.engine import numpy_training_batches
 
     features = np.arange(10, dtype=np.float32).reshape(10, 1)
     targets = np.arange(10, dtype=np.float32)
@@ -69,9 +69,9 @@ def test_mixed_float16_adds_loss_scaling_and_resume_restores_its_state(tmp_path,
     wrapper.write_text(
         "import sys\n"
         f"sys.path.insert(0, {str(PROJECT)!r})\n"
-        "from utils import backend\n"
+        "from utils.training import backend\n"
         "backend.mixed_precision_policy = lambda: 'mixed_float16'\n"
-        "from utils.cli import run_task\n"
+        "from utils.cli.main import run_task\n"
         "run_task('mnist', sys.argv[1:])\n"
     )
     outputs = tmp_path / "outputs"

@@ -57,7 +57,7 @@ def test_empty_data_files_are_reported(tmp_path):
     (tmp_path / "npz" / "mnist.npz").write_bytes(b"")
     result = run_script("mnist", "--data-dir", tmp_path / "npz", "--outputs", tmp_path / "outputs")
     assert_one_clear_line(result, 1, ["Cannot read", "mnist.npz", "not an .npz archive"])
-    from utils.mnist_data import IDX_FILES
+    from utils.tasks.mnist import IDX_FILES
 
     (tmp_path / "idx").mkdir()
     for name in IDX_FILES.values():

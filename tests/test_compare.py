@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from conftest import last_line, run_script
-from utils import compare as compare_module
-from utils.errors import UsageError
+from utils.reports import compare as compare_module
+from utils.core.errors import UsageError
 
 
 def make_run(outputs, name, task, model, history: dict, started):

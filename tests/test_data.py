@@ -5,9 +5,9 @@ import struct
 import numpy as np
 import pytest
 
-from utils.datasets import sha256_of_arrays
-from utils.errors import UsageError, UserError
-from utils.mnist_data import IDX_FILES, find_local_arrays, load_image_arrays, load_images, read_idx
+from utils.tasks.datasets import sha256_of_arrays
+from utils.core.errors import UsageError, UserError
+from utils.tasks.mnist import IDX_FILES, find_local_arrays, load_image_arrays, load_images, read_idx
 
 
 def write_idx(path, array):
@@ -128,7 +128,7 @@ def test_mnist_files_in_the_bare_data_folder_are_never_read_as_fashion_mnist(tmp
     # Both datasets ship IDX files with the same names: in shared folders only the dataset's own subfolder counts.
     monkeypatch.chdir(tmp_path)
     write_idx_folder(tmp_path / "data", fake_arrays())
-    monkeypatch.setattr("utils.mnist_data.KERAS_CACHE", tmp_path / "cache")
+    monkeypatch.setattr("utils.tasks.mnist.KERAS_CACHE", tmp_path / "cache")
     arrays, where = find_local_arrays("mnist")
     assert arrays is None
     write_idx_folder(tmp_path / "data" / "fashion_mnist", fake_arrays(seed=1))

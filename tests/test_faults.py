@@ -87,10 +87,10 @@ def test_a_nan_loss_fails_the_run_with_its_epoch_and_keeps_no_broken_checkpoint(
 def test_a_nan_after_good_epochs_keeps_their_checkpoint(tmp_path):
     """The NaN guard sits before the checkpoints: a good epoch's checkpoint survives a later NaN."""
     sys.path.insert(0, str(PROJECT))
-    from utils.tf_setup import import_keras
+    from utils.training.setup import import_keras
 
     keras = import_keras()
-    from utils import callbacks
+    from utils.training import callbacks
 
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mean_squared_error")
@@ -114,7 +114,7 @@ def test_a_nan_after_good_epochs_keeps_their_checkpoint(tmp_path):
 
 def _make_folder(outputs):
     sys.path.insert(0, str(PROJECT))
-    from utils.runs import create_run_folder
+    from utils.runs.record import create_run_folder
 
     return str(create_run_folder(outputs, "conv_net"))
 

@@ -1,23 +1,21 @@
 """Training features: augmentation, early stopping, schedules, optimizer options, grids, config files, report.html."""
 import re
 import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import PROJECT, last_line, read_run, run_folder_of, run_script
-from utils.tf_setup import import_keras
+from conftest import last_line, read_run, run_folder_of, run_script
+from utils.training.setup import import_keras
 
 keras = import_keras()
-import tensorflow as tf  # noqa: E402
 
 from models import get_model  # noqa: E402
-from utils.augment import image_augmenter  # noqa: E402
-from utils.config import TrainConfig  # noqa: E402
-from utils.engine import training_dataset, validation_dataset  # noqa: E402
+from utils.training.augment import image_augmenter  # noqa: E402
+from utils.core.config import TrainConfig  # noqa: E402
+from utils.training.engine import training_dataset, validation_dataset  # noqa: E402
 
 
 def test_augmentation_changes_training_batches_only():

@@ -41,7 +41,7 @@ import json, os, sys
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 sys.path.insert(0, {str(PROJECT)!r})
 import keras
-from utils.mnist_data import load_images
+from utils.tasks.mnist import load_images
 data = load_images({{"dataset": "fashion_mnist"}}, seed=42, validation_split=0.1, limit=300)
 results = {{}}
 for name in ("model.h5", "checkpoints/last.h5", "checkpoints/best.h5"):

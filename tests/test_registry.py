@@ -1,7 +1,7 @@
 """Every registered model builds with the architecture and parameter count the issue lists."""
 import pytest
 
-from utils.tf_setup import import_keras
+from utils.training.setup import import_keras
 
 import_keras()
 from models import get_model, models_for_task, register_model  # noqa: E402

@@ -64,8 +64,8 @@ def test_predict_on_digit_images_rendered_from_the_test_set_returns_their_labels
         "mnist", "-m", "conv_net", "--dataset", "mnist_5k", "--epochs", 8, "--outputs", tmp_path, "--quiet",
     ))
     sys.path.insert(0, str(PROJECT))
-    from utils.mnist_data import load_images
-    from utils.tf_setup import import_keras
+    from utils.tasks.mnist import load_images
+    from utils.training.setup import import_keras
 
     keras = import_keras()
     data = load_images({"dataset": "mnist_5k"}, seed=42, validation_split=0.1, limit=None)
@@ -115,11 +115,11 @@ def test_resume_equals_an_uninterrupted_run(tmp_path):
 
 def test_best_checkpoint_is_not_replaced_by_a_worse_model_after_a_resume(tmp_path):
     sys.path.insert(0, str(PROJECT))
-    from utils.tf_setup import import_keras
+    from utils.training.setup import import_keras
 
     keras = import_keras()
-    from utils.callbacks import AtomicModelCheckpoint
-    from utils.checkpoints import checkpoint_info
+    from utils.training.callbacks import AtomicModelCheckpoint
+    from utils.training.checkpoints import checkpoint_info
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer="adam", loss="mse")

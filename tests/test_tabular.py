@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 
 from conftest import read_run, run_folder_of, run_script
-from utils.datasets import TEST_SPLIT_SEED, stratified_split
-from utils.errors import UserError
-from utils.preprocessing import TabularPreprocessor
-from utils.tabular_data import CHURN_NUMERIC, load_churn, read_churn_csv
+from utils.tasks.datasets import TEST_SPLIT_SEED, stratified_split
+from utils.core.errors import UserError
+from utils.tasks.preprocessing import TabularPreprocessor
+from utils.tasks.tabular import CHURN_NUMERIC, load_churn, read_churn_csv
 
 RUN_FILES = ["run.json", "history.csv", "model.h5", "checkpoints/last.h5", "checkpoints/best.h5", "summary.txt",
              "classification_report.txt", "plots/loss.png", "plots/accuracy.png", "plots/confusion_matrix.png"]

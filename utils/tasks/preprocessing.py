@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from utils.errors import UserError
+from utils.core.errors import UserError
 
 
 class TabularPreprocessor:

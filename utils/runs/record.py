@@ -9,8 +9,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from utils import atomic
-from utils.errors import UserError
+from utils.core import atomic
+from utils.core.errors import UserError
 
 RUN_FILE = "run.json"
 
@@ -60,7 +60,7 @@ def environment() -> dict:
     import keras
     import numpy
 
-    from utils import backend
+    from utils.training import backend
 
     return {
         "python": platform.python_version(),

@@ -59,7 +59,7 @@ def import_keras(verbose: bool = False):
 def seed_everything(seed: int, deterministic: bool) -> None:
     import keras
 
-    from utils import backend
+    from utils.training import backend
 
     keras.utils.set_random_seed(seed)
     if deterministic:

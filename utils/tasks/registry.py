@@ -1,5 +1,4 @@
 """The task registry: what data a task trains on and how its labels look. Entry points name a task."""
-import difflib
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -26,25 +25,11 @@ class Task:
         return self.num_classes == 2
 
 
-_TASKS: dict[str, Task] = {}
+TASKS: dict[str, Task] = {}
 
 
 def register_task(task: Task) -> Task:
-    if task.name in _TASKS:
+    if task.name in TASKS:
         raise ValueError(f"Task {task.name!r} is registered twice.")
-    _TASKS[task.name] = task
+    TASKS[task.name] = task
     return task
-
-
-def get_task(name: str) -> Task:
-    _import_task_modules()
-    if name not in _TASKS:
-        close = difflib.get_close_matches(name, list(_TASKS), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise KeyError(f"Unknown task {name!r}.{hint} Valid tasks: {', '.join(_TASKS)}.")
-    return _TASKS[name]
-
-
-def _import_task_modules():
-    # Task modules register themselves on import; importing here keeps the registry complete wherever it is read.
-    from utils import mnist_data, tabular_data  # noqa: F401

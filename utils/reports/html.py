@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from utils import atomic
-from utils.reports import read_history
+from utils.core import atomic
+from utils.reports.evaluation import read_history
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }

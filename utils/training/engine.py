@@ -8,14 +8,18 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from utils import atomic, backend, callbacks, reports
-from utils.config_file import save_resolved_config
-from utils.distribution import shard_by_data, weights_sha256
-from utils.errors import UsageError, UserError
-from utils.html_report import write_run_report
-from utils.integrations import trackers_for
-from utils.plots import plot_history
-from utils.runs import RunRecord, command_line, create_run_folder, environment, now_iso
+from utils.core import atomic
+from utils.training import backend
+from utils.training import callbacks
+from utils.reports import evaluation as reports
+from utils.core.config_file import save_resolved_config
+from utils.training.distribution import shard_by_data, weights_sha256
+from utils.core.errors import UsageError, UserError
+from utils.tasks.inputs import encode_labels, shape_inputs
+from utils.reports.html import write_run_report
+from utils.training.integrations import trackers_for
+from utils.reports.plots import plot_history
+from utils.runs.record import RunRecord, command_line, create_run_folder, environment, now_iso
 
 HISTORY_FILE = "history.csv"
 MODEL_FILE = "model.h5"
@@ -131,22 +135,8 @@ def build_model(spec, config, **shape):
     return model
 
 
-def shape_inputs(model, features: np.ndarray) -> np.ndarray:
-    """Reshape samples to what the model declares as its input (a view, not a copy)."""
-    sample_shape = tuple(model.input_shape[1:])
-    if int(np.prod(sample_shape)) != int(np.prod(features.shape[1:])):
-        raise UserError(
-            f"Model {model.name!r} expects inputs of shape {sample_shape} but the data has samples of shape "
-            f"{features.shape[1:]}; this model does not fit this task's data."
-        )
-    return features.reshape((len(features), *sample_shape))
 
 
-def encode_labels(task, labels: np.ndarray) -> np.ndarray:
-    """Binary tasks: one float column; multi-class: one-hot rows (any Keras loss, mse included, accepts these)."""
-    if task.binary:
-        return labels.astype(np.float32).reshape(-1, 1)
-    return keras.utils.to_categorical(labels, task.num_classes).astype(np.float32)
 
 
 def training_dataset(features, targets, batch_size: int, seed: int, first_epoch: int, last_epoch: int, augment=None):
@@ -270,7 +260,7 @@ def train_new_run(task, spec, config, dataset, outputs, verbosity: int = 1, dist
 
     Under tf.distribute the model is built and compiled in the strategy's scope.
     """
-    from utils.tf_setup import seed_everything
+    from utils.training.setup import seed_everything
 
     seed_everything(config.seed, config.deterministic)
     with distribution.strategy.scope() if distribution else contextlib.nullcontext():
@@ -301,8 +291,8 @@ def train_new_run(task, spec, config, dataset, outputs, verbosity: int = 1, dist
 def fit_epochs(record, model, task, config, dataset, initial_epoch: int, best_so_far, verbosity: int, saved_state=None,
                extra_callbacks=()):
     """model.fit from `initial_epoch` to config.epochs with the engine's callbacks."""
-    from utils.augment import image_augmenter
-    from utils.schedules import feature_callbacks
+    from utils.training.augment import image_augmenter
+    from utils.training.schedules import feature_callbacks
 
     folder = record.folder
     guard = callbacks.StopOnSignal()

@@ -4,16 +4,17 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from utils import atomic, backend, reports
-from utils.checkpoints import (
+from utils.core import atomic
+from utils.training import backend
+from utils.reports import evaluation as reports
+from utils.training.checkpoints import (
     checkpoint_info, load_model_file, resolve_model_path, restore_optimizer_state, restore_seed_states,
 )
-from utils.config import TrainConfig
-from utils.errors import UsageError, UserError
-from utils.runs import RunRecord, command_line, environment, now_iso, safe_name
+from utils.core.config import TrainConfig
+from utils.core.errors import UsageError, UserError
+from utils.runs.record import RunRecord, command_line, environment, now_iso, safe_name
 
 
 def warn(message: str) -> None:
@@ -32,7 +33,7 @@ def run_of(path, task) -> tuple:
 
 
 def saved_preprocessing(folder):
-    from utils.tabular_data import saved_preprocessing as load
+    from utils.tasks.tabular import saved_preprocessing as load
 
     return load(folder) if (Path(folder) / "preprocessing.json").is_file() else None
 
@@ -82,7 +83,7 @@ def predict(task, path, inputs, verbosity: int = 1) -> Path:
     record, model_file, _ = run_of(path, task)
     model = load_model_file(model_file, task)
     features, names = task.read_predict_inputs(inputs, record.folder)
-    from utils.engine import shape_inputs
+    from utils.tasks.inputs import shape_inputs
 
     probabilities = model.predict(shape_inputs(model, features), verbose=0)
     class_names = record.data["data"]["class_names"]
@@ -104,8 +105,8 @@ def predict(task, path, inputs, verbosity: int = 1) -> Path:
 
 def resume(task, path, epochs, verbosity: int = 1) -> Path:
     """Continue a run from checkpoints/last.h5 up to `epochs` total, appending to its history and run.json."""
-    from utils.engine import BEST_CHECKPOINT, HISTORY_FILE, LAST_CHECKPOINT, MONITOR, compile_model, run_training, say
-    from utils.tf_setup import seed_everything
+    from utils.training.engine import BEST_CHECKPOINT, HISTORY_FILE, LAST_CHECKPOINT, MONITOR, compile_model, run_training, say
+    from utils.training.setup import seed_everything
 
     folder = Path(path)
     record = RunRecord.load(folder)

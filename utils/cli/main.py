@@ -1,10 +1,9 @@
 """The command line every entrypoint shares: one argument definition, one dispatcher, one error policy."""
 import argparse
-import os
 import sys
 
-from utils.config import DEFAULT_SEED, TrainConfig, resolve_config
-from utils.errors import UsageError, UserError
+from utils.core.config import DEFAULT_SEED, TrainConfig, resolve_config
+from utils.core.errors import UsageError, UserError
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -174,7 +173,7 @@ def task_input_shape(task):
 
 def planned_runs(task, args) -> list:
     """(model spec, resolved config) for every run the options ask for: models x grid combinations."""
-    from utils.config_file import grid_label, parse_grid
+    from utils.core.config_file import grid_label, parse_grid
 
     options = training_options(task, args)
     combinations = parse_grid(args.grid) if args.grid else [{}]
@@ -190,9 +189,9 @@ def planned_runs(task, args) -> list:
 
 
 def train(task, args) -> int:
-    from utils.distribution import make_distribution
-    from utils.engine import build_optimizer, check_loss, train_new_run
-    from utils.runs import prepare_outputs
+    from utils.training.distribution import make_distribution
+    from utils.training.engine import build_optimizer, check_loss, train_new_run
+    from utils.runs.record import prepare_outputs
 
     plans = planned_runs(task, args)
     first = plans[0][1]
@@ -212,7 +211,7 @@ def train(task, args) -> int:
         outcomes.append(train_new_run(task, spec, config, datasets[key], args.outputs, verbosity, distribution))
     comparison = None
     if len(outcomes) > 1:
-        from utils.compare import compare
+        from utils.reports.compare import compare
 
         comparison = compare([outcome.folder for outcome in outcomes], args.outputs, verbosity)
     for outcome in outcomes:
@@ -227,7 +226,7 @@ def load_dataset(task, config: TrainConfig):
 
 
 def main(task_name: str, argv=None) -> int:
-    from utils.tf_setup import import_keras
+    from utils.training.setup import import_keras
 
     argv = sys.argv[1:] if argv is None else argv
     # Import TensorFlow first and quietly: the model registry behind the parser imports Keras.
@@ -238,7 +237,7 @@ def main(task_name: str, argv=None) -> int:
     parser = build_parser(task)
     args = parser.parse_args(argv)
     if args.config:
-        from utils.config_file import apply_config_file
+        from utils.core.config_file import apply_config_file
 
         apply_config_file(parser, args.config)
         args = parser.parse_args(argv)
@@ -247,7 +246,8 @@ def main(task_name: str, argv=None) -> int:
 
 def dispatch(task, args) -> int:
     """Run the one action the options ask for; training is the default."""
-    from utils import compare, reload
+    from utils.reports import compare
+    from utils.training import saved_models as reload
 
     verbosity = verbosity_of(args)
     if args.last is not None and args.last < 1:

@@ -5,8 +5,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from utils.errors import UserError
-from utils.runs import RUN_FILE
+from utils.core.errors import UserError
+from utils.runs.record import RUN_FILE
 
 MODEL_SUFFIXES = (".h5", ".keras")
 

@@ -7,7 +7,7 @@ matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
-from utils import atomic  # noqa: E402
+from utils.core import atomic
 
 NOT_METRICS = {"epoch", "epoch_seconds", "learning_rate"}
 

@@ -9,7 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import keras
 
-from utils.errors import UsageError
+from utils.core.errors import UsageError
 
 
 def name() -> str:

@@ -5,7 +5,7 @@ from typing import Optional
 
 import numpy as np
 
-from utils.errors import UsageError
+from utils.core.errors import UsageError
 
 
 @dataclass

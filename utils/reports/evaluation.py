@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as sk_metrics
 
-from utils import atomic
-from utils.plots import plot_confusion_matrix
+from utils.core import atomic
+from utils.reports.plots import plot_confusion_matrix
 
 
 def read_history(path) -> pd.DataFrame:
@@ -31,7 +31,7 @@ def predicted_classes(task, probabilities: np.ndarray) -> np.ndarray:
 
 def evaluate_and_report(model, task, dataset, folder, plots_folder=None) -> dict:
     """Evaluate on the test split, write classification_report.txt and the confusion matrix; return test_* metrics."""
-    from utils.engine import encode_labels, shape_inputs
+    from utils.tasks.inputs import encode_labels, shape_inputs
 
     folder = Path(folder)
     features = shape_inputs(model, dataset.x_test)
@@ -74,7 +74,7 @@ def classification_metrics(task, dataset, probabilities) -> dict:
 
 def prediction_table(model, task, dataset) -> str:
     """Each test row with its true label and predicted probabilities, for tiny test sets such as XOR's."""
-    from utils.engine import shape_inputs
+    from utils.tasks.inputs import shape_inputs
 
     probabilities = model.predict(shape_inputs(model, dataset.x_test), verbose=0)
     table = pd.DataFrame(dataset.x_test.reshape(len(dataset.x_test), -1), columns=None)

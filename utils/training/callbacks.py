@@ -12,8 +12,8 @@ from pathlib import Path
 import h5py
 import keras
 
-from utils import atomic
-from utils.checkpoints import seed_states, set_seed_states
+from utils.core import atomic
+from utils.training.checkpoints import seed_states, set_seed_states
 
 
 class EpochTimer(keras.callbacks.Callback):

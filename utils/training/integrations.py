@@ -10,7 +10,7 @@ from pathlib import Path
 
 import keras
 
-from utils.errors import UsageError
+from utils.core.errors import UsageError
 
 # run.json status -> MLflow run status
 MLFLOW_STATUS = {"completed": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import yaml
 
-from utils import atomic
-from utils.config import TrainConfig
-from utils.errors import UsageError
+from utils.core import atomic
+from utils.core.config import TrainConfig
+from utils.core.errors import UsageError
 
 # Options that are actions or belong to the file mechanism itself, never settings of a run.
 NOT_SETTINGS = {"help", "config", "grid", "list", "runs", "compare", "last", "evaluate", "predict", "resume", "quiet", "verbose", "outputs"}

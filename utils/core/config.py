@@ -2,7 +2,7 @@
 from dataclasses import asdict, dataclass, field, fields
 from typing import Optional
 
-from utils.errors import UsageError
+from utils.core.errors import UsageError
 
 DEFAULT_SEED = 42
 LR_SCHEDULES = ("constant", "step", "cosine", "plateau")
@@ -81,7 +81,7 @@ def check_config(config: TrainConfig) -> None:
         except ImportError:
             raise UsageError("--mlflow needs the mlflow package: pip install mlflow")
     if config.deterministic or config.distribute != "none":
-        from utils import backend
+        from utils.training import backend
 
         backend.require_tensorflow("--deterministic" if config.deterministic else f"--distribute {config.distribute}")
     if config.distribute not in ("none", "mirrored", "multi-worker"):

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from utils.datasets import TEST_SPLIT_SEED, Dataset, apply_limit, sha256_of_arrays, stratified_split
-from utils.errors import UserError
-from utils.tasks import Task, register_task
+from utils.tasks.datasets import TEST_SPLIT_SEED, Dataset, apply_limit, sha256_of_arrays, stratified_split
+from utils.core.errors import UserError
+from utils.tasks.registry import Task, register_task
 
 IDX_FILES = {
     "x_train": "train-images-idx3-ubyte.gz",
@@ -201,7 +201,7 @@ def _add_image_arguments(parser):
 
 def read_image_files(inputs, run_folder):
     """Image files of any size and background -> MNIST-like 28x28 float32 (white digit on black)."""
-    from utils.images import image_to_mnist
+    from utils.tasks.images import image_to_mnist
 
     return np.stack([image_to_mnist(path) for path in inputs]), [str(path) for path in inputs]
 

@@ -6,12 +6,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from utils import atomic
-from utils.errors import UsageError
-from utils.html_report import write_compare_report
-from utils.plots import NOT_METRICS, save_figure
-from utils.reports import read_history
-from utils.runs import RUN_FILE, RunRecord, create_run_folder
+from utils.core import atomic
+from utils.core.errors import UsageError
+from utils.reports.html import write_compare_report
+from utils.reports.plots import NOT_METRICS, save_figure
+from utils.reports.evaluation import read_history
+from utils.runs.record import RUN_FILE, RunRecord, create_run_folder
 
 
 def find_runs(outputs) -> list:

@@ -2,7 +2,7 @@
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from utils.errors import UserError
+from utils.core.errors import UserError
 
 
 def image_to_mnist(path) -> np.ndarray:

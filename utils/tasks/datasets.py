@@ -6,7 +6,7 @@ from typing import Optional
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from utils.errors import UsageError, UserError
+from utils.core.errors import UsageError, UserError
 
 # The test split of tasks that carve it out themselves is fixed, so every run of a task is scored on the same rows
 # whatever its --seed; the validation split follows the run's seed.
