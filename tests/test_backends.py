@@ -6,8 +6,11 @@ import sys
 
 import h5py
 import numpy as np
-
+import pytest
 from conftest import FASHION_DIR, PROJECT, read_run, run_folder_of, run_script
+
+# Each test here starts the entry point as a subprocess (a TensorFlow import apiece): the slow tier.
+pytestmark = pytest.mark.slow
 
 SHORT = ["--dataset", "fashion_mnist", "--data-dir", FASHION_DIR, "--limit", 300, "--quiet"]
 JAX = {"KERAS_BACKEND": "jax"}
@@ -26,12 +29,12 @@ def layer_policies(model_file) -> dict:
 
 
 def test_numpy_batches_depend_only_on_seed_and_epoch():
-    from utils.training.engine import numpy_training_batches
+    from utils.training.inputs import EpochPlan, numpy_training_batches
 
     features = np.arange(10, dtype=np.float32).reshape(10, 1)
     targets = np.arange(10, dtype=np.float32)
-    straight = [batch for batch, _ in numpy_training_batches(features, targets, 4, 7, 0, 3)]
-    resumed = [batch for batch, _ in numpy_training_batches(features, targets, 4, 7, 2, 3)]
+    straight = [batch for batch, _ in numpy_training_batches(features, targets, EpochPlan(4, 7, 0, 3))]
+    resumed = [batch for batch, _ in numpy_training_batches(features, targets, EpochPlan(4, 7, 2, 3))]
     assert len(straight) == 9  # 3 epochs of batches of 4, 4, 2
     for epoch in range(3):
         seen = np.concatenate(straight[3 * epoch: 3 * epoch + 3]).ravel()
@@ -40,7 +43,7 @@ def test_numpy_batches_depend_only_on_seed_and_epoch():
     for after_resume, uninterrupted in zip(resumed, straight[6:]):
         np.testing.assert_array_equal(after_resume, uninterrupted)
     # Labels travel with their samples; augmentation touches the features only.
-    for batch, labels in numpy_training_batches(features, targets, 4, 7, 0, 1, augment=lambda batch: batch + 100):
+    for batch, labels in numpy_training_batches(features, targets, EpochPlan(4, 7, 0, 1), augment=lambda batch: batch + 100):
         np.testing.assert_array_equal(batch.ravel(), labels + 100)
 
 

@@ -1,7 +1,9 @@
 """Bad input of every kind: one clear line on stderr, a non-zero exit code, no traceback, no run left behind."""
 import pytest
-
 from conftest import run_script
+
+# Each test here starts the entry point as a subprocess (a TensorFlow import apiece): the slow tier.
+pytestmark = pytest.mark.slow
 
 # (arguments, exit code, words the one line must contain)
 USAGE_ERRORS = [

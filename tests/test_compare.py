@@ -4,10 +4,13 @@ import json
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
-
 from conftest import last_line, run_script
-from utils.reports import compare as compare_module
+
 from utils.core.errors import UsageError
+from utils.reports import compare as compare_module
+
+# Each test here starts the entry point as a subprocess (a TensorFlow import apiece): the slow tier.
+pytestmark = pytest.mark.slow
 
 
 def make_run(outputs, name, task, model, history: dict, started):

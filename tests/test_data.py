@@ -5,9 +5,15 @@ import struct
 import numpy as np
 import pytest
 
-from utils.tasks.datasets import sha256_of_arrays
 from utils.core.errors import UsageError, UserError
-from utils.tasks.mnist import IDX_FILES, find_local_arrays, load_image_arrays, load_images, read_idx
+from utils.tasks.datasets import sha256_of_arrays
+from utils.tasks.mnist import (
+    IDX_FILES,
+    find_local_arrays,
+    load_image_arrays,
+    load_images,
+    read_idx,
+)
 
 
 def write_idx(path, array):

@@ -6,16 +6,19 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import last_line, read_run, run_folder_of, run_script
+
 from utils.training.setup import import_keras
 
 keras = import_keras()
 
 from models import get_model  # noqa: E402
-from utils.training.augment import image_augmenter  # noqa: E402
 from utils.core.config import TrainConfig  # noqa: E402
-from utils.training.engine import training_dataset, validation_dataset  # noqa: E402
+from utils.training.augment import image_augmenter  # noqa: E402
+from utils.training.inputs import EpochPlan, training_dataset, validation_dataset  # noqa: E402
+
+# Each test here starts the entry point as a subprocess (a TensorFlow import apiece): the slow tier.
+pytestmark = pytest.mark.slow
 
 
 def test_augmentation_changes_training_batches_only():
@@ -25,8 +28,8 @@ def test_augmentation_changes_training_batches_only():
     images = np.zeros((8, 28, 28, 1), np.float32)
     images[:, 10:18, 12:16, 0] = 1.0  # a bar: any rotation, shift, shear or zoom moves some of it
     labels = np.eye(10, dtype=np.float32)[:8]
-    augmented, _ = next(iter(training_dataset(images, labels, 8, 0, 0, 1, augment=image_augmenter(model, config))))
-    plain, _ = next(iter(training_dataset(images, labels, 8, 0, 0, 1)))
+    augmented, _ = next(iter(training_dataset(images, labels, EpochPlan(8, 0, 0, 1), augment=image_augmenter(model, config))))
+    plain, _ = next(iter(training_dataset(images, labels, EpochPlan(8, 0, 0, 1))))
     assert augmented.shape == plain.shape == (8, 28, 28, 1)
     assert not np.allclose(np.sort(augmented.numpy().ravel()), np.sort(plain.numpy().ravel()))
     validation, _ = next(iter(validation_dataset(images, labels, 8)))

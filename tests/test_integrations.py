@@ -1,8 +1,10 @@
 """Integrations, each read back with its own tool's reader: TensorBoard events, MLflow runs, tf.distribute."""
 import pandas as pd
 import pytest
-
 from conftest import read_run, run_folder_of, run_script
+
+# Each test here starts the entry point as a subprocess (a TensorFlow import apiece): the slow tier.
+pytestmark = pytest.mark.slow
 
 
 def test_tensorboard_event_files_hold_every_epochs_scalars(tmp_path):

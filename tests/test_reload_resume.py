@@ -9,9 +9,11 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import PROJECT, last_line, read_run, run_folder_of, run_script
 from PIL import Image
 
-from conftest import PROJECT, last_line, read_run, run_folder_of, run_script
+# Each test here starts the entry point as a subprocess (a TensorFlow import apiece): the slow tier.
+pytestmark = pytest.mark.slow
 
 
 def one_line_error(result, code=1):
@@ -101,7 +103,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     a = pd.read_csv(straight / "history.csv")
     b = pd.read_csv(split / "history.csv")
-    assert list(b["epoch"]) == [0, 1, 2, 3]
+    assert list(b["epoch"]) == [1, 2, 3, 4]
     for column in ("loss", "val_loss", "val_accuracy", "learning_rate"):
         np.testing.assert_allclose(b[column], a[column], rtol=1e-5, atol=1e-6)
     record = read_run(split)
@@ -118,23 +120,22 @@ def test_best_checkpoint_is_not_replaced_by_a_worse_model_after_a_resume(tmp_pat
     from utils.training.setup import import_keras
 
     keras = import_keras()
-    from utils.training.callbacks import AtomicModelCheckpoint
-    from utils.training.checkpoints import checkpoint_info
+    from utils.training.callbacks import AtomicCheckpoint
+    from utils.training.checkpoints import CheckpointInfo, read_checkpoint_info
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer="adam", loss="mse")
     path = tmp_path / "best.h5"
     # As a resumed run does: the best value so far (0.9) comes from the previous process.
-    checkpoint = AtomicModelCheckpoint(str(path), monitor="val_accuracy", mode="max", save_best_only=True,
-                                       initial_value_threshold=0.9)
+    checkpoint = AtomicCheckpoint(path, monitor="val_accuracy", best_so_far=0.9)
     checkpoint.set_model(model)
     checkpoint.on_train_begin()
     checkpoint.on_epoch_end(2, {"val_accuracy": 0.8})
     assert not path.exists()
     checkpoint.on_epoch_end(3, {"val_accuracy": 0.95})
-    assert checkpoint_info(path) == {
-        "epoch": 4, "monitor": "val_accuracy", "monitor_value": pytest.approx(0.95), "callback_state": {},
-    }
+    assert read_checkpoint_info(path) == CheckpointInfo(
+        epoch=4, monitor="val_accuracy", monitor_value=pytest.approx(0.95), callback_state={},
+    )
     assert [p.name for p in tmp_path.iterdir()] == ["best.h5"]  # no temporary file left behind
 
 
@@ -170,7 +171,7 @@ def test_sigint_during_epoch_two_leaves_a_resumable_run(tmp_path, fashion_availa
     assert record["status"] == "interrupted"
     history = pd.read_csv(folder / "history.csv")
     done = record["epochs_completed"]
-    assert done >= 1 and list(history["epoch"]) == list(range(done))
+    assert done >= 1 and list(history["epoch"]) == list(range(1, done + 1))
     assert (folder / "history.csv").read_text().endswith("\n")
     assert not (folder / "model.h5").exists()
     resumed = run_script("mnist", "--resume", folder, "--epochs", done + 1, "--quiet")
@@ -178,7 +179,7 @@ def test_sigint_during_epoch_two_leaves_a_resumable_run(tmp_path, fashion_availa
     record = read_run(folder)
     assert record["status"] == "completed" and record["epochs_completed"] == done + 1
     assert record["resumes"][0]["status_before"] == "interrupted"
-    assert list(pd.read_csv(folder / "history.csv")["epoch"]) == list(range(done + 1))
+    assert list(pd.read_csv(folder / "history.csv")["epoch"]) == list(range(1, done + 2))
 
 
 def test_predict_scores_new_churn_customers_and_iris_rows(tmp_path, churn_csv):

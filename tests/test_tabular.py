@@ -4,12 +4,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import read_run, run_folder_of, run_script
-from utils.tasks.datasets import TEST_SPLIT_SEED, stratified_split
+
 from utils.core.errors import UserError
+from utils.tasks.datasets import TEST_SPLIT_SEED, stratified_split
 from utils.tasks.preprocessing import TabularPreprocessor
-from utils.tasks.tabular import CHURN_NUMERIC, load_churn, read_churn_csv
+from utils.tasks.churn import CHURN_NUMERIC, load_churn, read_churn_csv
 
 RUN_FILES = ["run.json", "history.csv", "model.h5", "checkpoints/last.h5", "checkpoints/best.h5", "summary.txt",
              "classification_report.txt", "plots/loss.png", "plots/accuracy.png", "plots/confusion_matrix.png"]
@@ -23,6 +23,7 @@ def assert_complete_run(folder, task, model):
     return record
 
 
+@pytest.mark.slow
 def test_churn_trains_briefly_and_reports_binary_metrics(tmp_path, churn_csv):
     result = run_script("churn", "--data", churn_csv, "--epochs", 2, "--batch-size", 64, "--outputs", tmp_path)
     folder = run_folder_of(result)
@@ -100,6 +101,7 @@ def test_bad_churn_csv_is_one_clear_error(tmp_path, churn_csv, case):
         assert word in str(raised.value)
 
 
+@pytest.mark.slow
 def test_bad_churn_csv_through_the_command_line_writes_no_run(tmp_path, churn_csv):
     path, _ = bad_csv_cases(tmp_path, churn_csv)["non-numeric"]
     result = run_script("churn", "--data", path, "--epochs", 1, "--outputs", tmp_path / "outputs")
@@ -108,6 +110,7 @@ def test_bad_churn_csv_through_the_command_line_writes_no_run(tmp_path, churn_cs
     assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").iterdir())
 
 
+@pytest.mark.slow
 def test_xor_reaches_100_percent_with_its_defaults_and_prints_the_truth_table(tmp_path):
     result = run_script("xor", "--outputs", tmp_path)
     record = assert_complete_run(run_folder_of(result), "xor", "xor_mlp")
@@ -117,6 +120,7 @@ def test_xor_reaches_100_percent_with_its_defaults_and_prints_the_truth_table(tm
     assert "P(1)" in result.stdout and "predicted" in result.stdout
 
 
+@pytest.mark.slow
 def test_iris_trains_briefly_with_a_stratified_split(tmp_path):
     result = run_script("iris", "--epochs", 3, "--outputs", tmp_path)
     record = assert_complete_run(run_folder_of(result), "iris", "iris_mlp")
@@ -124,6 +128,7 @@ def test_iris_trains_briefly_with_a_stratified_split(tmp_path):
     assert record["data"]["class_names"] == ["setosa", "versicolor", "virginica"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", ["churn", "xor", "iris"])
 def test_tabular_scripts_share_the_common_options(script):
     result = run_script(script, "--help")

@@ -1,5 +1,4 @@
 """Lay runs side by side: overlaid curves per metric, epoch times, a summary table and every epoch in one CSV."""
-import glob
 import sys
 from pathlib import Path
 
@@ -7,72 +6,15 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from utils.core import atomic
-from utils.core.errors import UsageError
 from utils.reports.html import write_compare_report
 from utils.reports.plots import NOT_METRICS, save_figure
-from utils.reports.evaluation import read_history
-from utils.runs.record import RUN_FILE, RunRecord, create_run_folder
-
-
-def find_runs(outputs) -> list:
-    """Every run folder directly under `outputs`, oldest first (compare folders are not runs)."""
-    outputs = Path(outputs)
-    if not outputs.is_dir():
-        return []
-    folders = [path for path in outputs.iterdir() if (path / RUN_FILE).is_file()]
-    return sorted(folders, key=lambda path: (RunRecord.load(path).data.get("started") or "", path.name))
-
-
-def resolve_runs(patterns, last, outputs) -> list:
-    """Run folders named by paths or globs, plus the newest `last` runs under outputs; duplicates removed."""
-    folders = []
-    for pattern in patterns or []:
-        matches = sorted(glob.glob(str(pattern))) or [str(pattern)]
-        for match in matches:
-            path = Path(match)
-            if not (path / RUN_FILE).is_file():
-                raise UsageError(f"{match} is not a run folder (no {RUN_FILE}); pass run folders, globs or --last N.")
-            folders.append(path)
-    if last:
-        folders += find_runs(outputs)[-last:]
-    unique = list(dict.fromkeys(folder.resolve() for folder in folders))
-    if not unique:
-        raise UsageError("Nothing to compare: pass run folders or globs after --compare, or --last N.")
-    return unique
-
-
-def summary_rows(folders) -> pd.DataFrame:
-    rows = []
-    for folder in folders:
-        record = RunRecord.load(folder)
-        data = record.data
-        seconds = data.get("seconds_per_epoch") or []
-        best = data.get("best") or {}
-        test = data.get("test_metrics") or {}
-        rows.append(
-            {
-                "run": data["run_id"],
-                "task": data.get("task"),
-                "model": data["model"],
-                "status": record.status,
-                "params": data.get("parameters"),
-                "epochs": data.get("epochs_completed"),
-                "best_val_accuracy": best.get("value"),
-                "best_epoch": best.get("epoch"),
-                "test_accuracy": test.get("test_accuracy"),
-                "total_seconds": round(sum(seconds), 2),
-                "seconds_per_epoch": round(sum(seconds) / len(seconds), 3) if seconds else None,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def format_table(table: pd.DataFrame) -> str:
-    return table.to_string(index=False, float_format=lambda value: f"{value:.4f}", na_rep="-")
+from utils.runs.folder import RunFolder, create_run_folder
+from utils.runs.record import RunRecord
+from utils.runs.store import format_table, summary_rows
 
 
 def summary_table(folders) -> str:
-    return format_table(summary_rows(folders).drop(columns=["run", "task", "status"]))
+    return format_table(summary_rows(folders).drop(columns=["run", "task", "status", "started"]))
 
 
 def long_history(folders) -> pd.DataFrame:
@@ -80,10 +22,9 @@ def long_history(folders) -> pd.DataFrame:
     frames = []
     for folder in folders:
         data = RunRecord.load(folder).data
-        history = read_history(Path(folder) / "history.csv")
+        history = RunFolder(folder).read_history()
         if history.empty:
             continue
-        history = history.assign(epoch=history["epoch"] + 1)
         history.insert(0, "model", data["model"])
         history.insert(0, "run", data["run_id"])
         frames.append(history)
@@ -131,7 +72,7 @@ def plot_comparison(epochs: pd.DataFrame, folder: Path) -> list:
 
 def compare(folders, outputs, verbosity: int = 1) -> Path:
     """Write compare_<timestamp>/ with the figures and tables; print the table; return the folder."""
-    table = summary_rows(folders)
+    table = summary_rows(folders).drop(columns=["started"])
     tasks = sorted(set(table["task"].dropna()))
     if len(tasks) > 1:
         print(f"warning: comparing runs of different tasks ({', '.join(tasks)}); their numbers are not comparable.", file=sys.stderr)
@@ -147,12 +88,3 @@ def compare(folders, outputs, verbosity: int = 1) -> Path:
         for note in notes:
             print(f"note: {note}")
     return folder
-
-
-def list_runs(outputs) -> str:
-    folders = find_runs(outputs)
-    if not folders:
-        return f"No runs in {outputs}."
-    table = summary_rows(folders)
-    table["started"] = [RunRecord.load(folder).data.get("started") for folder in folders]
-    return format_table(table[["run", "status", "task", "model", "epochs", "best_val_accuracy", "test_accuracy", "started"]])

@@ -1,5 +1,4 @@
 """The test-set report of a model: metrics, classification report, confusion matrix, and history reading."""
-import io
 from pathlib import Path
 
 import numpy as np
@@ -10,30 +9,17 @@ from utils.core import atomic
 from utils.reports.plots import plot_confusion_matrix
 
 
-def read_history(path) -> pd.DataFrame:
-    """history.csv as a table; a last line cut off by a crash (no newline yet) is ignored."""
-    path = Path(path)
-    if not path.is_file():
-        return pd.DataFrame()
-    text = path.read_text()
-    if text and not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]
-    if not text.strip():
-        return pd.DataFrame()
-    return pd.read_csv(io.StringIO(text))
-
-
 def predicted_classes(task, probabilities: np.ndarray) -> np.ndarray:
     if task.binary:
         return (probabilities.reshape(-1) >= 0.5).astype(np.int64)
     return probabilities.argmax(axis=1)
 
 
-def evaluate_and_report(model, task, dataset, folder, plots_folder=None) -> dict:
-    """Evaluate on the test split, write classification_report.txt and the confusion matrix; return test_* metrics."""
+def evaluate_and_report(model, task, dataset, destination) -> dict:
+    """Evaluate on the test split, write the classification report and the confusion matrix into `destination`
+    (a RunFolder or an EvaluationFolder); return the test_* metrics."""
     from utils.tasks.inputs import encode_labels, shape_inputs
 
-    folder = Path(folder)
     features = shape_inputs(model, dataset.x_test)
     results = model.evaluate(features, encode_labels(task, dataset.y_test), batch_size=1024, return_dict=True, verbose=0)
     test_metrics = {f"test_{name}": float(value) for name, value in results.items()}
@@ -48,12 +34,12 @@ def evaluate_and_report(model, task, dataset, folder, plots_folder=None) -> dict
     )
     matrix_text = pd.DataFrame(matrix, index=[f"true {n}" for n in names], columns=[f"pred {n}" for n in names])
     atomic.write_text(
-        folder / "classification_report.txt",
+        destination.classification_report,
         f"{report}\nConfusion matrix (rows: true class, columns: predicted class)\n{matrix_text.to_string()}\n\n"
         + format_test_metrics(test_metrics)
         + "\n",
     )
-    plot_confusion_matrix(matrix, names, Path(plots_folder or folder / "plots") / "confusion_matrix.png")
+    plot_confusion_matrix(matrix, names, Path(destination.plots) / "confusion_matrix.png")
     return test_metrics
 
 

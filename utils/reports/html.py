@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from utils.core import atomic
-from utils.reports.evaluation import read_history
+from utils.runs.folder import RunFolder
+from utils.runs.record import RunRecord
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -51,8 +52,8 @@ def _page(title: str, body: str) -> str:
 
 
 def write_run_report(folder) -> Path:
-    folder = Path(folder)
-    record = json.loads((folder / "run.json").read_text())
+    folder = RunFolder(folder)
+    record = RunRecord.load(folder).data
     seconds = record.get("seconds_per_epoch") or []
     timings = {
         "epochs completed": record.get("epochs_completed"),
@@ -60,24 +61,24 @@ def write_run_report(folder) -> Path:
         "seconds per epoch (mean)": round(sum(seconds) / len(seconds), 3) if seconds else None,
         "started": record.get("started"), "ended": record.get("ended"),
     }
-    history = read_history(folder / "history.csv")
-    plots = folder / "plots"
+    history = folder.read_history()
+    plots = folder.plots
     body = [
         f'<p>Status: <b class="status-{html.escape(str(record.get("status")))}">{html.escape(str(record.get("status")))}</b>'
         f" · task {html.escape(record['task'])} · model {html.escape(record['model'])} · {record.get('parameters', 0):,} parameters"
         f" · data {html.escape(record['data']['name'])} {html.escape(json.dumps(record['data']['sizes']))}</p>",
         "<h2>Test set</h2>", _table(record.get("test_metrics") or {"test": "not evaluated"}),
         "<h2>Curves</h2>", _figures([plots / "accuracy_loss.png", plots / "epoch_time.png", plots / "learning_rate.png"]),
-        "<h2>Classification report and confusion matrix</h2>", _pre(folder / "classification_report.txt"),
+        "<h2>Classification report and confusion matrix</h2>", _pre(folder.classification_report),
         _figures([plots / "confusion_matrix.png"]),
         "<h2>Hyperparameters</h2>", _table(record.get("hyperparameters", {})),
         "<h2>Timings</h2>", _table(timings),
         "<h2>Every epoch</h2>", history.to_html(index=False, float_format=lambda v: f"{v:.5g}") if not history.empty else "<p>none</p>",
-        "<h2>Model</h2>", _pre(folder / "summary.txt"),
+        "<h2>Model</h2>", _pre(folder.summary),
         "<h2>Environment</h2>", _table(record.get("environment", {})),
         f"<p>Command: <code>{html.escape(record.get('command', ''))}</code></p>",
     ]
-    path = folder / "report.html"
+    path = folder.report
     atomic.write_text(path, _page(f"{record['model']} — {record['run_id']}", "".join(body)))
     return path
 

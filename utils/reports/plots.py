@@ -27,7 +27,7 @@ def save_figure(figure, path) -> None:
 
 
 def _draw_metric(axes, history, metric):
-    epochs = history["epoch"] + 1
+    epochs = history["epoch"]
     for column, label, style in ((metric, "train", "--"), (f"val_{metric}", "validation", "-")):
         if column in history and history[column].notna().any():
             final = history[column].dropna().iloc[-1]
@@ -63,7 +63,7 @@ def plot_history(history, folder, title="") -> list:
     for column, name, label in (("epoch_seconds", "epoch_time", "seconds"), ("learning_rate", "learning_rate", "learning rate")):
         if column in history:
             figure, axes = plt.subplots(figsize=(6, 4))
-            axes.plot(history["epoch"] + 1, history[column], marker="o", markersize=3,
+            axes.plot(history["epoch"], history[column], marker="o", markersize=3,
                       label=f"{label} (mean {history[column].mean():.4g})")
             axes.set_xlabel("epoch")
             axes.set_ylabel(label)

@@ -1,8 +1,12 @@
-"""Run folders and their run.json: created fresh for every run, updated atomically as the run goes."""
+"""run.json of one run folder: what the run is, how it went, and how it ended, written atomically on every change.
+
+Callers state intents (record an epoch, mark the run failed with a reason, begin a resume); only this module
+decides the keys of run.json.
+"""
 import json
+import math
 import os
 import platform
-import re
 import socket
 import subprocess
 import sys
@@ -11,49 +15,13 @@ from pathlib import Path
 
 from utils.core import atomic
 from utils.core.errors import UserError
+from utils.runs.folder import FORMAT, RUN_FILE, RunFolder, keep_history_until
 
-RUN_FILE = "run.json"
+MONITOR = "val_accuracy"  # the validation value behind best.h5 and every run's "best"
 
 
 def now_iso() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
-
-
-def safe_name(name: str) -> str:
-    """A run-name component that cannot escape the outputs folder (no separators, no '..')."""
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]+|\.{2,}", "_", name)
-    return re.sub(r"_+", "_", cleaned).strip("._") or "run"
-
-
-def prepare_outputs(outputs) -> Path:
-    outputs = Path(outputs)
-    if outputs.exists() and not outputs.is_dir():
-        raise UserError(f"--outputs {outputs} is a file, not a folder; pass a folder path.", exit_code=2)
-    try:
-        outputs.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UserError(f"Cannot create the outputs folder {outputs}: {error.strerror}; pass a writable --outputs.", exit_code=2)
-    if not os.access(outputs, os.W_OK | os.X_OK):
-        raise UserError(f"The outputs folder {outputs} is not writable; pass a writable --outputs.", exit_code=2)
-    return outputs
-
-
-def create_run_folder(outputs, label: str, prefix: str = "") -> Path:
-    """A new folder `<outputs>/<prefix><YYYYmmdd-HHMMSS>_<label>`; a suffix -2, -3, ... when that second is taken.
-
-    os.mkdir either creates the folder or fails, so concurrent runs never share one.
-    """
-    outputs = prepare_outputs(outputs)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = f"{prefix}{stamp}" + (f"_{safe_name(label)}" if label else "")
-    for attempt in range(1, 1000):
-        folder = outputs / (base if attempt == 1 else f"{base}-{attempt}")
-        try:
-            folder.mkdir()
-            return folder
-        except FileExistsError:
-            continue
-    raise UserError(f"Could not create a new run folder under {outputs}.")
 
 
 def environment() -> dict:
@@ -75,7 +43,7 @@ def environment() -> dict:
 
 
 def git_commit():
-    project = Path(__file__).resolve().parent.parent
+    project = Path(__file__).resolve().parents[2]
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True, timeout=5, check=True
@@ -93,30 +61,42 @@ def command_line() -> str:
 
 
 class RunRecord:
-    """run.json of one run folder: a dict kept in memory and written atomically on every update."""
+    """run.json of one run folder: a dict kept in memory and written atomically on every change."""
 
-    def __init__(self, folder: Path, data: dict):
-        self.folder = Path(folder)
+    def __init__(self, folder, data: dict):
+        self.folder = RunFolder(folder)
         self.data = data
+
+    # ---------------------------------------------------------------- creating and loading
+    @classmethod
+    def create(cls, folder, *, task: str, model: str, **facts) -> "RunRecord":
+        """A new record, marked running; `facts`: hyperparameters, data, parameters, execution."""
+        folder = RunFolder(folder)
+        record = cls(folder, {
+            "run_id": folder.name, "format": FORMAT, "task": task, "model": model, "status": "running",
+            "command": command_line(), **facts, "environment": environment(), "started": now_iso(), "ended": None,
+            "epochs_completed": 0, "seconds_per_epoch": [], "best": None, "test_metrics": None, "resumes": [],
+        })
+        record.save()
+        return record
 
     @classmethod
     def load(cls, folder) -> "RunRecord":
-        folder = Path(folder)
-        path = folder / RUN_FILE
-        if not path.is_file():
+        folder = RunFolder(folder)
+        if not folder.run_file.is_file():
             raise UserError(f"{folder} is not a run folder: it has no {RUN_FILE}.")
         try:
-            return cls(folder, json.loads(path.read_text()))
+            data = json.loads(folder.run_file.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise UserError(f"{path} is not valid JSON ({error}); the run folder is damaged.")
-
-    def update(self, **fields) -> None:
-        self.data.update(fields)
-        self.save()
+            raise UserError(f"{folder.run_file} is not valid JSON ({error}); the run folder is damaged.")
+        if not isinstance(data, dict):
+            raise UserError(f"{folder.run_file} holds {type(data).__name__}, not a run record; the run folder is damaged.")
+        return cls(folder, data)
 
     def save(self) -> None:
-        atomic.write_json(self.folder / RUN_FILE, self.data)
+        atomic.write_json(self.folder.run_file, self.data)
 
+    # ---------------------------------------------------------------- reading
     @property
     def status(self) -> str:
         """The recorded status, or 'crashed' for a run marked running whose process is gone."""
@@ -124,6 +104,64 @@ class RunRecord:
         if status == "running" and not _process_alive(self.data.get("environment", {})):
             return "crashed"
         return status
+
+    @property
+    def epochs_completed(self) -> int:
+        return int(self.data.get("epochs_completed") or 0)
+
+    def get(self, key, default=None):
+        return self.data.get(key, default)
+
+    # ---------------------------------------------------------------- intents
+    def note(self, **facts) -> None:
+        """Record facts about how the run is set up (distribution, integrations, early stopping's outcome)."""
+        self.data.update(facts)
+        self.save()
+
+    def note_integration(self, name: str, details) -> None:
+        self.data.setdefault("integrations", {})[name] = details
+        self.save()
+
+    def remember(self, key: str, value):
+        """The value recorded under `key`, recording `value` first if there is none (kept across resumes)."""
+        return self.data.setdefault(key, value)
+
+    def record_epoch(self, epoch: int, seconds: float, logs: dict, save: bool = True) -> None:
+        """Epoch `epoch` (1-based) finished: its time, the best validation value so far, the learning rate now."""
+        data = self.data
+        data.setdefault("seconds_per_epoch", []).append(round(seconds, 4))
+        value = logs.get(MONITOR)
+        best = data.get("best")
+        if value is not None and math.isfinite(value) and (best is None or value > best["value"]):
+            data["best"] = {"metric": MONITOR, "value": float(value), "epoch": epoch}
+        data.update(epochs_completed=epoch, learning_rate_now=logs.get("learning_rate"))
+        if save:
+            self.save()
+
+    def mark(self, status: str, reason=None, **details) -> None:
+        """The run ended (completed, failed, interrupted, pruned) or is running again."""
+        self.data.update(status=status, reason=reason, ended=None if status == "running" else now_iso(), **details)
+        self.save()
+
+    def mark_completed(self, test_metrics: dict, weights_sha256: str) -> None:
+        self.mark("completed", test_metrics=test_metrics, weights_sha256=weights_sha256)
+
+    def begin_resume(self, done: int, target: int) -> None:
+        """Continue from `done` finished epochs to `target`: forget what was recorded after the checkpoint."""
+        data = self.data
+        history = keep_history_until(self.folder, done)
+        best = None
+        if MONITOR in history and history[MONITOR].notna().any():
+            row = history.loc[history[MONITOR].idxmax()]
+            best = {"metric": MONITOR, "value": float(row[MONITOR]), "epoch": int(row["epoch"])}
+        data["resumes"] = data.get("resumes", []) + [{
+            "at_epoch": done, "to_epochs": target, "status_before": self.status, "started": now_iso(),
+            "command": command_line(),
+        }]
+        data["hyperparameters"]["epochs"] = target
+        data["seconds_per_epoch"] = data.get("seconds_per_epoch", [])[:done]
+        data.update(best=best, environment=environment(), epochs_completed=done, test_metrics=None, format=FORMAT)
+        self.mark("running")
 
 
 def _process_alive(environment: dict) -> bool:

@@ -5,10 +5,11 @@ import numpy as np
 import pandas as pd
 
 from utils.core.errors import UserError
+from utils.core.options import Option
 from utils.tasks.datasets import Dataset, sha256_of_file
 from utils.tasks.preprocessing import TabularPreprocessor
 from utils.tasks.registry import Task, register_task
-from utils.tasks.tabular import saved_preprocessing, split_and_preprocess
+from utils.tasks.tabular import require_preprocessing, split_and_preprocess
 
 CHURN_NUMERIC = ["CreditScore", "Age", "Tenure", "Balance", "NumOfProducts", "HasCrCard", "IsActiveMember", "EstimatedSalary"]
 CHURN_CATEGORICAL = ["Geography", "Gender"]
@@ -80,9 +81,9 @@ def load_churn(data_options: dict, seed: int, validation_split: float, limit, pr
 
 
 
-def read_churn_inputs(inputs, run_folder):
+def read_churn_inputs(inputs, preprocessing):
     """Customer CSV files (the target column may be absent) -> features with the run's saved preprocessing."""
-    preprocessing = saved_preprocessing(run_folder)
+    preprocessing = require_preprocessing(preprocessing)
     frames = [read_churn_csv(path, need_target=False) for path in inputs]
     names = []
     for path, frame in zip(inputs, frames):
@@ -93,8 +94,9 @@ def read_churn_inputs(inputs, run_folder):
 
 
 
-def _add_churn_arguments(parser):
-    parser.add_argument("--data", metavar="PATH", default=None, help=f"the churn CSV (default: {CHURN_DEFAULT_PATH})")
+CHURN_DATA_OPTIONS = (
+    Option("data", ("--data",), str, metavar="PATH", group="data", help=f"the churn CSV (default: {CHURN_DEFAULT_PATH})"),
+)
 
 
 register_task(
@@ -106,8 +108,7 @@ register_task(
         load=load_churn,
         default_model="churn_mlp",
         defaults={"epochs": 100, "batch_size": 10, "optimizer": "adam", "loss": "binary_crossentropy"},
-        add_data_arguments=_add_churn_arguments,
-        data_option_names=("data",),
+        data_options=CHURN_DATA_OPTIONS,
         read_predict_inputs=read_churn_inputs,
         predict_help="a run folder or .h5, then CSV files of customers (Exited may be absent)",
     )

@@ -5,7 +5,7 @@ import pandas as pd
 from utils.tasks.datasets import Dataset, sha256_of_arrays
 from utils.tasks.preprocessing import TabularPreprocessor
 from utils.tasks.registry import Task, register_task
-from utils.tasks.tabular import parse_number_rows, saved_preprocessing, split_and_preprocess
+from utils.tasks.tabular import parse_number_rows, require_preprocessing, split_and_preprocess
 
 IRIS_FEATURES = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
 
@@ -27,10 +27,10 @@ def load_iris(data_options: dict, seed: int, validation_split: float, limit, pre
     )
 
 
-def read_iris_inputs(inputs, run_folder):
+def read_iris_inputs(inputs, preprocessing):
     """Rows of the four measurements in centimetres, scaled with the run's saved preprocessing."""
     rows = parse_number_rows(inputs, 4, "Iris (sepal length, sepal width, petal length, petal width)")
-    return saved_preprocessing(run_folder).transform(pd.DataFrame(rows, columns=IRIS_FEATURES)), list(inputs)
+    return require_preprocessing(preprocessing).transform(pd.DataFrame(rows, columns=IRIS_FEATURES)), list(inputs)
 
 
 register_task(

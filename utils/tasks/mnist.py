@@ -12,6 +12,7 @@ import numpy as np
 
 from utils.tasks.datasets import TEST_SPLIT_SEED, Dataset, apply_limit, sha256_of_arrays, stratified_split
 from utils.core.errors import UserError
+from utils.core.options import Option
 from utils.tasks.registry import Task, register_task
 
 IDX_FILES = {
@@ -187,19 +188,16 @@ def load_images(data_options: dict, seed: int, validation_split: float, limit, p
     )
 
 
-def _add_image_arguments(parser):
-    parser.add_argument(
-        "--dataset", choices=["mnist", "fashion_mnist", "mnist_5k"], default="mnist",
-        help="which 28x28 image set to train on (default: mnist)",
-    )
-    parser.add_argument(
-        "--data-dir", metavar="DIR", default=None,
-        help="folder holding <dataset>.npz or the four IDX .gz files (default: look in data/, Keras' cache, "
-        "/usr/share/datasets, then download)",
-    )
+IMAGE_DATA_OPTIONS = (
+    Option("dataset", ("--dataset",), str, "mnist", group="data", choices=("mnist", "fashion_mnist", "mnist_5k"),
+           help="which 28x28 image set to train on (default: mnist)"),
+    Option("data_dir", ("--data-dir",), str, metavar="DIR", group="data",
+           help="folder holding <dataset>.npz or the four IDX .gz files (default: look in data/, Keras' cache, "
+                "/usr/share/datasets, then download)"),
+)
 
 
-def read_image_files(inputs, run_folder):
+def read_image_files(inputs, preprocessing):
     """Image files of any size and background -> MNIST-like 28x28 float32 (white digit on black)."""
     from utils.tasks.images import image_to_mnist
 
@@ -215,8 +213,7 @@ register_task(
         load=load_images,
         default_model="conv_net",
         defaults={"epochs": 60, "batch_size": 256, "optimizer": "adam", "loss": "categorical_crossentropy"},
-        add_data_arguments=_add_image_arguments,
-        data_option_names=("dataset", "data_dir"),
+        data_options=IMAGE_DATA_OPTIONS,
         read_predict_inputs=read_image_files,
         predict_help="a run folder or .h5, then image files (PNG/JPG of any size and background)",
     )

@@ -13,10 +13,11 @@ class Task:
     default_model: str
     # Task-level training defaults; a model's own defaults win over these, the command line over both.
     defaults: dict = field(default_factory=dict)
-    # Adds the task's own data options (--dataset, --data, ...) to the shared parser; their values form data_options.
-    add_data_arguments: Optional[Callable] = None
-    data_option_names: tuple = ()
-    # Turns --predict inputs (file paths or rows of numbers) into model-ready features plus a label per input.
+    # The task's own data options (--dataset, --data, ...), declared like every other option; their values form
+    # TrainConfig.data_options.
+    data_options: tuple = ()
+    # read_predict_inputs(inputs, preprocessing): --predict inputs (file paths or rows of numbers) -> model-ready
+    # features plus a label per input; `preprocessing` is the run's saved TabularPreprocessor or None.
     read_predict_inputs: Optional[Callable] = None
     predict_help: str = "a model path, then inputs"
 

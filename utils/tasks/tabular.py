@@ -26,11 +26,18 @@ def split_and_preprocess(frame, labels, seed, validation_split, limit, preproces
     }
 
 
-def saved_preprocessing(run_folder) -> TabularPreprocessor:
-    path = Path(run_folder) / "preprocessing.json"
+def load_preprocessing(path) -> TabularPreprocessor:
+    """The preprocessing a run fitted on its training split, from the JSON file it saved."""
+    path = Path(path)
     if not path.is_file():
-        raise UserError(f"{run_folder} has no preprocessing.json; it cannot score new rows.")
+        raise UserError(f"{path} is missing; this run cannot score new rows.")
     return TabularPreprocessor.from_json(json.loads(path.read_text()))
+
+
+def require_preprocessing(preprocessing) -> TabularPreprocessor:
+    if preprocessing is None:
+        raise UserError("This run saved no preprocessing; it cannot score new rows.")
+    return preprocessing
 
 def parse_number_rows(inputs, width: int, what: str) -> np.ndarray:
     """Rows such as '0,1' or '5.1 3.5 1.4 0.2' -> a float32 array of shape (rows, width)."""

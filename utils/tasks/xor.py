@@ -23,7 +23,7 @@ def load_xor(data_options: dict, seed: int, validation_split: float, limit, prep
     )
 
 
-def read_xor_inputs(inputs, run_folder):
+def read_xor_inputs(inputs, preprocessing):
     return parse_number_rows(inputs, 2, "XOR"), list(inputs)
 
 

@@ -1,19 +1,15 @@
-"""Keras callbacks of the engine; each does one job and keeps its state on self.
+"""Keras callbacks of the engine; each does one job and keeps its state on self. Only public hooks are used.
 
 Order matters: EpochTimer and LearningRateLogger add to the epoch's logs before CSVLogger writes them, and
 StopOnSignal comes last so that an epoch whose checkpoints were written is never cut short.
 """
-import json
 import math
 import signal
 import time
-from pathlib import Path
 
-import h5py
 import keras
 
-from utils.core import atomic
-from utils.training.checkpoints import seed_states, set_seed_states
+from utils.training.checkpoints import CheckpointInfo, seed_states, set_seed_states, write_checkpoint
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -33,26 +29,38 @@ class LearningRateLogger(keras.callbacks.Callback):
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
 
+def finished_epoch(keras_epoch: int) -> int:
+    """Keras numbers epochs from 0 in its hooks; this project numbers them from 1 (history.csv, run.json,
+    checkpoints, figures). This is the one place that converts."""
+    return keras_epoch + 1
+
+
 class HistoryLogger(keras.callbacks.CSVLogger):
-    """Keras' CSVLogger, appending when a run resumes; each row is flushed as its epoch ends."""
+    """Keras' CSVLogger with 1-based epochs, appending when a run resumes; each row is flushed as its epoch ends."""
 
     def __init__(self, filename, append=False):
         super().__init__(str(filename), append=append)
 
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(finished_epoch(epoch), logs)
 
-class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
-    """Keras' ModelCheckpoint, made safe and cheap.
+
+class AtomicCheckpoint(keras.callbacks.Callback):
+    """Saves the model (with its optimizer state) after each epoch, or only after improving epochs of `monitor`.
 
     Safe: each file is written to a temporary name and renamed, so a kill never leaves half a checkpoint; the
-    epoch, monitored value and dropout RNG states travel inside the file for an exact resume.
+    epoch, monitored value, dropout RNG states and other callbacks' counters travel inside the file for an exact
+    resume. `best_so_far` carries the best value across a resume, so best.h5 is never replaced by a worse model.
     Cheap: when epochs are so short that writing every epoch would cost more than `overhead_budget` of the
     training time (XOR's 500 four-row epochs), the checkpoint is kept in memory and written at the next chance,
     at the end of training, or by `flush()` when training is interrupted, so no finished epoch is lost to Ctrl-C.
-    `initial_value_threshold` carries the best value across a resume, so best.h5 is never replaced by a worse model.
     """
 
-    def __init__(self, filepath, overhead_budget=0.05, state_provider=None, **kwargs):
-        super().__init__(filepath, **kwargs)
+    def __init__(self, filepath, monitor=None, best_so_far=None, overhead_budget=0.05, state_provider=None):
+        super().__init__()
+        self.filepath = str(filepath)
+        self.monitor = monitor  # None: every epoch; else the metric to maximise
+        self.best_so_far = best_so_far
         self.overhead_budget = overhead_budget
         # Returns the other callbacks' counters (early stopping, plateau) to store beside the weights.
         self.state_provider = state_provider or dict
@@ -60,54 +68,47 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
 
     def on_train_begin(self, logs=None):
         self._pending = None
+        self.best = self.best_so_far
         self._last_write_end = time.perf_counter()
         self._last_write_seconds = 0.0
 
-    def _save_model(self, epoch, batch, logs):
-        filepath = self._get_file_path(epoch, batch, logs)
-        if not self._should_save_model(epoch, batch, logs, filepath):
-            return
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        if self.monitor is not None:
+            value = logs.get(self.monitor)
+            if value is None or not math.isfinite(value) or (self.best is not None and value <= self.best):
+                return
+            self.best = value
+        epoch_number = finished_epoch(epoch)
         due = time.perf_counter() - self._last_write_end >= self._last_write_seconds / self.overhead_budget
         if due:
             self._pending = None
-            self._write(filepath, epoch, logs or {}, self.state_provider())
+            self._write(epoch_number, logs, self.state_provider())
         else:
-            self._pending = (filepath, epoch, dict(logs or {}), self.state_provider(), _model_state(self.model))
+            self._pending = (epoch_number, logs, self.state_provider(), _model_state(self.model))
 
     def flush(self):
         """Write the checkpoint held in memory, if any (the model's current weights are left as they were)."""
         if self._pending is None:
             return
-        filepath, epoch, logs, callback_state, state = self._pending
+        epoch_number, logs, callback_state, state = self._pending
         self._pending = None
         current = _model_state(self.model)
         _set_model_state(self.model, state)
         try:
-            self._write(filepath, epoch, logs, callback_state)
+            self._write(epoch_number, logs, callback_state)
         finally:
             _set_model_state(self.model, current)
 
     def on_train_end(self, logs=None):
         self.flush()
 
-    def _write(self, filepath, epoch, logs, callback_state):
+    def _write(self, epoch_number, logs, callback_state):
         start = time.perf_counter()
-        Path(filepath).parent.mkdir(parents=True, exist_ok=True)
-        with atomic.atomic_path(filepath) as temporary:
-            if self.save_weights_only:
-                self.model.save_weights(temporary, overwrite=True)
-            else:
-                self.model.save(temporary, overwrite=True)
-            with h5py.File(temporary, "a") as saved:
-                saved.attrs["epoch"] = epoch + 1
-                states = seed_states(self.model)
-                if states.size:
-                    saved.attrs["seed_states"] = states
-                saved.attrs["callback_state"] = json.dumps(callback_state)
-                value = logs.get(self.monitor)
-                if value is not None:
-                    saved.attrs["monitor"] = self.monitor
-                    saved.attrs["monitor_value"] = float(value)
+        write_checkpoint(self.model, self.filepath, CheckpointInfo(
+            epoch=epoch_number, callback_state=callback_state,
+            monitor=self.monitor, monitor_value=logs.get(self.monitor) if self.monitor else None,
+        ))
         self._last_write_end = time.perf_counter()
         self._last_write_seconds = self._last_write_end - start
 
@@ -144,7 +145,7 @@ class NanGuard(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         loss = logs.get("loss")
         if loss is not None and not math.isfinite(loss):
-            raise LossNotFinite(epoch + 1, loss)
+            raise LossNotFinite(finished_epoch(epoch), loss)
 
 
 class RunProgress(keras.callbacks.Callback):
@@ -154,31 +155,24 @@ class RunProgress(keras.callbacks.Callback):
     epochs do not spend their time on run.json; resumes read the epoch from the checkpoint, not from here.
     """
 
-    def __init__(self, record, monitor="val_accuracy", min_interval=1.0):
+    def __init__(self, record, min_interval=1.0):
         super().__init__()
         self.record = record
-        self.monitor = monitor
         self.min_interval = min_interval
 
     def on_train_begin(self, logs=None):
         # Wall-clock time of the first training step, for start-up measurements (bench/run.py).
-        self.record.data.setdefault("fit_started_at", time.time())
+        self.record.remember("fit_started_at", time.time())
         self._last_write = 0.0
 
     def on_train_end(self, logs=None):
         self.record.save()
 
     def on_epoch_end(self, epoch, logs=None):
-        data = self.record.data
-        seconds = data.setdefault("seconds_per_epoch", [])
-        seconds.append(round(logs.get("epoch_seconds", float("nan")), 4))
-        value = logs.get(self.monitor)
-        best = data.get("best")
-        if value is not None and math.isfinite(value) and (best is None or value > best["value"]):
-            data["best"] = {"metric": self.monitor, "value": float(value), "epoch": epoch + 1}
-        data.update(epochs_completed=epoch + 1, learning_rate_now=logs.get("learning_rate"))
-        if time.perf_counter() - self._last_write >= self.min_interval:
-            self.record.save()
+        logs = logs or {}
+        due = time.perf_counter() - self._last_write >= self.min_interval
+        self.record.record_epoch(finished_epoch(epoch), logs.get("epoch_seconds", float("nan")), logs, save=due)
+        if due:
             self._last_write = time.perf_counter()
 
 

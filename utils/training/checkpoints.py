@@ -1,14 +1,55 @@
-"""Loading saved models back: find the file, open it safely, restore the optimizer state Keras' .h5 loader drops."""
+"""Checkpoint files: write them atomically with what an exact resume needs, find and open saved models safely, and
+restore the optimizer and dropout RNG state that Keras' .h5 format does not bring back by itself."""
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import h5py
 import numpy as np
 
+from utils.core import atomic
 from utils.core.errors import UserError
-from utils.runs.record import RUN_FILE
+from utils.runs.folder import RUN_FILE, RunFolder
 
 MODEL_SUFFIXES = (".h5", ".keras")
+
+
+@dataclass
+class CheckpointInfo:
+    """What a checkpoint records beside the weights (as HDF5 attributes of the file)."""
+
+    epoch: int  # epochs finished when it was written (1-based: epoch 3 means three epochs are done)
+    callback_state: dict = field(default_factory=dict)  # early stopping / plateau counters
+    monitor: Optional[str] = None
+    monitor_value: Optional[float] = None
+
+
+def write_checkpoint(model, path, info: CheckpointInfo) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with atomic.atomic_path(path) as temporary:
+        model.save(temporary, overwrite=True)
+        with h5py.File(temporary, "a") as saved:
+            saved.attrs["epoch"] = info.epoch
+            states = seed_states(model)
+            if states.size:
+                saved.attrs["seed_states"] = states
+            saved.attrs["callback_state"] = json.dumps(info.callback_state)
+            if info.monitor is not None and info.monitor_value is not None:
+                saved.attrs["monitor"] = info.monitor
+                saved.attrs["monitor_value"] = float(info.monitor_value)
+
+
+def read_checkpoint_info(path) -> CheckpointInfo:
+    with h5py.File(path, "r") as saved:
+        attrs = {key: (value.item() if hasattr(value, "item") else value) for key, value in saved.attrs.items()
+                 if key in ("epoch", "monitor", "monitor_value", "callback_state")}
+    return CheckpointInfo(
+        epoch=int(attrs.get("epoch", 0)),
+        callback_state=json.loads(attrs["callback_state"]) if "callback_state" in attrs else {},
+        monitor=attrs.get("monitor"),
+        monitor_value=attrs.get("monitor_value"),
+    )
 
 
 def resolve_model_path(path) -> tuple:
@@ -17,17 +58,17 @@ def resolve_model_path(path) -> tuple:
     if not path.exists():
         raise UserError(f"{path} does not exist; pass a run folder or a .h5/.keras file inside one.")
     if path.is_dir():
-        folder = path
-        if not (folder / RUN_FILE).is_file():
+        folder = RunFolder(path)
+        if not folder.is_run():
             raise UserError(f"{folder} is not a run folder: it has no {RUN_FILE}.")
-        for candidate in (folder / "model.h5", folder / "checkpoints" / "last.h5"):
+        for candidate in folder.model_candidates():
             if candidate.is_file():
-                return folder, candidate
-        raise UserError(f"{folder} holds no model.h5 and no checkpoints/last.h5 yet.")
+                return folder.path, candidate
+        raise UserError(f"{folder} holds no saved model yet (no finished epoch).")
     if path.suffix not in MODEL_SUFFIXES:
         raise UserError(f"Expected a .h5 or .keras path. Received: {path}")
     for folder in (path.parent, path.parent.parent):
-        if (folder / RUN_FILE).is_file():
+        if RunFolder(folder).is_run():
             return folder, path
     raise UserError(f"{path} is not inside a run folder (no {RUN_FILE} beside it or above its checkpoints/).")
 
@@ -55,14 +96,21 @@ def load_model_file(path, task=None, compile=True):
     return model
 
 
-def checkpoint_info(path) -> dict:
-    """The epoch and monitored value a checkpoint was written at (see AtomicModelCheckpoint)."""
+def saved_optimizer_weights(path) -> list:
+    """The optimizer variables Keras wrote into an .h5 file: the `optimizer_weights` group, in the order its
+    `weight_names` attribute lists (HDF5 splits long attributes into weight_names0, weight_names1, ...)."""
     with h5py.File(path, "r") as saved:
-        info = {key: (value.item() if hasattr(value, "item") else value) for key, value in saved.attrs.items()
-                if key in ("epoch", "monitor", "monitor_value")}
-        if "callback_state" in saved.attrs:
-            info["callback_state"] = json.loads(saved.attrs["callback_state"])
-        return info
+        if "optimizer_weights" not in saved:
+            return []
+        group = saved["optimizer_weights"]
+        if "weight_names" in group.attrs:
+            names = list(group.attrs["weight_names"])
+        else:
+            names, chunk = [], 0
+            while f"weight_names{chunk}" in group.attrs:
+                names += list(group.attrs[f"weight_names{chunk}"])
+                chunk += 1
+        return [np.asarray(group[name.decode() if isinstance(name, bytes) else name]) for name in names]
 
 
 def restore_optimizer_state(model, path) -> bool:
@@ -72,12 +120,9 @@ def restore_optimizer_state(model, path) -> bool:
     state with a warning; so the model is compiled afresh and its optimizer built over every trainable variable
     before the saved values are set.
     """
-    from keras.src.legacy.saving.legacy_h5_format import load_optimizer_weights_from_hdf5_group
-
-    with h5py.File(path, "r") as saved:
-        if "optimizer_weights" not in saved:
-            return False
-        values = [np.asarray(value) for value in load_optimizer_weights_from_hdf5_group(saved)]
+    values = saved_optimizer_weights(path)
+    if not values:
+        return False
     model.optimizer.build(model.trainable_variables)
     if len(values) != len(model.optimizer.variables):
         raise UserError(f"{path}: its optimizer state does not match the model; the checkpoint is damaged.")
@@ -85,21 +130,23 @@ def restore_optimizer_state(model, path) -> bool:
     return True
 
 
-def _seed_generators(model) -> list:
-    # Dropout and other random layers draw from SeedGenerators whose state advances every step; Keras' .h5 files
-    # do not hold that state, so a resumed run would repeat the first epochs' dropout masks.
-    return [generator for layer in model._flatten_layers() for generator in getattr(layer, "_seed_generators", [])]
+def _seed_state_variables(model) -> list:
+    # Dropout and other random layers draw from SeedGenerators whose state advances every step. Keras counts those
+    # states among a model's `variables` but not its `weights`, so .h5 files (which hold the weights) drop them and
+    # a resumed run would repeat the first epochs' dropout masks. tests/test_keras_contracts.py pins this.
+    weights = {id(weight) for weight in model.weights}
+    return [variable for variable in model.variables if id(variable) not in weights]
 
 
 def seed_states(model) -> np.ndarray:
-    return np.array([np.asarray(generator.state.numpy()) for generator in _seed_generators(model)])
+    return np.array([np.asarray(variable.numpy()) for variable in _seed_state_variables(model)])
 
 
 def set_seed_states(model, states) -> None:
-    generators = _seed_generators(model)
-    if len(generators) == len(states):
-        for generator, state in zip(generators, states):
-            generator.state.assign(np.asarray(state).astype(generator.state.dtype))
+    variables = _seed_state_variables(model)
+    if len(variables) == len(states):
+        for variable, state in zip(variables, states):
+            variable.assign(np.asarray(state).astype(variable.dtype))
 
 
 def restore_seed_states(model, path) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import keras
 
 from utils.core.errors import UsageError
+from utils.training.callbacks import finished_epoch
 
 # run.json status -> MLflow run status
 MLFLOW_STATUS = {"completed": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
@@ -20,8 +21,8 @@ class TensorBoardTracker:
     """Keras' TensorBoard callback writing per-epoch scalars into <run>/tensorboard/."""
 
     def __init__(self, record):
-        self.log_dir = Path(record.folder) / "tensorboard"
-        record.data.setdefault("integrations", {})["tensorboard"] = str(self.log_dir)
+        self.log_dir = record.folder.tensorboard
+        record.note_integration("tensorboard", str(self.log_dir))
 
     def callbacks(self):
         return [keras.callbacks.TensorBoard(log_dir=str(self.log_dir), histogram_freq=0, write_graph=False,
@@ -60,11 +61,11 @@ class MlflowTracker:
             experiment_id = experiment.experiment_id
         else:
             # With the default local database, artifacts go beside it in the outputs folder, not into the cwd.
-            artifacts = (Path(record.folder).parent / "mlartifacts").resolve().as_uri() if uri.startswith("sqlite:") else None
+            artifacts = (record.folder.path.parent / "mlartifacts").resolve().as_uri() if uri.startswith("sqlite:") else None
             experiment_id = self.client.create_experiment(data["task"], artifact_location=artifacts)
         run = self.client.create_run(
             experiment_id, run_name=data["run_id"],
-            tags={"task": data["task"], "model": data["model"], "run_folder": str(Path(record.folder).resolve()),
+            tags={"task": data["task"], "model": data["model"], "run_folder": str(record.folder.path.resolve()),
                   "data_sha256": data["data"]["sha256"]},
         )
         self.run_id = run.info.run_id
@@ -73,9 +74,7 @@ class MlflowTracker:
         parameters = {**data["hyperparameters"], **data["hyperparameters"].get("data_options", {})}
         parameters.pop("data_options", None)
         self.client.log_batch(self.run_id, params=[Param(key, str(value)[:500]) for key, value in parameters.items()])
-        data.setdefault("integrations", {})["mlflow"] = {"uri": uri, "run_id": self.run_id,
-                                                         "experiment_id": experiment_id}
-        record.save()
+        record.note_integration("mlflow", {"uri": uri, "run_id": self.run_id, "experiment_id": experiment_id})
 
     def callbacks(self):
         tracker = self
@@ -85,14 +84,14 @@ class MlflowTracker:
                 from mlflow.entities import Metric
 
                 stamp = int(time.time() * 1000)
-                metrics = [Metric(key, float(value), stamp, epoch + 1) for key, value in (logs or {}).items()
+                metrics = [Metric(key, float(value), stamp, finished_epoch(epoch)) for key, value in (logs or {}).items()
                            if isinstance(value, (int, float)) and math.isfinite(value)]
                 tracker.client.log_batch(tracker.run_id, metrics=metrics)
 
         return [LogEpoch()]
 
     def finish(self, status, record):
-        folder = Path(record.folder)
+        folder = record.folder
         from mlflow.entities import Metric
 
         stamp = int(time.time() * 1000)
@@ -100,11 +99,11 @@ class MlflowTracker:
         self.client.log_batch(self.run_id, metrics=[Metric(key, float(value), stamp, 0) for key, value in test_metrics.items()
                                                     if isinstance(value, (int, float))])
         self.client.set_tag(self.run_id, "status", status)
-        for name in ("run.json", "history.csv", "report.html", "classification_report.txt", "summary.txt", "model.h5"):
-            if (folder / name).is_file():
-                self.client.log_artifact(self.run_id, str(folder / name))
-        if (folder / "plots").is_dir():
-            self.client.log_artifacts(self.run_id, str(folder / "plots"), artifact_path="plots")
+        for path in folder.artifacts():
+            if path.is_file():
+                self.client.log_artifact(self.run_id, str(path))
+        if folder.plots.is_dir():
+            self.client.log_artifacts(self.run_id, str(folder.plots), artifact_path="plots")
         self.client.set_terminated(self.run_id, status=MLFLOW_STATUS.get(status, "FAILED"))
 
 

@@ -1,0 +1,61 @@
+"""What this project relies on in Keras beyond its documented API. Each test fails loudly when a Keras upgrade
+changes the behaviour, naming the code that depends on it."""
+import h5py
+import numpy as np
+import pytest
+
+from conftest import PROJECT  # noqa: F401  (puts the project on sys.path)
+
+
+@pytest.fixture(scope="module")
+def keras():
+    from utils.training.setup import import_keras
+
+    return import_keras()
+
+
+def test_dropout_rng_state_is_a_variable_but_not_a_weight(keras):
+    # utils/training/checkpoints.py (_seed_state_variables) finds the dropout RNG states as the model's variables
+    # that are not among its weights; .h5 files save the weights only.
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.BatchNormalization(),
+                              keras.layers.Dropout(0.5), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mean_squared_error", metrics=["mae"])
+    model.fit(np.zeros((8, 3)), np.zeros((8, 1)), verbose=0)
+    weights = {id(weight) for weight in model.weights}
+    extra = [variable for variable in model.variables if id(variable) not in weights]
+    assert [variable.path.rsplit("/", 1)[-1] for variable in extra] == ["seed_generator_state"], (
+        "Keras changed which variables are weights: update _seed_state_variables in utils/training/checkpoints.py"
+    )
+
+
+def test_dropout_rng_state_advances_and_round_trips(keras, tmp_path):
+    from utils.training.checkpoints import CheckpointInfo, restore_seed_states, seed_states, write_checkpoint
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dropout(0.5), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mean_squared_error")
+    before = seed_states(model).copy()
+    model.fit(np.ones((8, 3)), np.ones((8, 1)), verbose=0)
+    after = seed_states(model)
+    assert not np.array_equal(before, after), "dropout RNG state no longer advances per step"
+    write_checkpoint(model, tmp_path / "last.h5", CheckpointInfo(epoch=1))
+    model.fit(np.ones((8, 3)), np.ones((8, 1)), verbose=0)
+    restore_seed_states(model, tmp_path / "last.h5")
+    np.testing.assert_array_equal(seed_states(model), after)
+
+
+def test_h5_optimizer_weights_are_read_back_in_order(keras, tmp_path):
+    # utils/training/checkpoints.py (saved_optimizer_weights) reads Keras' .h5 `optimizer_weights` group by its
+    # `weight_names` attribute, because keras.models.load_model drops the optimizer state of .h5 files.
+    from utils.training.checkpoints import restore_optimizer_state
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mean_squared_error")
+    model.fit(np.ones((8, 3)), np.ones((8, 2)), verbose=0, epochs=2)
+    model.save(tmp_path / "model.h5")
+    with h5py.File(tmp_path / "model.h5", "r") as saved:
+        assert "optimizer_weights" in saved, "Keras no longer writes optimizer_weights into .h5 files"
+    reloaded = keras.models.load_model(tmp_path / "model.h5", compile=False)
+    reloaded.compile(optimizer="adam", loss="mean_squared_error")
+    assert restore_optimizer_state(reloaded, tmp_path / "model.h5")
+    for restored, original in zip(reloaded.optimizer.variables, model.optimizer.variables):
+        np.testing.assert_allclose(np.asarray(restored), np.asarray(original))

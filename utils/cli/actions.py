@@ -1,0 +1,154 @@
+"""What the command line can do, one function per action, registered in the order they are tried; training is
+the default when no action option is given."""
+from utils.core.config import resolve_config
+from utils.core.config_file import grid_label, parse_grid
+from utils.core.errors import UsageError
+from utils.core.options import setting_options
+
+ACTIONS = []
+
+
+def action(is_requested):
+    """Register `function(task, args)` to run when `is_requested(args)` is true."""
+
+    def register(function):
+        ACTIONS.append((is_requested, function))
+        return function
+
+    return register
+
+
+def verbosity_of(args) -> int:
+    return 0 if args.quiet else 2 if args.verbose else 1
+
+
+def selected_models(task, requested):
+    """Model specs for the -m values; 'all' means every model of the task; unknown names are a usage error."""
+    from models import get_model, models_for_task
+
+    requested = requested or [task.default_model]
+    if "all" in requested:
+        return models_for_task(task.name)
+    specs = []
+    for name in requested:
+        try:
+            specs.append(get_model(task.name, name))
+        except KeyError as error:
+            raise UsageError(error.args[0])
+    return specs
+
+
+def training_options(task, args) -> dict:
+    """The settings the command line (or --config) gave; None where it left them to the model and task."""
+    options = {option.name: getattr(args, option.name) for option in setting_options()}
+    options["data_options"] = {option.name: getattr(args, option.name) for option in task.data_options}
+    return options
+
+
+def planned_runs(task, args) -> list:
+    """(model spec, resolved config) for every run the options ask for: models x grid combinations."""
+    options = training_options(task, args)
+    combinations = parse_grid(args.grid) if args.grid else [{}]
+    plans = []
+    for combination in combinations:
+        chosen = {**options, **{key: value for key, value in combination.items() if key != "model"}}
+        if combination:
+            chosen["name"] = "_".join(filter(None, [args.name, grid_label(combination)]))
+        models = [combination["model"]] if "model" in combination else args.model
+        for spec in selected_models(task, models):
+            plans.append((spec, resolve_config(task, spec, chosen)))
+    return plans
+
+
+@action(lambda args: args.list)
+def list_models(task, args) -> int:
+    from models import models_for_task
+
+    print(f"{'model':<24} {'params':>10}  defaults / description")
+    for spec in models_for_task(task.name):
+        model = spec.build(input_shape=task.sample_shape, num_classes=task.num_classes)
+        defaults = ", ".join(f"{key}={value}" for key, value in spec.defaults.items()) or "task defaults"
+        marker = " (default)" if spec.name == task.default_model else ""
+        print(f"{spec.name + marker:<24} {model.count_params():>10,}  [{defaults}] {spec.description}")
+    return 0
+
+
+@action(lambda args: args.runs)
+def list_runs(task, args) -> int:
+    from utils.runs.store import list_runs as runs_table
+
+    print(runs_table(args.outputs))
+    return 0
+
+
+@action(lambda args: args.compare is not None or args.last)
+def compare_runs(task, args) -> int:
+    from utils.reports.compare import compare
+    from utils.runs.store import resolve_runs
+
+    if args.last is not None and args.last < 1:
+        raise UsageError(f"--last must be at least 1. Received: {args.last}.")
+    folders = resolve_runs(args.compare, args.last, args.outputs)
+    print(compare(folders, args.outputs, verbosity_of(args)))
+    return 0
+
+
+@action(lambda args: args.evaluate)
+def evaluate(task, args) -> int:
+    from utils.training.saved_models import evaluate as evaluate_saved
+
+    evaluate_saved(task, args.evaluate, verbosity_of(args))
+    return 0
+
+
+@action(lambda args: args.predict)
+def predict(task, args) -> int:
+    from utils.training.saved_models import predict as predict_saved
+
+    predict_saved(task, args.predict[0], args.predict[1:], verbosity_of(args))
+    return 0
+
+
+@action(lambda args: args.resume)
+def resume(task, args) -> int:
+    from utils.training.engine import resume_run
+
+    if args.epochs is not None and args.epochs < 1:
+        raise UsageError(f"--epochs must be at least 1. Received: {args.epochs}.")
+    resume_run(task, args.resume, args.epochs, verbosity_of(args))
+    return 0
+
+
+def train(task, args) -> int:
+    """The default action: train every planned run, then compare them when there are several."""
+    from utils.runs.folder import prepare_outputs
+    from utils.training.engine import RunContext, check_plans, train_new_run
+
+    plans = planned_runs(task, args)
+    context = RunContext(outputs=args.outputs, verbosity=verbosity_of(args))
+    # tf.distribute strategies must exist before any other TensorFlow work (the checks below create variables).
+    context.distribution = check_plans([config for _, config in plans])
+    prepare_outputs(args.outputs)
+    datasets = {}
+    folders = []
+    for spec, config in plans:
+        key = (config.seed, config.validation_split, config.limit, tuple(sorted(config.data_options.items())))
+        if key not in datasets:
+            datasets[key] = task.load(config.data_options, config.seed, config.validation_split, config.limit)
+        folders.append(train_new_run(task, spec, config, datasets[key], context))
+    comparison = None
+    if len(folders) > 1:
+        from utils.reports.compare import compare
+
+        comparison = compare(folders, args.outputs, context.verbosity)
+    for folder in folders + ([comparison] if comparison else []):
+        print(folder)
+    return 0
+
+
+def dispatch(task, args) -> int:
+    """Run the first action the options ask for; training is the default."""
+    for is_requested, function in ACTIONS:
+        if is_requested(args):
+            return function(task, args)
+    return train(task, args)

@@ -1,0 +1,233 @@
+"""Every command-line option, declared once: flag, type, default, choices, help and check.
+
+The argparse parser, `--config` files, `--grid` values and the run's recorded settings (TrainConfig, run.json) are
+all derived from these declarations, so a value gets the same conversion and the same checks wherever it comes from.
+"""
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from utils.core.errors import UsageError
+
+# Longest echo of a user's value in an error message: a pasted file or an alias-bomb YAML stays one short line.
+ECHO_LIMIT = 200
+
+
+def echo(value) -> str:
+    text = repr(value)
+    return text if len(text) <= ECHO_LIMIT else text[:ECHO_LIMIT] + f"… ({len(text):,} characters)"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option. `kind` is int, float, str or bool; `flag` options take no value on the command line."""
+
+    name: str  # the destination: TrainConfig field, --config key, --grid key
+    flags: tuple
+    kind: type = str
+    default: Any = None  # the value when neither the command line, the model nor the task sets it
+    help: str = ""  # may name {task_default}: the task's own default for this option
+    group: str = "training"
+    metavar: Optional[str] = None
+    choices: tuple = ()
+    check: Optional[Callable] = None  # value -> problem ("must be at least 1") or None
+    setting: bool = True  # a setting of a run: a TrainConfig field, recorded in run.json, allowed in --grid
+    in_config: bool = True  # may appear in a --config file
+    flag: bool = False  # store_true style (True when given)
+    negatable: bool = False  # --x / --no-x (three states: True, False, unset)
+    nargs: Any = None
+    const: Any = None
+    exclusive: Optional[str] = None  # options sharing this name are mutually exclusive
+
+    @property
+    def flag_name(self) -> str:
+        return self.flags[-1]
+
+    def convert(self, value, source: str = ""):
+        """`value` (text from the command line or a grid, or a value read from a config file) as this option's type."""
+        where = f" ({source})" if source else ""
+        if self.nargs in ("+", "*") and not isinstance(value, str):
+            if not isinstance(value, (list, tuple)) or not value:
+                raise UsageError(f"{self.flag_name} expects a list of {self.kind.__name__} values{where}. Received: {echo(value)}.")
+            return [Option.convert(self.single(), item, source) for item in value]
+        converted = _convert_scalar(self, value, where)
+        if self.choices and converted not in self.choices:
+            raise UsageError(
+                f"{self.flag_name} must be one of {', '.join(map(str, self.choices))}{where}. Received: {echo(value)}."
+            )
+        return converted
+
+    def single(self) -> "Option":
+        """This option for one element of its list."""
+        return Option(self.name, self.flags, self.kind, choices=self.choices)
+
+    def problem(self, value) -> Optional[str]:
+        """The declared check's complaint about `value`, phrased with the flag, or None."""
+        if value is None or self.check is None:
+            return None
+        complaint = self.check(value)
+        return f"{self.flag_name} {complaint}. Received: {echo(value)}." if complaint else None
+
+
+def _convert_scalar(option: Option, value, where: str):
+    kind = option.kind
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "yes", "on", "1"):
+            return True
+        if text in ("false", "no", "off", "0"):
+            return False
+        raise UsageError(f"{option.flag_name} takes true or false{where}. Received: {echo(value)}.")
+    if kind is int:
+        if isinstance(value, bool) or isinstance(value, float) or not isinstance(value, (int, str)):
+            raise UsageError(f"{option.flag_name} expects a whole number{where}. Received: {echo(value)}.")
+        try:
+            return int(value)
+        except ValueError:
+            raise UsageError(f"{option.flag_name} expects a whole number{where}. Received: {echo(value)}.")
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise UsageError(f"{option.flag_name} expects a number{where}. Received: {echo(value)}.")
+        try:
+            return float(value)
+        except ValueError:
+            raise UsageError(f"{option.flag_name} expects a number{where}. Received: {echo(value)}.")
+    if not isinstance(value, str):
+        raise UsageError(f"{option.flag_name} expects text{where}. Received: {echo(value)}.")
+    return value
+
+
+# ---------------------------------------------------------------- checks
+def at_least(lowest):
+    return lambda value: None if value >= lowest else f"must be at least {lowest}"
+
+
+def positive_finite(value):
+    return None if math.isfinite(value) and value > 0 else "must be greater than 0"
+
+
+def between_exclusive(value):
+    return None if 0 < value < 1 else "must be between 0 and 1 (exclusive)"
+
+
+def unit_interval_open_right(value):
+    return None if math.isfinite(value) and 0 <= value < 1 else "must be in [0, 1)"
+
+
+def non_negative_finite(value):
+    return None if math.isfinite(value) and value >= 0 else "must be at least 0"
+
+
+def seed_range(value):
+    # NumPy's and scikit-learn's random states take 0 .. 2**32 - 1.
+    return None if 0 <= value < 2**32 else "must be between 0 and 4294967295"
+
+
+def epochs_range(value):
+    return None if 1 <= value <= 10**7 else "must be at least 1" if value < 1 else "must be at most 10000000"
+
+
+# ---------------------------------------------------------------- the declarations
+ACTIONS = "what to do (default: train)"
+TRAINING, FEATURES, INTEGRATIONS, SETTINGS, OUTPUT = (
+    "training", "training features", "integrations", "settings files and sweeps", "output",
+)
+LR_SCHEDULES = ("constant", "step", "cosine", "plateau")
+DISTRIBUTE_KINDS = ("none", "mirrored", "multi-worker")
+DEFAULT_SEED = 42
+
+OPTIONS = (
+    Option("model", ("-m", "--model"), nargs="+", metavar="NAME", group=ACTIONS, setting=False,
+           help="model(s) to train, or 'all' (default: {task_default})"),
+    Option("list", ("--list",), bool, flag=True, group=ACTIONS, setting=False, in_config=False, exclusive="action",
+           help="list the registered models and exit"),
+    Option("runs", ("--runs",), bool, flag=True, group=ACTIONS, setting=False, in_config=False, exclusive="action",
+           help="list the runs in --outputs (status, model, epochs, accuracy)"),
+    Option("compare", ("--compare",), nargs="*", metavar="RUN", group=ACTIONS, setting=False, in_config=False,
+           exclusive="action",
+           help="overlay the histories of these run folders (paths or globs; add --last N for the newest N runs)"),
+    Option("evaluate", ("--evaluate",), metavar="PATH", group=ACTIONS, setting=False, in_config=False,
+           exclusive="action", help="evaluate a run folder's final model, or one of its checkpoints, on the test set"),
+    Option("predict", ("--predict",), nargs="+", metavar=("PATH", "INPUT"), group=ACTIONS, setting=False,
+           in_config=False, exclusive="action", help="predict with a saved model: {task_predict_help}"),
+    Option("resume", ("--resume",), metavar="RUN", group=ACTIONS, setting=False, in_config=False, exclusive="action",
+           help="continue a run from its last checkpoint up to --epochs in total"),
+    Option("last", ("--last",), int, metavar="N", group=ACTIONS, setting=False, in_config=False, check=at_least(1),
+           help="with --compare: add the newest N runs in --outputs"),
+
+    Option("epochs", ("--epochs",), int, 10, metavar="N", check=epochs_range,
+           help="total epochs (default: {task_default}, or the model's own)"),
+    Option("batch_size", ("--batch-size",), int, 32, metavar="N", check=at_least(1),
+           help="samples per step (default: {task_default}, or the model's own)"),
+    Option("optimizer", ("--optimizer",), str, "adam", metavar="NAME",
+           help="any Keras optimizer name (default: {task_default}, or the model's own)"),
+    Option("learning_rate", ("--learning-rate",), float, metavar="LR", check=positive_finite,
+           help="learning rate (default: the optimizer's or the model's own)"),
+    Option("loss", ("--loss",), str, metavar="NAME", help="any Keras loss name (default: {task_default}, or the model's own)"),
+    Option("seed", ("--seed",), int, DEFAULT_SEED, metavar="N", check=seed_range,
+           help=f"random seed, recorded with the run (default: {DEFAULT_SEED})"),
+    Option("validation_split", ("--validation-split",), float, 0.1, metavar="F", check=between_exclusive,
+           help="fraction of the training data held out for validation (default: 0.1)"),
+    Option("limit", ("--limit",), int, metavar="N", check=at_least(1),
+           help="train on the first N training samples only (default: all)"),
+    Option("steps_per_execution", ("--steps-per-execution",), int, metavar="N", check=at_least(1),
+           help="training steps per compiled call (default: chosen from the batch size)"),
+    Option("jit", ("--jit",), bool, negatable=True,
+           help="XLA-compile the training step (default: on for dense models on a CPU, off for conv nets; "
+                "Keras decides on a GPU)"),
+    Option("mixed_precision", ("--mixed-precision",), bool, False, flag=True,
+           help="compute in float16 on a GPU (with loss scaling) or bfloat16 on a CPU; weights and outputs stay float32"),
+    Option("deterministic", ("--deterministic",), bool, False, flag=True,
+           help="enable TensorFlow op determinism (slower; repeatable to the bit)"),
+
+    Option("momentum", ("--momentum",), float, metavar="M", group=FEATURES, check=unit_interval_open_right,
+           help="optimizer momentum (sgd, rmsprop)"),
+    Option("nesterov", ("--nesterov",), bool, False, flag=True, group=FEATURES, help="Nesterov momentum (sgd)"),
+    Option("weight_decay", ("--weight-decay",), float, metavar="WD", group=FEATURES, check=non_negative_finite,
+           help="decoupled weight decay (adamw and others)"),
+    Option("lr_schedule", ("--lr-schedule",), str, "constant", group=FEATURES, choices=LR_SCHEDULES,
+           help="learning-rate schedule: step halves it every --lr-step-epochs, cosine decays it to 0 over the run, "
+                "plateau halves it after 3 epochs without val_loss improvement (default: constant)"),
+    Option("lr_step_epochs", ("--lr-step-epochs",), int, 10, metavar="N", group=FEATURES, check=at_least(1),
+           help="epochs between halvings for --lr-schedule step (default: 10)"),
+    Option("early_stopping", ("--early-stopping",), int, metavar="PATIENCE", group=FEATURES, check=at_least(1),
+           help="stop after PATIENCE epochs without val_loss improvement, keeping the best weights"),
+    Option("augment", ("--augment",), bool, False, flag=True, group=FEATURES,
+           help="augment training images: rotation 8°, shifts 8%%, shear 0.3, zoom 8%% (mnist.py)"),
+
+    Option("tensorboard", ("--tensorboard",), bool, False, flag=True, group=INTEGRATIONS,
+           help="write TensorBoard logs to <run>/tensorboard (tensorboard --logdir outputs/)"),
+    Option("mlflow", ("--mlflow",), str, nargs="?", const="default", metavar="URI", group=INTEGRATIONS,
+           help="log the run to MLflow (default URI: sqlite:///<outputs>/mlflow.db; any tracking URI works)"),
+    Option("distribute", ("--distribute",), str, "none", group=INTEGRATIONS, choices=DISTRIBUTE_KINDS,
+           help="tf.distribute: mirrored = all local GPUs (or --devices), multi-worker = workers from TF_CONFIG; "
+                "--batch-size is the global batch (default: none)"),
+    Option("devices", ("--devices",), str, metavar="LIST", group=INTEGRATIONS,
+           help="mirrored: devices to use, e.g. /gpu:0,/gpu:1"),
+    Option("logical_cpus", ("--logical-cpus",), int, metavar="N", group=INTEGRATIONS, check=at_least(1),
+           help="mirrored on a CPU-only machine: split the CPU into N devices (for testing)"),
+
+    Option("config", ("--config",), metavar="FILE", group=SETTINGS, setting=False, in_config=False,
+           help="read option values from a YAML or TOML file; the command line wins"),
+    Option("grid", ("--grid",), nargs="+", metavar="KEY=V1,V2", group=SETTINGS, setting=False, in_config=False,
+           help="train every combination, e.g. learning_rate=0.001,0.0003 batch_size=128,256; then compare them"),
+
+    Option("outputs", ("--outputs",), str, "outputs", metavar="DIR", group=OUTPUT, setting=False,
+           help="folder for run folders (default: outputs/)"),
+    Option("name", ("--name",), str, metavar="LABEL", group=OUTPUT,
+           help="a label added to the run folder's name (letters, digits, - _ .)"),
+    Option("verbose", ("-v", "--verbose"), bool, False, flag=True, group=OUTPUT, setting=False, exclusive="loudness",
+           help="progress bars and TensorFlow's own logs"),
+    Option("quiet", ("--quiet",), bool, False, flag=True, group=OUTPUT, setting=False, exclusive="loudness",
+           help="print only the run folder path and errors"),
+)
+
+BY_NAME = {option.name: option for option in OPTIONS}
+# Settings a --grid may vary: every run setting (but the folder label) and the model.
+GRID_KEYS = tuple(option.name for option in OPTIONS if option.setting and option.name != "name") + ("model",)
+
+
+def setting_options() -> list:
+    return [option for option in OPTIONS if option.setting]

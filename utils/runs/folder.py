@@ -1,0 +1,151 @@
+"""A run folder's layout: the one place that knows its file names. Everyone else asks a RunFolder for paths."""
+import io
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from utils.core.errors import UserError
+
+RUN_FILE = "run.json"
+# run.json "format": 2 and later write history.csv with 1-based epochs (epoch 1 is the first finished epoch).
+# Folders from before (no "format") hold Keras' 0-based CSVLogger numbering; read_history converts them, here only.
+FORMAT = 2
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    path: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "path", Path(self.path))
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    # ---------------------------------------------------------------- files
+    run_file = property(lambda self: self.path / RUN_FILE)
+    history = property(lambda self: self.path / "history.csv")
+    model_file = property(lambda self: self.path / "model.h5")
+    checkpoints = property(lambda self: self.path / "checkpoints")
+    last_checkpoint = property(lambda self: self.checkpoints / "last.h5")
+    best_checkpoint = property(lambda self: self.checkpoints / "best.h5")
+    plots = property(lambda self: self.path / "plots")
+    summary = property(lambda self: self.path / "summary.txt")
+    resolved_config = property(lambda self: self.path / "config.yaml")
+    preprocessing = property(lambda self: self.path / "preprocessing.json")
+    classification_report = property(lambda self: self.path / "classification_report.txt")
+    report = property(lambda self: self.path / "report.html")
+    tensorboard = property(lambda self: self.path / "tensorboard")
+    evaluations = property(lambda self: self.path / "evaluations")
+    predictions = property(lambda self: self.path / "predictions")
+
+    def is_run(self) -> bool:
+        return self.run_file.is_file()
+
+    def model_candidates(self) -> list:
+        """The files --evaluate and --predict load from a run folder, in order of preference."""
+        return [self.model_file, self.last_checkpoint]
+
+    def artifacts(self) -> list:
+        """Files an experiment tracker keeps a copy of."""
+        return [self.run_file, self.history, self.report, self.classification_report, self.summary, self.model_file]
+
+    def new_evaluation_folder(self, label: str) -> "EvaluationFolder":
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        return EvaluationFolder(_fresh_folder(self.evaluations, f"{stamp}_{safe_name(label)}"))
+
+    def read_history(self):
+        """history.csv as a table with 1-based epochs; a last line cut off by a crash (no newline yet) is ignored."""
+        import json
+
+        import pandas as pd
+
+        if not self.history.is_file():
+            return pd.DataFrame()
+        text = self.history.read_text()
+        if text and not text.endswith("\n"):
+            text = text[: text.rfind("\n") + 1]
+        if not text.strip():
+            return pd.DataFrame()
+        history = pd.read_csv(io.StringIO(text))
+        try:
+            version = json.loads(self.run_file.read_text()).get("format", 1)
+        except (OSError, ValueError, AttributeError):
+            version = FORMAT
+        if version < FORMAT and "epoch" in history:
+            history["epoch"] = history["epoch"] + 1
+        return history
+
+
+@dataclass(frozen=True)
+class EvaluationFolder:
+    """<run>/evaluations/<time>_<model file>/: what a later --evaluate wrote; the run's own results stay untouched."""
+
+    path: Path
+    classification_report = property(lambda self: self.path / "classification_report.txt")
+    plots = property(lambda self: self.path)
+    metrics = property(lambda self: self.path / "metrics.json")
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+
+def keep_history_until(folder: RunFolder, done: int):
+    """Drop history rows after epoch `done` (a kill between the history row and the checkpoint write leaves
+    rows the checkpoint does not have); the file is rewritten 1-based. Returns the kept rows."""
+    from utils.core import atomic
+
+    history = folder.read_history()
+    if not history.empty:
+        history = history[history["epoch"] <= done]
+        atomic.write_text(folder.history, history.to_csv(index=False))
+    return history
+
+
+def safe_name(name: str) -> str:
+    """A run-name component that cannot escape the outputs folder (no separators, no '..')."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+|\.{2,}", "_", name)
+    return re.sub(r"_+", "_", cleaned).strip("._") or "run"
+
+
+def prepare_outputs(outputs) -> Path:
+    outputs = Path(outputs)
+    if outputs.exists() and not outputs.is_dir():
+        raise UserError(f"--outputs {outputs} is a file, not a folder; pass a folder path.", exit_code=2)
+    try:
+        outputs.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"Cannot create the outputs folder {outputs}: {error.strerror}; pass a writable --outputs.", exit_code=2)
+    if not os.access(outputs, os.W_OK | os.X_OK):
+        raise UserError(f"The outputs folder {outputs} is not writable; pass a writable --outputs.", exit_code=2)
+    return outputs
+
+
+def _fresh_folder(parent: Path, base: str) -> Path:
+    """`parent/base`, or `base-2`, `base-3`, ... when taken. os.mkdir either creates it or fails, so concurrent
+    processes never share one."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        folder = parent / (base if attempt == 1 else f"{base}-{attempt}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise UserError(f"Could not create a new folder under {parent}.")
+
+
+def create_run_folder(outputs, label: str, prefix: str = "") -> Path:
+    """A new folder `<outputs>/<prefix><YYYYmmdd-HHMMSS>_<label>`; a suffix -2, -3, ... when that second is taken."""
+    outputs = prepare_outputs(outputs)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return _fresh_folder(outputs, f"{prefix}{stamp}" + (f"_{safe_name(label)}" if label else ""))
