@@ -47,6 +47,7 @@ class RunFolder:
     tensorboard = property(lambda self: self.path / "tensorboard")
     evaluations = property(lambda self: self.path / "evaluations")
     predictions = property(lambda self: self.path / "predictions")
+    lock_file = property(lambda self: self.path / ".lock")
 
     def is_run(self) -> bool:
         return self.run_file.is_file()
