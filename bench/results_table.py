@@ -257,20 +257,21 @@ def base_model_of(model: str) -> Optional[str]:
     return None
 
 
-def regularisation_lines(dataset, rows) -> list:
-    by_model = {row.model: row for row in rows}
-    lines = []
-    for row in rows:
-        base = by_model.get(base_model_of(row.model))
-        if base is None or row.test_accuracy is None or base.test_accuracy is None:
-            continue
-        difference = 100 * (row.test_accuracy - base.test_accuracy)
-        epochs = "" if row.epochs == base.epochs else f" (epochs differ: {row.epochs} vs {base.epochs})"
-        lines.append(
-            f"- {dataset}: {row.model} {difference:+.2f} points against {base.model} "
-            f"({percent(row.test_accuracy)} vs {percent(base.test_accuracy)}){epochs}."
-        )
-    return lines
+def regularisation_lines(rows_by_dataset, datasets) -> list:
+    """Per regularised variant, its test-accuracy difference against its base model on every dataset that has both."""
+    differences = {}
+    for dataset in datasets:
+        by_model = {row.model: row for row in rows_by_dataset[dataset]}
+        for row in rows_by_dataset[dataset]:
+            base = by_model.get(base_model_of(row.model))
+            if base is None or row.test_accuracy is None or base.test_accuracy is None:
+                continue
+            difference = 100 * (row.test_accuracy - base.test_accuracy)
+            epochs = "" if row.epochs == base.epochs else f", epochs differ: {row.epochs} vs {base.epochs}"
+            differences.setdefault((row.model, base.model), []).append(
+                f"{difference:+.2f} points on {dataset} ({percent(row.test_accuracy)} vs {percent(base.test_accuracy)}{epochs})"
+            )
+    return [f"- {variant} against {base}: {'; '.join(parts)}." for (variant, base), parts in sorted(differences.items())]
 
 
 def early_best_lines(dataset, rows) -> list:
@@ -316,7 +317,7 @@ def rank_change_lines(rows_by_dataset, first: str, second: str) -> list:
 def analysis(rows_by_dataset) -> str:
     datasets = [dataset for dataset in DATASETS if rows_by_dataset.get(dataset)]
     sections = ["### Ranking", *[ranking_line(dataset, rows_by_dataset[dataset]) for dataset in datasets]]
-    regularisation = [line for dataset in datasets for line in regularisation_lines(dataset, rows_by_dataset[dataset])]
+    regularisation = regularisation_lines(rows_by_dataset, datasets)
     sections += ["", "### Regularised variants against their base model (test accuracy, percentage points)"]
     sections += regularisation or ["- No variant was measured beside its base model."]
     early = [line for dataset in datasets for line in early_best_lines(dataset, rows_by_dataset[dataset])]
