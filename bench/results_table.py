@@ -246,7 +246,12 @@ def ranked(rows) -> list:
 
 
 def ranking_line(dataset, rows) -> str:
-    order = ", ".join(f"{place}. {row.model} {percent(row.test_accuracy)}" for place, row in enumerate(ranked(rows), 1))
+    """The models by test accuracy; a model trained for fewer epochs than the dataset's longest runs says so."""
+    longest = max(row.epochs for row in rows)
+    order = ", ".join(
+        f"{place}. {row.model} {percent(row.test_accuracy)}" + ("" if row.epochs == longest else f" ({row.epochs} epochs)")
+        for place, row in enumerate(ranked(rows), 1)
+    )
     return f"- **{dataset}**, by test accuracy: {order}."
 
 

@@ -111,6 +111,16 @@ def test_analysis_is_computed_from_the_table(two_datasets):
     assert "mlp_two_layers: 4th" not in text  # last on both: no rank change to report
 
 
+def test_models_trained_for_fewer_epochs_say_so(tmp_path):
+    make_run(tmp_path, "conv_net", "fashion_mnist", 0.905, 50)
+    make_run(tmp_path, "conv_net_dropout", "fashion_mnist", 0.91, 20, epochs=20)
+
+    text = results_table.analysis(rows_of(tmp_path).rows)
+
+    assert "1. conv_net_dropout 91.00 % (20 epochs), 2. conv_net 90.50 %." in text
+    assert "- conv_net_dropout against conv_net: +0.50 points on fashion_mnist (91.00 % vs 90.50 %, epochs differ: 20 vs 60)." in text
+
+
 def parse_tables(markdown: str) -> dict:
     """dataset -> [{column: cell}] for every results table (the first table of each '## <dataset>' section)."""
     tables = {}
