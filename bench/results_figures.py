@@ -60,7 +60,7 @@ def draw_epoch_times(dataset: str, rows, path: Path) -> None:
     axes.set_xlabel("seconds per epoch")
     axes.set_title(f"{dataset}: epoch time per model")
     axes.grid(alpha=0.3, axis="x")
-    axes.legend(fontsize=7)
+    axes.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     save_small(figure, path)
 
 
