@@ -62,3 +62,8 @@ def mnist_run(tmp_path_factory, fashion_available):
         "mnist", "-m", "conv_net", "--dataset", "fashion_mnist", "--limit", 300, "--epochs", 2, "--outputs", outputs
     )
     return run_folder_of(result)
+
+
+def pytest_configure(config):
+    # Tests that start a training subprocess; `pytest -m "not slow"` runs the in-process tier only.
+    config.addinivalue_line("markers", "slow: starts a training subprocess (seconds to minutes)")
