@@ -107,7 +107,7 @@ def train_dataset(dataset: str, args) -> list:
     for line in stdout.splitlines():
         path = Path(line.strip())
         path = path if path.is_absolute() else PROJECT / path
-        if line.strip() and (path / table.RUN_FILE).is_file():
+        if line.strip() and table.RunFolder(path).is_run():
             folders.append(path)
     return folders
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Optional
 
 from utils.core.errors import UserError
-from utils.reports.evaluation import read_history
-from utils.runs.record import RUN_FILE, RunRecord
+from utils.runs.folder import RunFolder
+from utils.runs.record import RunRecord
 
 TASK = "mnist"
 DATASETS = ["mnist", "fashion_mnist", "mnist_5k"]
@@ -100,21 +100,17 @@ def row_from_record(folder, data: dict, candidates: int = 1) -> ModelRow:
 def history_epochs(run_folder):
     """history.csv of a run with its epoch column 1-based.
 
-    Run folders of format 2 or later write 1-based epochs; older ones wrote 0-based epochs, which get 1 added here.
+    The run store converts folders written before run.json's "format" 2 (0-based epochs), in one place.
     """
-    history = read_history(Path(run_folder) / "history.csv")
-    if history.empty or "epoch" not in history:
-        return history
-    format_version = RunRecord.load(run_folder).data.get("format", 1)
-    return history if format_version >= 2 else history.assign(epoch=history["epoch"] + 1)
+    return RunFolder(run_folder).read_history()
 
 
 def run_folders_in(directory) -> list:
     """`directory` itself when it is a run folder, else the run folders directly inside it, by name."""
     directory = Path(directory)
-    if (directory / RUN_FILE).is_file():
+    if RunFolder(directory).is_run():
         return [directory]
-    return sorted(path for path in directory.iterdir() if (path / RUN_FILE).is_file())
+    return sorted(path for path in directory.iterdir() if RunFolder(path).is_run())
 
 
 @dataclass
