@@ -412,6 +412,8 @@ def finish_run(record, model, task, dataset, verbosity: int) -> None:
         model.save(temporary)
     test_metrics = reports.evaluate_and_report(model, task, dataset, folder)
     history = reports.read_history(folder / HISTORY_FILE)
+    if not history.empty:
+        history = history.assign(epoch=history["epoch"] + 1)  # epoch base: remove when history.csv is 1-based
     plot_history(history, folder / "plots", title=f"{record.data['model']} on {dataset.name}")
     record.update(status="completed", ended=now_iso(), test_metrics=test_metrics, weights_sha256=weights_sha256(model))
     write_run_report(folder)
