@@ -4,9 +4,10 @@ import html
 
 from utils.reports.plots import constant_value
 
-# test_* metrics that are proportions (shown as percentages) and scores (shown to four decimals), in display order.
-PERCENT_METRICS = {"test_accuracy": "accuracy", "test_precision": "precision", "test_recall": "recall"}
-SCORE_METRICS = {"test_loss": "loss", "test_roc_auc": "ROC AUC", "test_f1": "F1"}
+# test_* metrics in display order: proportions as percentages, scores to four decimals.
+TEST_METRICS = (("test_accuracy", "accuracy", "percent"), ("test_loss", "loss", "score"),
+                ("test_roc_auc", "ROC AUC", "score"), ("test_precision", "precision", "percent"),
+                ("test_recall", "recall", "percent"), ("test_f1", "F1", "score"))
 SEPARATOR = " · "
 
 
@@ -37,15 +38,13 @@ def test_metric_rows(test_metrics: dict) -> dict:
     """Display name -> text; accuracy stands beside the majority-class baseline so nobody mistakes it for skill."""
     rows = {}
     baseline = test_metrics.get("test_majority_baseline_accuracy")
-    for name, label in PERCENT_METRICS.items():
-        if test_metrics.get(name) is not None:
-            rows[label] = percent(test_metrics[name])
-            if name == "test_accuracy" and baseline is not None:
-                rows[label] += f" (majority-class baseline {percent(baseline)})"
-    for name, label in SCORE_METRICS.items():
-        if test_metrics.get(name) is not None:
-            rows[label] = f"{test_metrics[name]:.4f}"
-    shown = set(PERCENT_METRICS) | set(SCORE_METRICS) | {"test_majority_baseline_accuracy"}
+    for name, label, kind in TEST_METRICS:
+        value = test_metrics.get(name)
+        if value is not None:
+            rows[label] = percent(value) if kind == "percent" else f"{value:.4f}"
+    if "accuracy" in rows and baseline is not None:
+        rows["accuracy"] += f" (majority-class baseline {percent(baseline)})"
+    shown = {name for name, _, _ in TEST_METRICS} | {"test_majority_baseline_accuracy"}
     for name, value in test_metrics.items():
         if name not in shown:
             rows[name.removeprefix("test_")] = format_value(value)

@@ -8,8 +8,10 @@ import pandas as pd
 
 from utils.core import atomic
 from utils.reports.evaluation import read_history
+from utils.reports.overlay import MANY_RUNS
 from utils.reports.formatting import constant_series_notes, format_sizes, format_value, percent, test_metric_rows
 
+OBJECTIVE_COLUMN = "best_val_accuracy"  # comparison.csv's column for overlay.OBJECTIVE
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
 h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
@@ -17,6 +19,7 @@ table { border-collapse: collapse; font-size: 0.85rem; } td, th { border: 1px so
 th { background: #f4f4f4; text-align: left; } pre { background: #f8f8f8; padding: 0.75rem; overflow-x: auto; font-size: 0.8rem; }
 img { max-width: 100%; border: 1px solid #eee; margin: 0.5rem 0; } .figures { display: flex; flex-wrap: wrap; gap: 1rem; }
 .figures img { max-width: 48%; } .figures.wide img { max-width: 100%; } .note { color: #555; font-size: 0.9rem; } .wide-table { overflow-x: auto; }
+.wide-table td:nth-child(-n+2) { white-space: nowrap; }
 .status-completed { color: #176f2c; } .status-failed, .status-crashed { color: #b00020; }
 """
 
@@ -88,16 +91,28 @@ def write_run_report(folder) -> Path:
     return path
 
 
+def comparison_table(table: pd.DataFrame) -> str:
+    """comparison.csv for people: columns that say nothing dropped, counts with separators, accuracies in %."""
+    if table["task"].nunique() <= 1:
+        table = table.drop(columns="task")  # one task: the title says which
+    if "label" in table and (table["label"].astype(str) == table["model"].astype(str)).all():
+        table = table.drop(columns="label")  # the runs differ by model only: the model column names them
+    order_note = ""
+    if len(table) > MANY_RUNS and OBJECTIVE_COLUMN in table:
+        table = table.sort_values(OBJECTIVE_COLUMN, ascending=False, na_position="last")
+        order_note = f'<p class="note">Best {OBJECTIVE_COLUMN} first.</p>'
+    formatters = {column: _percent for column in table.columns if "accuracy" in column}
+    formatters.update({column: _count for column in ("params", "epochs", "best_epoch") if column in table})
+    rows = table.to_html(index=False, na_rep="-", float_format=lambda value: f"{value:.4g}", formatters=formatters)
+    return f'{order_note}<div class="wide-table">{rows}</div>'
+
+
 def write_compare_report(folder) -> Path:
     folder = Path(folder)
     table = pd.read_csv(folder / "comparison.csv")
     figures = sorted(folder.glob("*.png"), key=lambda path: (path.stem != "loss", path.stem != "accuracy", path.stem))
     tasks = ", ".join(sorted(set(table["task"].dropna().astype(str))))
-    if table["task"].nunique() <= 1:
-        table = table.drop(columns="task")  # one task: the title says which
-    formatters = {column: _percent for column in table.columns if "accuracy" in column}
-    formatters.update({column: _count for column in ("params", "epochs", "best_epoch") if column in table})
-    body = ["<h2>Runs</h2>", f'<div class="wide-table">{table.to_html(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}", formatters=formatters)}</div>',
+    body = ["<h2>Runs</h2>", comparison_table(table),
             "<h2>Curves</h2>", '<p class="note">Colour: run, named by what differs between the runs (the table above '
             "gives each label's run id); line style: split, training dashed, validation solid.</p>", _figures(figures, wide=True)]
     path = folder / "report.html"

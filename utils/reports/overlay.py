@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.lines import Line2D
 
 from utils.reports.plots import (LEGEND_HANDLE_LENGTH, NOT_METRICS, SPLIT_STYLES, marker_for, save_figure,
-                                 split_handles, whole_epoch_axis)
+                                 keep_small_changes_small, split_handles, whole_epoch_axis)
 
 MANY_RUNS = 6  # more runs than this: highlight the best, grey the rest
 HIGHLIGHT_BEST = 3  # how many runs keep a colour in a figure of many runs
@@ -112,6 +112,8 @@ def plot_comparison(epochs: pd.DataFrame, folder: Path, labels: dict = None, com
         not_in = ", ".join(labels[run] for run in missing)
         axes.set_title(title + (f" (not in: {not_in})" if missing else ""), fontsize=10)
         whole_epoch_axis(axes)
+        if not single_series:
+            keep_small_changes_small(axes, epochs[[column for _, column in splits if column in epochs]].to_numpy().ravel())
         axes.set_ylabel("seconds" if single_series else metric)
         axes.grid(alpha=0.3)
         add_legends(axes, {legend_labels[run]: colours[run] for run in coloured}, len(others),

@@ -27,6 +27,9 @@ MARKER_EPOCH_LIMIT = 20
 # Single-series figures (epoch time, learning rate) whose values vary less than this, relative to their size,
 # are not drawn: a flat line at full height looks like a schedule. The report states the value instead.
 CONSTANT_TOLERANCE = 1e-6
+# A metric between 0 and 1 (accuracy, AUC) gets at least this much of the y axis, so a change in the fourth
+# decimal does not fill the figure as if it were learning.
+MINIMUM_RATE_SPAN = 0.05
 
 
 def metric_names(history) -> list:
@@ -50,6 +53,19 @@ def whole_epoch_axis(axes) -> None:
     axes.set_xlabel("epoch")
 
 
+def keep_small_changes_small(axes, values) -> None:
+    """Widen the y axis of a 0-to-1 metric whose values barely move to MINIMUM_RATE_SPAN around them."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) == 0 or values.min() < 0 or values.max() > 1:
+        return
+    low, high = axes.get_ylim()
+    if high - low < MINIMUM_RATE_SPAN:
+        middle = (values.min() + values.max()) / 2
+        low = min(max(middle - MINIMUM_RATE_SPAN / 2, 0.0), 1.0 - MINIMUM_RATE_SPAN)
+        axes.set_ylim(low, low + MINIMUM_RATE_SPAN)
+
+
 def marker_for(epochs) -> dict:
     return {"marker": "o", "markersize": 3} if len(epochs) <= MARKER_EPOCH_LIMIT else {}
 
@@ -62,10 +78,12 @@ def split_handles(splits=("train", "validation"), colour="black") -> list:
 def save_figure(figure, path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # A legend kept with add_artist (a second legend on one axes) is left out of the tight box unless named.
+    # A legend kept with add_artist (a second legend on one axes) is left out of the tight box unless named;
+    # naming artists replaces matplotlib's default list, so that list goes in too (titles, captions).
     legends = [child for axes in figure.axes for child in axes.get_children() if isinstance(child, Legend)]
+    artists = figure.get_default_bbox_extra_artists() + legends
     with atomic.atomic_path(path) as temporary:
-        figure.savefig(temporary, dpi=110, bbox_inches="tight", bbox_extra_artists=legends, format="png")
+        figure.savefig(temporary, dpi=110, bbox_inches="tight", bbox_extra_artists=artists, format="png")
     plt.close(figure)
 
 
@@ -78,6 +96,7 @@ def _draw_metric(axes, history, metric):
                                 label=f"{split} (final {final:.4f})")
             handles.append(Line2D([], [], color=line.get_color(), linestyle=SPLIT_STYLES[split], label=line.get_label()))
     whole_epoch_axis(axes)
+    keep_small_changes_small(axes, history[[c for c in (metric, f"val_{metric}") if c in history]].to_numpy().ravel())
     axes.set_ylabel(metric)
     axes.set_title(metric)
     axes.grid(alpha=0.3)
@@ -95,14 +114,15 @@ def plot_history(history, folder, title="") -> list:
         return written
     metrics = metric_names(history)
     for metric in metrics:
-        figure, axes = plt.subplots(figsize=(6, 4))
+        figure, axes = plt.subplots(figsize=(6, 4), layout="constrained")
         _draw_metric(axes, history, metric)
         figure.suptitle(title)
         save_figure(figure, folder / f"{metric}.png")
         written.append(folder / f"{metric}.png")
     paired = [metric for metric in ("accuracy", "loss") if metric in metrics]
     if paired:
-        figure, axes_list = plt.subplots(1, len(paired), figsize=(6 * len(paired), 4), squeeze=False)
+        figure, axes_list = plt.subplots(1, len(paired), figsize=(6 * len(paired), 4), squeeze=False,
+                                       layout="constrained")
         for axes, metric in zip(axes_list[0], paired):
             _draw_metric(axes, history, metric)
         figure.suptitle(title)
@@ -127,8 +147,8 @@ def plot_confusion_matrix(matrix, class_names, path) -> None:
     matrix = np.asarray(matrix)
     totals = matrix.sum(axis=1, keepdims=True)
     rates = np.divide(matrix, totals, out=np.zeros(matrix.shape, dtype=float), where=totals > 0)
-    size = max(5, 0.6 * len(class_names) + 3)
-    figure, (counts_axes, rates_axes) = plt.subplots(1, 2, figsize=(2 * size, size))
+    size = max(4.5, 0.45 * len(class_names) + 2.5)
+    figure, (counts_axes, rates_axes) = plt.subplots(1, 2, figsize=(2 * size, size), layout="constrained")
     ConfusionMatrixDisplay(matrix, display_labels=class_names).plot(
         ax=counts_axes, colorbar=False, xticks_rotation=45, values_format="d")
     counts_axes.set_title("counts")
@@ -137,5 +157,4 @@ def plot_confusion_matrix(matrix, class_names, path) -> None:
         im_kw={"vmin": 0, "vmax": 1})
     rates_axes.set_title("rate per true class (rows sum to 100 %)")
     figure.suptitle("Confusion matrix (test set)")
-    figure.tight_layout()
     save_figure(figure, path)
