@@ -100,7 +100,7 @@ def comparison_table(table: pd.DataFrame) -> str:
     order_note = ""
     if len(table) > MANY_RUNS and OBJECTIVE_COLUMN in table:
         table = table.sort_values(OBJECTIVE_COLUMN, ascending=False, na_position="last")
-        order_note = f'<p class="note">Best {OBJECTIVE_COLUMN} first.</p>'
+        order_note = f'<p class="note">Sorted by {OBJECTIVE_COLUMN}, highest first.</p>'
     formatters = {column: _percent for column in table.columns if "accuracy" in column}
     formatters.update({column: _count for column in ("params", "epochs", "best_epoch") if column in table})
     rows = table.to_html(index=False, na_rep="-", float_format=lambda value: f"{value:.4g}", formatters=formatters)

@@ -48,8 +48,11 @@ def constant_value(series):
 
 
 def whole_epoch_axis(axes) -> None:
-    """Epochs are counted, so the x axis shows whole numbers only."""
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    """Epochs are counted from 1, so the x axis shows whole numbers only and no epoch 0 (call after plotting)."""
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+    low, high = axes.get_xlim()
+    if low < 0.5:
+        axes.set_xlim(0.5, high)
     axes.set_xlabel("epoch")
 
 
@@ -134,7 +137,9 @@ def plot_history(history, folder, title="") -> list:
             axes.plot(history["epoch"], history[column], **marker_for(history))
             whole_epoch_axis(axes)
             axes.set_ylabel(label)
-            axes.set_title(f"{name.replace('_', ' ')} (mean {history[column].mean():.4g}) — {title}")
+            axes.set_title(f"{name.replace('_', ' ')} (median {history[column].median():.4g}) — {title}", fontsize=10)
+            if column == "epoch_seconds":  # the spike a reader would otherwise take for a slow first batch
+                axes.set_ylabel("seconds (epoch 1 includes compiling)")
             axes.grid(alpha=0.3)
             save_figure(figure, folder / f"{name}.png")
             written.append(folder / f"{name}.png")
