@@ -1,6 +1,7 @@
 """Numbers as people read them in report.html: percentages beside their baseline, sizes with thousands separators,
 nested settings as short text rather than JSON."""
 import html
+import numbers
 
 from utils.reports.plots import constant_value
 
@@ -14,9 +15,9 @@ SEPARATOR = " · "
 def format_value(value) -> str:
     if isinstance(value, bool) or value is None:
         return str(value)
-    if isinstance(value, int):
+    if isinstance(value, numbers.Integral):  # numpy integers too, as read back from a CSV
         return f"{value:,}"
-    if isinstance(value, float):
+    if isinstance(value, numbers.Real):
         return f"{value:.6g}"
     if isinstance(value, dict):
         return SEPARATOR.join(f"{key} {format_value(item)}" for key, item in value.items()) or "-"

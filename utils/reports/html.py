@@ -9,8 +9,9 @@ import pandas as pd
 from utils.core import atomic
 from utils.reports.evaluation import read_history
 from utils.reports.overlay import MANY_RUNS
-from utils.reports.formatting import constant_series_notes, format_sizes, format_value, percent, test_metric_rows
+from utils.reports.formatting import SEPARATOR, constant_series_notes, format_sizes, format_value, percent, test_metric_rows
 
+SHARED_COLUMNS = ("task", "model", "status", "params", "epochs")
 OBJECTIVE_COLUMN = "best_val_accuracy"  # comparison.csv's column for overlay.OBJECTIVE
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -93,18 +94,24 @@ def write_run_report(folder) -> Path:
 
 def comparison_table(table: pd.DataFrame) -> str:
     """comparison.csv for people: columns that say nothing dropped, counts with separators, accuracies in %."""
-    if table["task"].nunique() <= 1:
-        table = table.drop(columns="task")  # one task: the title says which
-    if "label" in table and (table["label"].astype(str) == table["model"].astype(str)).all():
+    # Settings every run shares go into one line above the table instead of a column repeating them.
+    shared = [column for column in SHARED_COLUMNS if column in table and len(table) > 1
+              and table[column].nunique(dropna=False) == 1]
+    shared_note = SEPARATOR.join(f"{column} {format_value(table[column].iloc[0])}" for column in shared)
+    table = table.drop(columns=shared)
+    if {"label", "model"} <= set(table) and (table["label"].astype(str) == table["model"].astype(str)).all():
         table = table.drop(columns="label")  # the runs differ by model only: the model column names them
     order_note = ""
     if len(table) > MANY_RUNS and OBJECTIVE_COLUMN in table:
         table = table.sort_values(OBJECTIVE_COLUMN, ascending=False, na_position="last")
-        order_note = f'<p class="note">Sorted by {OBJECTIVE_COLUMN}, highest first.</p>'
+        order_note = f'<p class="note">Sorted by {OBJECTIVE_COLUMN.replace("_", " ")}, highest first.</p>'
     formatters = {column: _percent for column in table.columns if "accuracy" in column}
     formatters.update({column: _count for column in ("params", "epochs", "best_epoch") if column in table})
+    formatters = {column.replace("_", " "): format for column, format in formatters.items()}
+    table = table.rename(columns=lambda column: column.replace("_", " "))  # headers may wrap: the table fits the page
     rows = table.to_html(index=False, na_rep="-", float_format=lambda value: f"{value:.4g}", formatters=formatters)
-    return f'{order_note}<div class="wide-table">{rows}</div>'
+    shared_note = f'<p class="note">Every run: {html.escape(shared_note)}.</p>' if shared_note else ""
+    return f'{shared_note}{order_note}<div class="wide-table">{rows}</div>'
 
 
 def write_compare_report(folder) -> Path:
