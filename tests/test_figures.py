@@ -19,7 +19,9 @@ from utils.reports.run_labels import differing_summary, run_labels
 def captured(monkeypatch):
     """Figures by file name instead of PNG files, for plots and overlay alike."""
     figures = {}
-    store = lambda figure, path: figures.__setitem__(path.name, figure)  # noqa: E731
+    def store(figure, path):
+        figures[path.name] = figure
+
     monkeypatch.setattr(plots, "save_figure", store)
     monkeypatch.setattr(overlay, "save_figure", store)
     yield figures

@@ -7,10 +7,10 @@ import pandas as pd
 
 from utils.core import atomic
 from utils.core.errors import UsageError
+from utils.reports.evaluation import read_history
 from utils.reports.html import write_compare_report
 from utils.reports.overlay import plot_comparison
 from utils.reports.run_labels import differing_summary, run_labels
-from utils.reports.evaluation import read_history
 from utils.runs.record import RUN_FILE, RunRecord, create_run_folder
 
 

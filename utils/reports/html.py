@@ -8,9 +8,12 @@ import pandas as pd
 
 from utils.core import atomic
 from utils.reports.evaluation import read_history
+from utils.reports.formatting import (SEPARATOR, constant_series_notes, format_sizes, format_value, percent,
+                                      test_metric_rows)
 from utils.reports.overlay import MANY_RUNS
-from utils.reports.formatting import SEPARATOR, constant_series_notes, format_sizes, format_value, percent, test_metric_rows
 
+CURVES_NOTE = ('<p class="note">Colour: run, named by what differs between the runs (the table above gives each '
+               "label's run id); line style: split, training dashed, validation solid.</p>")
 SHARED_COLUMNS = ("task", "model", "status", "params", "epochs")
 OBJECTIVE_COLUMN = "best_val_accuracy"  # comparison.csv's column for overlay.OBJECTIVE
 STYLE = """
@@ -120,8 +123,7 @@ def write_compare_report(folder) -> Path:
     figures = sorted(folder.glob("*.png"), key=lambda path: (path.stem != "loss", path.stem != "accuracy", path.stem))
     tasks = ", ".join(sorted(set(table["task"].dropna().astype(str))))
     body = ["<h2>Runs</h2>", comparison_table(table),
-            "<h2>Curves</h2>", '<p class="note">Colour: run, named by what differs between the runs (the table above '
-            "gives each label's run id); line style: split, training dashed, validation solid.</p>", _figures(figures, wide=True)]
+            "<h2>Curves</h2>", CURVES_NOTE, _figures(figures, wide=True)]
     path = folder / "report.html"
     atomic.write_text(path, _page(f"Comparison of {len(table)} {tasks} runs — {folder.name}", "".join(body)))
     return path

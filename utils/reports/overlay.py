@@ -6,14 +6,15 @@ grey validation lines, so a sweep's winners stand out. A caption under each figu
 the best were chosen. The `epoch` column counts from 1.
 """
 import math
+from typing import Optional
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from utils.reports.plots import (LEGEND_HANDLE_LENGTH, NOT_METRICS, SPLIT_STYLES, marker_for, save_figure,
-                                 keep_small_changes_small, split_handles, whole_epoch_axis)
+from utils.reports.plots import (LEGEND_HANDLE_LENGTH, NOT_METRICS, SPLIT_STYLES, keep_small_changes_small, marker_for,
+                                 save_figure, split_handles, whole_epoch_axis)
 
 MANY_RUNS = 6  # more runs than this: highlight the best, grey the rest
 HIGHLIGHT_BEST = 3  # how many runs keep a colour in a figure of many runs
@@ -23,7 +24,8 @@ COLOURS = plt.get_cmap("tab10")
 
 
 def metrics_of(epochs: pd.DataFrame) -> list:
-    names = [c for c in epochs.columns if c not in NOT_METRICS | {"run", "model", "label"} and not c.startswith("val_")]
+    names = [column for column in epochs.columns
+             if column not in NOT_METRICS | {"run", "model", "label"} and not column.startswith("val_")]
     return sorted(names, key=lambda name: (name != "loss", name))
 
 
@@ -42,10 +44,10 @@ def default_labels(epochs: pd.DataFrame) -> dict:
     return dict(models) if models.is_unique else {run: run for run in models.index}
 
 
-def caption(count: int, compared: str, highlighted: int, objective: str, single_series: bool) -> str:
-    what = f"{count} runs compared" + (f", differing in {compared}" if compared else "") + "."
+def caption(count: int, compared: str, highlighted: int, chosen_by: str, single_series: bool) -> str:
+    what = f"{count} run{'s' if count != 1 else ''} compared" + (f", differing in {compared}" if compared else "") + "."
     if highlighted < count:
-        return (f"{what} Coloured: the best {highlighted} by highest {objective} at their best epoch"
+        return (f"{what} Coloured: the best {highlighted} by {chosen_by}"
                 + ("" if single_series else " (train dashed, validation solid)")
                 + f"; grey: the other {count - highlighted}" + ("." if single_series else ", validation only."))
     return what + ("" if single_series else " Train dashed, validation solid.")
@@ -81,7 +83,7 @@ def add_legends(axes, run_entries: dict, others: int, title: str, with_splits: b
         axes.legend(handles=split_handles(), title="split", loc="lower left", bbox_to_anchor=(1.02, 0), **style)
 
 
-def plot_comparison(epochs: pd.DataFrame, folder: Path, labels: dict = None, compared: str = "",
+def plot_comparison(epochs: pd.DataFrame, folder: Path, labels: Optional[dict] = None, compared: str = "",
                     highlight: int = HIGHLIGHT_BEST, objective: str = OBJECTIVE) -> list:
     """<metric>.png for every metric and epoch_time.png in `folder`; return notes on metrics some runs lack.
 
@@ -96,6 +98,8 @@ def plot_comparison(epochs: pd.DataFrame, folder: Path, labels: dict = None, com
     colours = {run: COLOURS(index % 10) for index, run in enumerate(coloured)}
     others = [run for run in runs if run not in colours]
     best = epochs.groupby("run")[objective].max() if objective in epochs else pd.Series(dtype=float)
+    chosen_by = (f"highest {objective} at their best epoch" if objective in epochs
+                 else f"run order (no run recorded {objective})")
     legend_labels = {run: labels[run] + (f" ({best[run]:.4f})" if others and pd.notna(best.get(run)) else "")
                      for run in coloured}
     for metric in metrics_of(epochs) + ["epoch_seconds"]:
@@ -118,7 +122,7 @@ def plot_comparison(epochs: pd.DataFrame, folder: Path, labels: dict = None, com
         axes.grid(alpha=0.3)
         add_legends(axes, {legend_labels[run]: colours[run] for run in coloured}, len(others),
                     f"best {len(coloured)} by {objective}" if others else "run", with_splits=not single_series)
-        figure.text(0.01, -0.01, caption(len(runs), compared, len(coloured), objective, single_series),
+        figure.text(0.01, -0.01, caption(len(runs), compared, len(coloured), chosen_by, single_series),
                     ha="left", va="top", fontsize=8, wrap=True)
         save_figure(figure, Path(folder) / f"{'epoch_time' if single_series else metric}.png")
     return notes

@@ -99,7 +99,8 @@ def _draw_metric(axes, history, metric):
                                 label=f"{split} (final {final:.4f})")
             handles.append(Line2D([], [], color=line.get_color(), linestyle=SPLIT_STYLES[split], label=line.get_label()))
     whole_epoch_axis(axes)
-    keep_small_changes_small(axes, history[[c for c in (metric, f"val_{metric}") if c in history]].to_numpy().ravel())
+    columns = [column for column in (metric, f"val_{metric}") if column in history]
+    keep_small_changes_small(axes, history[columns].to_numpy().ravel())
     axes.set_ylabel(metric)
     axes.set_title(metric)
     axes.grid(alpha=0.3)
@@ -131,15 +132,15 @@ def plot_history(history, folder, title="") -> list:
         figure.suptitle(title)
         save_figure(figure, folder / "accuracy_loss.png")
         written.append(folder / "accuracy_loss.png")
-    for column, name, label in (("epoch_seconds", "epoch_time", "seconds"), ("learning_rate", "learning_rate", "learning rate")):
-        if column in history and constant_value(history[column]) is None and history[column].notna().any():
+    # epoch 1 includes compiling: said on the axis, so its spike is not taken for a slow first batch
+    for column, name, label in (("epoch_seconds", "epoch_time", "seconds (epoch 1 includes compiling)"),
+                                ("learning_rate", "learning_rate", "learning rate")):
+        if column in history and history[column].notna().any() and constant_value(history[column]) is None:
             figure, axes = plt.subplots(figsize=(6, 4))
             axes.plot(history["epoch"], history[column], **marker_for(history))
             whole_epoch_axis(axes)
             axes.set_ylabel(label)
             axes.set_title(f"{name.replace('_', ' ')} (median {history[column].median():.4g}) — {title}", fontsize=10)
-            if column == "epoch_seconds":  # the spike a reader would otherwise take for a slow first batch
-                axes.set_ylabel("seconds (epoch 1 includes compiling)")
             axes.grid(alpha=0.3)
             save_figure(figure, folder / f"{name}.png")
             written.append(folder / f"{name}.png")
