@@ -118,7 +118,7 @@ def plot_comparison(epochs: pd.DataFrame, folder: Path, labels: Optional[dict] =
         whole_epoch_axis(axes)
         if not single_series:
             keep_small_changes_small(axes, epochs[[column for _, column in splits if column in epochs]].to_numpy().ravel())
-        axes.set_ylabel("seconds" if single_series else metric)
+        axes.set_ylabel("seconds (epoch 1 includes compiling)" if single_series else metric)
         axes.grid(alpha=0.3)
         add_legends(axes, {legend_labels[run]: colours[run] for run in coloured}, len(others),
                     f"best {len(coloured)} by {objective}" if others else "run", with_splits=not single_series)
