@@ -5,9 +5,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 from conftest import last_line, run_script
-
-from utils.core.errors import UsageError
 from utils.reports import compare as compare_module
+from utils.reports import overlay
+from utils.core.errors import UsageError
 
 # Each test here starts the entry point as a subprocess (a TensorFlow import apiece): the slow tier.
 pytestmark = pytest.mark.slow
@@ -45,21 +45,22 @@ def three_runs(tmp_path):
 def test_every_figure_holds_one_train_and_one_validation_curve_per_run(three_runs, monkeypatch):
     outputs, folders = three_runs
     figures = {}
-    monkeypatch.setattr(compare_module, "save_figure", lambda figure, path: figures.__setitem__(path.name, figure))
+    monkeypatch.setattr(overlay, "save_figure", lambda figure, path: figures.__setitem__(path.name, figure))
     epochs = compare_module.long_history(folders)
     notes = compare_module.plot_comparison(epochs, outputs)
     assert set(figures) == {"loss.png", "accuracy.png", "auc.png", "epoch_time.png"}
     loss_lines = figures["loss.png"].axes[0].get_lines()
     assert len(loss_lines) == 6
     labels = [line.get_label() for line in loss_lines]
-    assert "a_run (conv_net) train" in labels and "b_run (mlp_small) validation" in labels
+    # named by model (what differs); the run ids stay in the table
+    assert "conv_net train" in labels and "mlp_small validation" in labels
     by_label = {line.get_label(): line for line in loss_lines}
-    assert list(by_label["a_run (conv_net) validation"].get_ydata()) == [1.1, 0.6, 0.4]
-    assert list(by_label["b_run (mlp_small) train"].get_xdata()) == [1, 2]
-    assert by_label["a_run (conv_net) train"].get_linestyle() == "--"
-    assert by_label["a_run (conv_net) validation"].get_linestyle() == "-"
-    assert by_label["a_run (conv_net) train"].get_color() == by_label["a_run (conv_net) validation"].get_color()
-    assert by_label["a_run (conv_net) train"].get_color() != by_label["b_run (mlp_small) train"].get_color()
+    assert list(by_label["conv_net validation"].get_ydata()) == [1.1, 0.6, 0.4]
+    assert list(by_label["mlp_small train"].get_xdata()) == [1, 2]
+    assert by_label["conv_net train"].get_linestyle() == "--"
+    assert by_label["conv_net validation"].get_linestyle() == "-"
+    assert by_label["conv_net train"].get_color() == by_label["conv_net validation"].get_color()
+    assert by_label["conv_net train"].get_color() != by_label["mlp_small train"].get_color()
     # auc exists only in the churn run: plotted for it, with a note naming the others.
     assert len(figures["auc.png"].axes[0].get_lines()) == 2
     assert any(note.startswith("auc: not recorded by a_run, b_run") for note in notes)

@@ -1,0 +1,63 @@
+"""Short names for runs in a figure: what differs between the runs compared, not their ids.
+
+Two models compared are named by model; a sweep of one model by the settings that were swept
+(`learning_rate 0.01 · batch_size 16`); both at once by model plus what differs among runs of the same model.
+The run id stays in the comparison table, beside its label.
+"""
+import math
+
+# Settings that change nothing about the training a figure shows.
+NOT_LABELS = {"task", "tensorboard", "mlflow", "verbosity", "outputs"}
+SEPARATOR = " · "
+
+
+def settings_of(record: dict) -> dict:
+    """The run's hyperparameters (task-specific data options flattened in), with the model always present."""
+    settings = dict(record.get("hyperparameters") or {})
+    settings.update(settings.pop("data_options", None) or {})
+    settings["model"] = record.get("model", settings.get("model"))
+    return {key: value for key, value in settings.items() if key not in NOT_LABELS}
+
+
+def format_setting(value) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float) and math.isfinite(value):
+        return f"{value:g}"
+    return str(value)
+
+
+def differing_keys(settings: list) -> list:
+    """Keys whose values are not the same in every run, in the order they first appear."""
+    keys = list(dict.fromkeys(key for run in settings for key in run))
+    return [key for key in keys if len({repr(run.get(key)) for run in settings}) > 1]
+
+
+def run_labels(records: list) -> list:
+    """One label per run.json dict, in order; unique, and no part of one repeated inside it."""
+    settings = [settings_of(record) for record in records]
+    models = [run["model"] for run in settings]
+    parts = [[] for _ in records]
+    if len(set(models)) > 1:
+        for index, model in enumerate(models):
+            parts[index].append(str(model))
+    for model in dict.fromkeys(models):
+        members = [index for index, name in enumerate(models) if name == model]
+        keys = [key for key in differing_keys([settings[index] for index in members]) if key != "model"]
+        for index in members:
+            parts[index] += [f"{key} {format_setting(settings[index].get(key))}" for key in keys]
+    labels = [SEPARATOR.join(part) for part in parts]
+    if len(records) == 1:
+        return [str(models[0])]
+    if len(set(labels)) < len(labels) or not all(labels):
+        # Same settings twice (a rerun): only the run id tells them apart.
+        counts = {label: labels.count(label) for label in labels}
+        labels = [record["run_id"] if counts[label] > 1 or not label else label
+                  for label, record in zip(labels, records)]
+    return labels
+
+
+def differing_summary(records: list) -> str:
+    """What the labels vary by, for a caption: 'model', 'learning_rate, batch_size', or 'nothing (reruns)'."""
+    keys = differing_keys([settings_of(record) for record in records])
+    return ", ".join(keys) if keys else "nothing (reruns of the same settings)"
