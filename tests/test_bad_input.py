@@ -17,8 +17,8 @@ USAGE_ERRORS = [
     (["--limit", "0"], 2, ["--limit must be at least 1"]),
     (["--validation-split", "1.5"], 2, ["--validation-split must be between 0 and 1"]),
     (["--validation-split", "0"], 2, ["--validation-split must be between 0 and 1"]),
-    (["--epochs", "ten"], 2, ["invalid int value: 'ten'"]),
-    (["--dataset", "cifar"], 2, ["invalid choice: 'cifar'"]),
+    (["--epochs", "ten"], 2, ["--epochs expects a whole number", "Received: 'ten'"]),
+    (["--dataset", "cifar"], 2, ["--dataset must be one of mnist, fashion_mnist, mnist_5k", "Received: 'cifar'"]),
     (["--dataset", "mnist_5k", "--limit", "99999"], 2, ["--limit 99999 is larger than the 4000 training samples"]),
 ]
 

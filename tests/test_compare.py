@@ -7,6 +7,7 @@ import pytest
 from conftest import last_line, run_script
 from utils.reports import compare as compare_module
 from utils.reports import overlay
+from utils.runs import store
 from utils.core.errors import UsageError
 
 # Each test here starts the entry point as a subprocess (a TensorFlow import apiece): the slow tier.
@@ -88,13 +89,13 @@ def test_compare_writes_tables_and_warns_about_mixed_tasks(three_runs, capsys):
 
 def test_last_n_picks_the_newest_runs(three_runs):
     outputs, folders = three_runs
-    assert compare_module.resolve_runs([], 2, outputs) == [folders[1].resolve(), folders[2].resolve()]
-    assert compare_module.resolve_runs([str(outputs / "a_*")], None, outputs) == [folders[0].resolve()]
+    assert store.resolve_runs([], 2, outputs) == [folders[1].resolve(), folders[2].resolve()]
+    assert store.resolve_runs([str(outputs / "a_*")], None, outputs) == [folders[0].resolve()]
 
 
 def test_compare_of_nothing_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="Nothing to compare"):
-        compare_module.resolve_runs([], None, tmp_path)
+        store.resolve_runs([], None, tmp_path)
     result = run_script("xor", "--compare", "--outputs", tmp_path)
     assert result.returncode == 2 and "Nothing to compare" in result.stderr and "Traceback" not in result.stderr
     result = run_script("xor", "--compare", tmp_path / "nope", "--outputs", tmp_path)

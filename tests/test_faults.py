@@ -116,7 +116,7 @@ def test_a_nan_after_good_epochs_keeps_their_checkpoint(tmp_path):
 
 def _make_folder(outputs):
     sys.path.insert(0, str(PROJECT))
-    from utils.runs.record import create_run_folder
+    from utils.runs.folder import create_run_folder
 
     return str(create_run_folder(outputs, "conv_net"))
 
@@ -173,7 +173,7 @@ def test_run_names_cannot_escape_the_outputs_folder(tmp_path):
 
 def test_loading_is_safe_no_pickles():
     """Nothing the tool loads back executes code: safe_mode stays on, arrays load without pickle."""
-    sources = {path.name: path.read_text() for path in (PROJECT / "utils").glob("*.py")}
+    sources = {path.name: path.read_text() for path in (PROJECT / "utils").rglob("*.py")}
     everything = "\n".join(sources.values())
     assert "safe_mode=False" not in everything
     assert "allow_pickle=True" not in everything
