@@ -95,6 +95,20 @@ def build_parser(task) -> argparse.ArgumentParser:
         help="train every combination, e.g. learning_rate=0.001,0.0003 batch_size=128,256; then compare them",
     )
 
+    # --- sweeps options ---
+    sweeps = parser.add_argument_group("sweeps (--grid, --search; each trial a run folder, the sweep in outputs/sweep_*)")
+    sweeps.add_argument("--search", choices=["random", "tpe"], help="an Optuna search over --space: random or tpe (Bayesian)")
+    sweeps.add_argument("--trials", type=int, metavar="N", help="trials of a --search; with --resume-sweep, extends it to N (default: 10)")
+    sweeps.add_argument("--space", metavar="FILE", help="YAML search space: option: [choices] | {int|uniform|loguniform: [low, high]}")
+    sweeps.add_argument("--objective", default="val_accuracy", metavar="METRIC",
+                        help="what a sweep optimizes: the best epoch's val_accuracy, val_loss, ... or test_accuracy (default: val_accuracy)")
+    sweeps.add_argument("--prune", choices=["median", "hyperband"], help="stop hopeless trials early with Optuna's pruner (default: none)")
+    sweeps.add_argument("--workers", type=int, metavar="N", help="trials running at once, each in its own process (default: 1)")
+    sweeps.add_argument("--executor", choices=["local", "ray"], default="local", help="run trials here or as Ray tasks on a cluster (default: local)")
+    sweeps.add_argument("--ray-address", metavar="HOST:PORT", help="the Ray cluster for --executor ray (default: $RAY_ADDRESS)")
+    sweeps.add_argument("--gpus-per-trial", type=float, metavar="G", help="GPUs per trial; 0.5 lets two trials share one (default: 1 when there are GPUs)")
+    sweeps.add_argument("--resume-sweep", metavar="FOLDER", help="continue a sweep folder: skip finished trials, rerun failed ones, continue interrupted ones")
+
     output = parser.add_argument_group("output")
     output.add_argument("--outputs", default="outputs", metavar="DIR", help="folder for run folders (default: outputs/)")
     output.add_argument("--name", metavar="LABEL", help="a label added to the run folder's name (letters, digits, - _ .)")
@@ -241,6 +255,11 @@ def main(task_name: str, argv=None) -> int:
 
         apply_config_file(parser, args.config)
         args = parser.parse_args(argv)
+    # --- sweeps: --grid, --search and --resume-sweep run trials as child processes of this entry point ---
+    from utils.sweeps.driver import is_sweep, run_sweep
+
+    if is_sweep(args):
+        return run_sweep(task, parser, args, verbosity_of(args))
     return dispatch(task, args)
 
 

@@ -18,6 +18,7 @@ from utils.core.errors import UsageError, UserError
 from utils.tasks.inputs import encode_labels, shape_inputs
 from utils.reports.html import write_run_report
 from utils.training.integrations import trackers_for
+from utils.training.trial import TrialPruned
 from utils.reports.plots import plot_history
 from utils.runs.record import RunRecord, command_line, create_run_folder, environment, now_iso
 
@@ -370,6 +371,13 @@ def run_training(record, model, task, config, dataset, initial_epoch: int, best_
         fit_epochs(record, model, task, config, dataset, initial_epoch, best_so_far, verbosity, saved_state, extra)
         finish_run(record, model, task, dataset, verbosity)
         end_trackers(trackers, record)
+    # --- sweeps (engine edit): a trial stopped by its pruner keeps its epochs and checkpoints and ends `pruned` ---
+    except TrialPruned as pruned:
+        record.update(status="pruned", ended=now_iso(), reason=str(pruned))
+        end_trackers(trackers, record)
+        plot_history(reports.read_history(folder / HISTORY_FILE), folder / "plots", title=f"{record.data['model']} (pruned)")
+        write_run_report(folder)
+        say(verbosity, f"Pruned after {record.data['epochs_completed']} epochs")
     except callbacks.TrainingInterrupted as stop:
         record.update(status="interrupted", ended=now_iso(), reason=f"{stop} received")
         end_trackers(trackers, record)

@@ -114,4 +114,9 @@ def trackers_for(config, record, outputs) -> list:
         made.append(TensorBoardTracker(record))
     if config.mlflow:
         made.append(MlflowTracker(default_mlflow_uri(outputs) if config.mlflow == "default" else config.mlflow, record))
+    # --- sweeps (engine edit): a run started by a sweep driver records its trial and reports to Optuna ---
+    from utils.training.trial import SweepTrialTracker, trial_settings
+
+    if trial_settings():
+        made.append(SweepTrialTracker(trial_settings(), record))
     return made
