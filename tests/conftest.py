@@ -62,3 +62,7 @@ def mnist_run(tmp_path_factory, fashion_available):
         "mnist", "-m", "conv_net", "--dataset", "fashion_mnist", "--limit", 300, "--epochs", 2, "--outputs", outputs
     )
     return run_folder_of(result)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: starts training subprocesses (sweeps); deselect with -m 'not slow'")

@@ -13,7 +13,7 @@ import keras
 from utils.core.errors import UsageError
 
 # run.json status -> MLflow run status
-MLFLOW_STATUS = {"completed": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
+MLFLOW_STATUS = {"completed": "FINISHED", "failed": "FAILED", "interrupted": "KILLED", "pruned": "KILLED"}
 
 
 class TensorBoardTracker:
