@@ -172,8 +172,8 @@ def test_parallel_workers_overlap_a_failing_trial_is_recorded_and_resume_reruns_
 
 @pytest.mark.slow
 def test_resume_after_sigkill_of_the_driver_continues_the_interrupted_trial(tmp_path, fashion_available):
-    arguments = ["--grid", "learning_rate=0.001,0.002,0.003", "--dataset", "fashion_mnist", "--limit", 1000,
-                 "--epochs", 8, "-m", "mlp_one_layer", "--outputs", tmp_path]
+    arguments = ["--grid", "learning_rate=0.001,0.002,0.003", "--dataset", "fashion_mnist", "--limit", 2000,
+                 "--epochs", 20, "-m", "mlp_one_layer", "--outputs", tmp_path]
     driver = subprocess.Popen([sys.executable, str(PROJECT / "mnist.py"), *map(str, arguments)], cwd=PROJECT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -204,7 +204,7 @@ def test_resume_after_sigkill_of_the_driver_continues_the_interrupted_trial(tmp_
     per_trial = pd.Series([read_run(run)["sweep"]["trial"] for run in tmp_path.glob("2*/")]).value_counts()
     assert per_trial.to_dict() == {trial: 1 for trial in after["trial"]}  # nothing repeated
     continued = read_run(after["run"][1])
-    assert len(continued["resumes"]) == 1 and continued["epochs_completed"] == 8
+    assert len(continued["resumes"]) == 1 and continued["epochs_completed"] == 20
 
 
 @pytest.mark.slow

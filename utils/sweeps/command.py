@@ -60,6 +60,7 @@ def trial_environment(sweep_spec: dict, trial, storage, threads) -> dict:
         "sweep": sweep_spec["sweep_id"], "trial": trial.trial, "objective": sweep_spec["objective"],
         "storage": str(storage) if storage and sweep_spec["prune"] else None,
         "study": sweep_spec["study"], "optuna_trial_id": trial.optuna_trial_id,
+        "prune": sweep_spec["prune"], "epochs": sweep_spec["epochs"],
     }
     environment = {TRIAL_ENVIRONMENT: json.dumps(settings), "PYTHONUNBUFFERED": "1"}
     if threads:

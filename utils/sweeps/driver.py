@@ -205,14 +205,16 @@ class Sweep:
         leftovers = [trial for trial in self.trials if trial.status == "running"]
         if not leftovers:
             return
+        from utils.sweeps.local import Finished
+
         runs = find_trial_runs(self.spec["outputs"], self.spec["sweep_id"])
         deadline = time.monotonic() + 90
         for trial in leftovers:
             run = runs.get(trial.trial)
             while run and RunRecord.load(run).status == "running" and time.monotonic() < deadline:
                 time.sleep(1)  # its process got SIGTERM with the driver and is writing its checkpoint
-            trial.status, trial.run = "interrupted", str(run) if run else None
-        self.save()
+            finished = run is not None and RunRecord.load(run).status in FINISHED  # it ended before the driver saw it
+            self.settle(Finished(trial.trial, 0 if finished else 130, ""), interrupted=not finished)
 
     def loop(self) -> None:
         pending = sorted((trial for trial in self.trials if trial.status not in FINISHED), key=lambda item: item.position)

@@ -1,6 +1,7 @@
 """The sweep's Optuna study: samplers and pruners from Optuna, kept in a JournalStorage file in the sweep folder
 (crash-safe, offline, safe for several processes; optuna#820, #6036)."""
 from utils.core.errors import UsageError
+from utils.training.trial import make_pruner
 
 SAMPLERS = ("random", "tpe")
 PRUNERS = ("median", "hyperband")
@@ -26,17 +27,6 @@ def make_sampler(method: str, seed: int):
     if method == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
     return optuna.samplers.RandomSampler(seed=seed)
-
-
-def make_pruner(prune, epochs: int):
-    """Median: stop a trial whose epoch is worse than the median of earlier trials at that epoch, once 2 trials
-    finished and from the second epoch on. Hyperband: successive halving over 1..epochs."""
-    optuna = require_optuna()
-    if prune == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
-    if prune == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(epochs, 2))
-    return optuna.pruners.NopPruner()
 
 
 def open_study(journal, spec: dict):

@@ -4,7 +4,8 @@ stops when Optuna's pruner says so.
 
 The driver (utils/sweeps) sets RUNNER_SWEEP_TRIAL to a JSON object:
     {"sweep": "<sweep folder name>", "trial": "<trial id>", "objective": "val_accuracy",
-     "storage": "<path of the Optuna journal file>" or null, "study": "<study name>", "optuna_trial_id": 3}
+     "storage": "<path of the Optuna journal file>" or null, "study": "<study name>", "optuna_trial_id": 3,
+     "prune": "median" | "hyperband" | null, "epochs": 10}
 With no "storage" (a Ray worker on another machine cannot reach the driver's file) the trial only records itself.
 The engine sees this as one more tracker (integrations.trackers_for), so no task or model knows about sweeps.
 """
@@ -30,6 +31,19 @@ class TrialPruned(TrainingInterrupted):
         self.signal_number = None
 
 
+def make_pruner(prune, epochs: int):
+    """Median: stop a trial whose epoch is worse than the median of earlier trials at that epoch, once 2 trials
+    finished and from the second epoch on. Hyperband: successive halving over 1..epochs. The driver and every
+    trial build the same one: Optuna asks the pruner of the process that calls should_prune()."""
+    import optuna
+
+    if prune == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+    if prune == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(epochs, 2))
+    return optuna.pruners.NopPruner()
+
+
 def trial_settings():
     """The driver's settings for this run, or None when the run is not a sweep trial."""
     text = os.environ.get(TRIAL_ENVIRONMENT)
@@ -51,7 +65,8 @@ class ReportToStudy(keras.callbacks.Callback):
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.objective = settings["objective"]
         storage = JournalStorage(JournalFileBackend(settings["storage"]))
-        study = optuna.load_study(study_name=settings["study"], storage=storage)
+        study = optuna.load_study(study_name=settings["study"], storage=storage,
+                                  pruner=make_pruner(settings.get("prune"), settings.get("epochs") or 1))
         self.trial = optuna.trial.Trial(study, settings["optuna_trial_id"])
 
     def on_epoch_end(self, epoch, logs=None):
