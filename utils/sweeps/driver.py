@@ -157,7 +157,10 @@ def objective_of(run: Path, objective: str, direction: str):
     history_path = run / "history.csv"
     if not history_path.is_file():
         return None
-    history = pd.read_csv(history_path)
+    try:
+        history = pd.read_csv(history_path)
+    except pd.errors.EmptyDataError:  # stopped before its first epoch ended
+        return None
     if objective not in history or history[objective].isna().all():
         return None
     return float(history[objective].max() if direction == "maximize" else history[objective].min())
@@ -189,12 +192,15 @@ class Sweep:
         try:
             self.loop()
         except KeyboardInterrupt:
+            for number in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the workers' shutdown short
+                signal.signal(number, signal.SIG_IGN)
             for finished in self.executor.stop():
                 self.settle(finished, interrupted=True)
             self.save()
             raise UserError(f"Sweep interrupted; continue with --resume-sweep {self.folder.path}", exit_code=130)
         finally:
             signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         if hasattr(self.executor, "close"):
             self.executor.close()
         return self.finish()

@@ -79,8 +79,9 @@ class LocalExecutor:
         environment = {**os.environ, **environment}
         if self.slots[slot] is not None:
             environment["CUDA_VISIBLE_DEVICES"] = self.slots[slot]
-            if self.shared_gpu:  # TensorFlow would take all of a shared GPU's memory for the first trial
+            if self.shared_gpu:  # TensorFlow and JAX would take most of a shared GPU's memory for the first trial
                 environment["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
+                environment["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
         log = open(log_path, "a")
         process = subprocess.Popen(
             [sys.executable, str(PROJECT / arguments[0]), *arguments[1:], "--outputs", str(self.outputs), "--quiet"],

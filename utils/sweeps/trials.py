@@ -54,6 +54,7 @@ def write_trials(path, trials) -> None:
         rows.append(row)
     columns = [item.name for item in fields(Trial)]
     table = pd.DataFrame(rows, columns=columns + sorted({key for row in rows for key in row} - set(columns)))
+    table = table.astype({"epochs": "Int64", "optuna_trial_id": "Int64"})  # whole numbers even beside blanks
     atomic.write_text(path, table.to_csv(index=False))
 
 
