@@ -1,6 +1,5 @@
 """Sweeps: trial ids, search spaces, trials.csv; then real sweeps of tiny trials (parallel, failing, pruned,
 killed and resumed, on a local Ray head) and the bad input that must leave no sweep folder."""
-import json
 import os
 import signal
 import socket

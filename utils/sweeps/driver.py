@@ -3,6 +3,7 @@ and keep sweep.json and trials.csv current so that a crash, Ctrl-C or SIGKILL lo
 import json
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pandas as pd
 
 from utils.core.errors import UsageError, UserError
 from utils.runs.record import RUN_FILE, RunRecord, now_iso, prepare_outputs
+from utils.training.engine import HISTORY_FILE, LAST_CHECKPOINT
 from utils.sweeps import study as studies
 from utils.sweeps.command import base_options, script_of, trial_arguments, trial_environment
 from utils.sweeps.folder import SweepFolder
@@ -154,7 +156,7 @@ def objective_of(run: Path, objective: str, direction: str):
     """The best value of the objective over the run's epochs (or its test metric)."""
     if objective.startswith("test_"):
         return (RunRecord.load(run).data.get("test_metrics") or {}).get(objective)
-    history_path = run / "history.csv"
+    history_path = run / HISTORY_FILE
     if not history_path.is_file():
         return None
     try:
@@ -254,7 +256,7 @@ class Sweep:
 
     def start(self, trial) -> None:
         script = script_of(self.spec["task"])
-        checkpoint = Path(trial.run or "") / "checkpoints" / "last.h5"
+        checkpoint = Path(trial.run or "") / LAST_CHECKPOINT
         continuing = (trial.status == "interrupted" and trial.run and checkpoint.is_file()
                       and self.spec["executor"] == "local" and self.optuna_trial_running(trial))
         if continuing:
@@ -308,7 +310,7 @@ class Sweep:
             print(f"report: {report}")
         failed = [trial for trial in self.trials if trial.status == "failed"]
         for trial in failed:
-            print(f"failed: trial {trial.trial} {json.dumps(trial.params)}: {trial.reason}", file=os.sys.stderr)
+            print(f"failed: trial {trial.trial} {json.dumps(trial.params)}: {trial.reason}", file=sys.stderr)
         print(self.folder.path)
         return 1 if failed else 0
 
