@@ -256,3 +256,18 @@ def test_ray_executor_runs_trials_on_a_local_head_and_brings_their_folders_back(
         data = read_run(run)
         assert Path(run).parent == tmp_path and data["status"] == "completed" and data["sweep"]["id"] == folder.name
         assert (Path(run) / "model.h5").is_file()
+
+
+def test_gpus_are_given_one_worker_at_a_time_or_shared_by_gpus_per_trial():
+    from utils.core.errors import UsageError
+    from utils.sweeps.local import gpu_slots
+
+    assert gpu_slots(2, None, 0) == [None, None]  # CPU only: CUDA_VISIBLE_DEVICES is left alone
+    assert gpu_slots(2, None, 2) == ["0", "1"]
+    assert gpu_slots(2, 2, 4) == ["0,1", "2,3"]
+    assert gpu_slots(2, 0.5, 1) == ["0", "0"]
+    assert gpu_slots(4, 0.5, 2) == ["0", "0", "1", "1"]
+    with pytest.raises(UsageError, match="needs 2 GPUs; this machine has 1"):
+        gpu_slots(2, None, 1)
+    with pytest.raises(UsageError, match="no GPU is visible"):
+        gpu_slots(1, 1, 0)
