@@ -7,6 +7,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from utils.core import atomic
 from utils.reports.compare import compare, format_table
@@ -46,6 +47,7 @@ def plot_objective(trials, spec: dict, path: Path) -> None:
     axes.step([trial.position for trial in ordered], running, where="post", color="tab:blue", label="running best")
     for status, colour in STATUS_COLOURS.items():
         axes.scatter([], [], color=colour, label=status)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel("trial (position)")
     axes.set_ylabel(spec["objective"])
     axes.set_title(f"{spec['objective']} per trial ({spec['method']})")
