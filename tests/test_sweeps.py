@@ -1,5 +1,6 @@
 """Sweeps: trial ids, search spaces, trials.csv; then real sweeps of tiny trials (parallel, failing, pruned,
 killed and resumed, on a local Ray head) and the bad input that must leave no sweep folder."""
+import json
 import os
 import signal
 import socket
@@ -271,3 +272,40 @@ def test_gpus_are_given_one_worker_at_a_time_or_shared_by_gpus_per_trial():
         gpu_slots(2, None, 1)
     with pytest.raises(UsageError, match="no GPU is visible"):
         gpu_slots(1, 1, 0)
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_workers_marks_their_trials_interrupted_and_exits_130(tmp_path, fashion_available):
+    arguments = ["--grid", "learning_rate=0.001,0.002", "--workers", 2, "--dataset", "fashion_mnist", "--limit", 2000,
+                 "--epochs", 40, "-m", "mlp_one_layer", "--outputs", tmp_path]
+    driver = subprocess.Popen([sys.executable, str(PROJECT / "mnist.py"), *map(str, arguments)], cwd=PROJECT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and len([path for path in tmp_path.glob("2*/history.csv")
+                                               if len(path.read_text().splitlines()) > 2]) < 2:
+        time.sleep(0.5)
+    driver.send_signal(signal.SIGTERM)
+    stdout, stderr = driver.communicate(timeout=120)
+    assert driver.returncode == 130, stderr
+    [folder] = sweep_folders(tmp_path)
+    assert f"--resume-sweep {folder}" in stderr and len(stderr.strip().splitlines()) == 1
+    trials = trials_of(folder)
+    assert list(trials["status"]) == ["interrupted", "interrupted"]
+    assert all(read_run(run)["status"] == "interrupted" for run in trials["run"])
+
+
+@pytest.mark.slow
+def test_trials_on_resume_extends_a_search_without_touching_its_trials(tmp_path, fashion_available):
+    space = tmp_path / "space.yaml"
+    space.write_text("learning_rate: {loguniform: [1.0e-4, 1.0e-2]}\n")
+    outputs = tmp_path / "outputs"
+    first = run_script("mnist", "--search", "random", "--trials", 1, "--space", space, *TINY, "--outputs", outputs, "--quiet")
+    assert first.returncode == 0, first.stderr
+    [folder] = sweep_folders(outputs)
+    before = trials_of(folder)
+    again = run_script("mnist", "--resume-sweep", folder, "--trials", 2, "--quiet")
+    assert again.returncode == 0, again.stderr
+    after = trials_of(folder)
+    assert len(after) == 2 and after.iloc[0].to_dict() == before.iloc[0].to_dict()
+    assert after["trial"][1].startswith("001-") and after["params"][1] != after["params"][0]
+    assert json.loads((folder / "sweep.json").read_text())["target_trials"] == 2
