@@ -306,6 +306,7 @@ def test_trials_on_resume_extends_a_search_without_touching_its_trials(tmp_path,
     again = run_script("mnist", "--resume-sweep", folder, "--trials", 2, "--quiet")
     assert again.returncode == 0, again.stderr
     after = trials_of(folder)
-    assert len(after) == 2 and after.iloc[0].to_dict() == before.iloc[0].to_dict()
+    assert len(after) == 2
+    pd.testing.assert_frame_equal(after.iloc[:1], before, check_dtype=False)  # the first trial untouched
     assert after["trial"][1].startswith("001-") and after["params"][1] != after["params"][0]
     assert json.loads((folder / "sweep.json").read_text())["target_trials"] == 2
