@@ -177,8 +177,8 @@ class Sweep:
         self.executor = executor
         self.verbosity = verbosity
         self.parameters = [Parameter(**parameter) for parameter in spec["parameters"]]
-        self.study = studies.open_study(folder.journal, spec)
         self.trials = folder.trials()
+        self.study = studies.open_study(folder.journal, spec, len(self.trials))
         self.clock = {}  # trial id -> monotonic start of its current process
 
     def save(self) -> None:

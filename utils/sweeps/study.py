@@ -29,8 +29,12 @@ def make_sampler(method: str, seed: int):
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-def open_study(journal, spec: dict):
-    """Create or load the study of a sweep (the same call on resume)."""
+def open_study(journal, spec: dict, trials_so_far: int = 0):
+    """Create or load the study of a sweep (the same call on resume).
+
+    A new sweep's sampler is seeded with the sweep's seed, so it is reproducible. A resumed one continues from
+    seed + trials so far: reseeding with the seed alone would draw the first trials' parameters again.
+    """
     optuna = require_optuna()
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
@@ -38,7 +42,7 @@ def open_study(journal, spec: dict):
     storage = JournalStorage(JournalFileBackend(str(journal)))
     return optuna.create_study(
         study_name=spec["study"], storage=storage, load_if_exists=True, direction=spec["direction"],
-        sampler=make_sampler(spec["method"], spec["seed"]), pruner=make_pruner(spec["prune"], spec["epochs"] or 1),
+        sampler=make_sampler(spec["method"], spec["seed"] + trials_so_far), pruner=make_pruner(spec["prune"], spec["epochs"] or 1),
     )
 
 
