@@ -100,10 +100,12 @@ def test_grid_trains_every_combination_then_compares_them(tmp_path):
     result = run_script("iris", "--grid", "learning_rate=0.01,0.001", "batch_size=8,16", "--epochs", 2,
                         "--outputs", tmp_path, "--quiet")
     assert result.returncode == 0, result.stderr
-    runs = [path for path in tmp_path.iterdir() if not path.name.startswith("compare_")]
+    runs = [path for path in tmp_path.iterdir() if (path / "run.json").is_file()]
     combos = sorted((read_run(p)["hyperparameters"]["learning_rate"], read_run(p)["hyperparameters"]["batch_size"]) for p in runs)
     assert combos == [(0.001, 8), (0.001, 16), (0.01, 8), (0.01, 16)]
-    comparison = pd.read_csv(tmp_path / last_line(result.stdout).split("/")[-1] / "comparison.csv")
+    # A grid is a sweep: its folder (the last line) holds the comparison of its trials.
+    [comparison_csv] = (tmp_path / last_line(result.stdout).split("/")[-1]).glob("compare_*/comparison.csv")
+    comparison = pd.read_csv(comparison_csv)
     assert len(comparison) == 4
     bad = run_script("iris", "--grid", "learning_rat=0.1", "--outputs", tmp_path / "bad")
     assert bad.returncode == 2 and "unknown setting 'learning_rat'" in bad.stderr

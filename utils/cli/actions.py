@@ -148,6 +148,11 @@ def train(task, args) -> int:
 
 def dispatch(task, args) -> int:
     """Run the first action the options ask for; training is the default."""
+    from utils.sweeps.driver import is_sweep, run_sweep
+
+    # --grid, --search and --resume-sweep run their trials as child processes of this entry point.
+    if is_sweep(args):
+        return run_sweep(task, args, verbosity_of(args))
     for is_requested, function in ACTIONS:
         if is_requested(args):
             return function(task, args)

@@ -3,10 +3,11 @@ import argparse
 
 from utils.core.config_file import config_values
 from utils.core.errors import UsageError
-from utils.core.options import OPTIONS, Option
+from utils.core.options import (
+    ACTIONS, FEATURES, INTEGRATIONS, OPTIONS, OUTPUT, SETTINGS, SWEEPS, TRAINING, Option,
+)
 
-GROUP_ORDER = ("what to do (default: train)", "training", "training features", "integrations", "data",
-               "settings files and sweeps", "output")
+GROUP_ORDER = (ACTIONS, TRAINING, FEATURES, INTEGRATIONS, "data", SETTINGS, SWEEPS, OUTPUT)
 
 
 class OneLineParser(argparse.ArgumentParser):

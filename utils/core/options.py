@@ -131,6 +131,7 @@ def epochs_range(value):
 
 # ---------------------------------------------------------------- the declarations
 ACTIONS = "what to do (default: train)"
+SWEEPS = "sweeps (--grid, --search; each trial a run folder, the sweep in outputs/sweep_*)"
 TRAINING, FEATURES, INTEGRATIONS, SETTINGS, OUTPUT = (
     "training", "training features", "integrations", "settings files and sweeps", "output",
 )
@@ -213,6 +214,29 @@ OPTIONS = (
            help="read option values from a YAML or TOML file; the command line wins"),
     Option("grid", ("--grid",), nargs="+", metavar="KEY=V1,V2", group=SETTINGS, setting=False, in_config=False,
            help="train every combination, e.g. learning_rate=0.001,0.0003 batch_size=128,256; then compare them"),
+
+    Option("search", ("--search",), str, group=SWEEPS, choices=("random", "tpe"), setting=False, in_config=False,
+           help="an Optuna search over --space: random or tpe (Bayesian)"),
+    Option("trials", ("--trials",), int, metavar="N", group=SWEEPS, setting=False, in_config=False, check=at_least(1),
+           help="trials of a --search; with --resume-sweep, extends it to N (default: 10)"),
+    Option("space", ("--space",), metavar="FILE", group=SWEEPS, setting=False, in_config=False,
+           help="YAML search space: option: [choices] | {{int|uniform|loguniform: [low, high]}}"),
+    Option("objective", ("--objective",), str, "val_accuracy", metavar="METRIC", group=SWEEPS, setting=False,
+           in_config=False, help="what a sweep optimizes: the best epoch's val_accuracy, val_loss, ... or test_accuracy "
+                                 "(default: val_accuracy)"),
+    Option("prune", ("--prune",), str, group=SWEEPS, choices=("median", "hyperband"), setting=False, in_config=False,
+           help="stop hopeless trials early with Optuna's pruner (default: none)"),
+    Option("workers", ("--workers",), int, metavar="N", group=SWEEPS, setting=False, in_config=False, check=at_least(1),
+           help="trials running at once, each in its own process (default: 1)"),
+    Option("executor", ("--executor",), str, "local", group=SWEEPS, choices=("local", "ray"), setting=False,
+           in_config=False, help="run trials here or as Ray tasks on a cluster (default: local)"),
+    Option("ray_address", ("--ray-address",), metavar="HOST:PORT", group=SWEEPS, setting=False, in_config=False,
+           help="the Ray cluster for --executor ray (default: $RAY_ADDRESS)"),
+    Option("gpus_per_trial", ("--gpus-per-trial",), float, metavar="G", group=SWEEPS, setting=False, in_config=False,
+           check=lambda value: None if value > 0 else "must be greater than 0",
+           help="GPUs per trial; 0.5 lets two trials share one (default: 1 when there are GPUs)"),
+    Option("resume_sweep", ("--resume-sweep",), metavar="FOLDER", group=SWEEPS, setting=False, in_config=False,
+           help="continue a sweep folder: skip finished trials, rerun failed ones, continue interrupted ones"),
 
     Option("outputs", ("--outputs",), str, "outputs", metavar="DIR", group=OUTPUT, setting=False,
            help="folder for run folders (default: outputs/)"),

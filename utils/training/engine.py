@@ -18,6 +18,7 @@ from utils.core.config_file import save_resolved_config
 from utils.core.errors import UsageError, UserError
 from utils.reports import evaluation as reports
 from utils.reports.html import write_run_report
+from utils.training.trial import TrialPruned
 from utils.reports.plots import plot_history
 from utils.runs.folder import RunFolder, create_run_folder
 from utils.runs.record import MONITOR, RunRecord
@@ -213,6 +214,8 @@ def run_session(session: TrainingSession) -> None:
     try:
         fit(session, [callback for tracker in trackers for callback in tracker.callbacks()])
         finish_run(session)
+    except TrialPruned as pruned:  # a sweep trial stopped by its pruner keeps its epochs and checkpoints
+        finish_pruned(session, pruned)
     except callbacks.TrainingInterrupted as stop:
         record.mark("interrupted", reason=f"{stop} received")
         raise UserError(
@@ -319,6 +322,14 @@ def end_trackers(trackers, record) -> None:
             tracker.finish(record.get("status"), record)
         except Exception as error:  # a tracking server being down must not turn a finished run into a failure
             print(f"warning: {type(tracker).__name__} could not record the end of the run: {error}", file=sys.stderr)
+
+
+def finish_pruned(session: TrainingSession, pruned) -> None:
+    record, folder = session.record, session.folder
+    record.mark("pruned", reason=str(pruned))
+    plot_history(folder.read_history(), folder.plots, title=f"{record.get('model')} (pruned)")
+    write_run_report(folder)
+    say(session.verbosity, f"Pruned after {record.epochs_completed} epochs")
 
 
 def finish_run(session: TrainingSession) -> None:

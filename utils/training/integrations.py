@@ -14,7 +14,7 @@ from utils.core.errors import UsageError
 from utils.training.callbacks import finished_epoch
 
 # run.json status -> MLflow run status
-MLFLOW_STATUS = {"completed": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
+MLFLOW_STATUS = {"completed": "FINISHED", "failed": "FAILED", "interrupted": "KILLED", "pruned": "KILLED"}
 
 
 class TensorBoardTracker:
@@ -113,4 +113,9 @@ def trackers_for(config, record, outputs) -> list:
         made.append(TensorBoardTracker(record))
     if config.mlflow:
         made.append(MlflowTracker(default_mlflow_uri(outputs) if config.mlflow == "default" else config.mlflow, record))
+    # --- sweeps (engine edit): a run started by a sweep driver records its trial and reports to Optuna ---
+    from utils.training.trial import SweepTrialTracker, trial_settings
+
+    if trial_settings():
+        made.append(SweepTrialTracker(trial_settings(), record))
     return made

@@ -1,0 +1,312 @@
+"""Run a sweep: plan its trials, start them on an executor as slots free up, settle each from its run folder,
+and keep sweep.json and trials.csv current so that a crash, Ctrl-C or SIGKILL loses nothing but running epochs."""
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+
+from utils.core.errors import UsageError, UserError
+from utils.runs.folder import RunFolder, prepare_outputs
+from utils.runs.record import RunRecord, now_iso
+from utils.sweeps import study as studies
+from utils.sweeps.command import base_options, script_of, trial_arguments, trial_environment
+from utils.sweeps.folder import SweepFolder
+from utils.sweeps.space import Parameter, grid_parameters, model_names, read_space, sweepable_options
+from utils.sweeps.trials import FINISHED, new_trial
+
+OBJECTIVES = ("val_accuracy", "val_loss", "accuracy", "loss", "test_accuracy", "test_loss")
+DEFAULT_TRIALS = 10
+
+
+def is_sweep(args) -> bool:
+    return bool(args.grid or args.search or args.resume_sweep)
+
+
+def run_sweep(task, args, verbosity: int = 1) -> int:
+    """The entry of --grid, --search and --resume-sweep; returns the exit code (1 when a trial failed)."""
+    options = sweepable_options(task)
+    if not args.resume_sweep:
+        spec = plan(task, args, options)
+        executor = make_executor(spec)  # an unreachable cluster fails here, before any folder exists
+        grid = spec.pop("grid")
+        folder = SweepFolder.create(spec["outputs"], args.name or spec["method"])
+        spec.update(sweep_id=folder.name, study=folder.name, created=now_iso())
+        folder.save_trials([new_trial(position, combination) for position, combination in enumerate(grid)])
+        folder.save_spec(spec)
+    else:
+        folder, spec = reopen(task, args)
+        executor = make_executor(spec)
+    return Sweep(task, folder, spec, options, executor, verbosity).run()
+
+
+def check_counts(args) -> None:
+    if args.trials is not None and args.trials < 1:
+        raise UsageError(f"--trials must be at least 1. Received: {args.trials}.")
+    if args.workers is not None:
+        if args.workers < 1:
+            raise UsageError(f"--workers must be at least 1. Received: {args.workers}.")
+        if args.executor != "ray" and args.workers > (os.cpu_count() or 1):
+            raise UsageError(f"--workers {args.workers} is above this machine's {os.cpu_count()} CPUs; "
+                             f"use at most {os.cpu_count()} (or --executor ray for more machines).")
+    if args.gpus_per_trial is not None and not args.gpus_per_trial > 0:
+        raise UsageError(f"--gpus-per-trial must be greater than 0. Received: {args.gpus_per_trial}.")
+
+
+def plan(task, args, options) -> dict:
+    """sweep.json's content (and the grid's combinations), every value checked; nothing is written yet."""
+    check_counts(args)
+    if args.objective not in OBJECTIVES:
+        raise UsageError(f"--objective must be one of {', '.join(OBJECTIVES)}. Received: {args.objective!r}.")
+    if args.prune and args.executor == "ray":
+        raise UsageError("--prune reports each epoch to the study file on this machine; it cannot be used with --executor ray.")
+    studies.require_optuna()
+    base = base_options(args, options)
+    models = model_names(task) if base.get("model") == ["all"] else base.get("model") or [task.default_model]
+    base.pop("model", None)
+    grid = []
+    if args.search:
+        if args.grid:
+            raise UsageError("--grid and --search are two kinds of sweep; pass one of them.")
+        if not args.space:
+            raise UsageError(f"--search {args.search} needs --space FILE (a YAML search space).")
+        parameters = read_space(task, args.space)
+        if len(models) > 1 and all(parameter.name != "model" for parameter in parameters):
+            parameters.append(Parameter("model", "choice", list(models)))
+    else:
+        if args.trials is not None:
+            raise UsageError("--trials applies to --search; a --grid runs each of its combinations once.")
+        parameters, grid = grid_parameters(task, args.grid, models)
+        check_grid(task, base, grid)
+    if all(parameter.name != "model" for parameter in parameters):
+        base["model"] = models[0]
+    outputs = prepare_outputs(args.outputs)
+    return {
+        "task": task.name, "method": args.search or "grid", "objective": args.objective,
+        "direction": studies.direction_of(args.objective), "prune": args.prune, "seed": args.seed,
+        "target_trials": (args.trials or DEFAULT_TRIALS) if args.search else len(grid),
+        "parameters": [parameter.to_json() for parameter in parameters], "base_options": base,
+        "epochs": base.get("epochs") or task.defaults.get("epochs"),
+        "workers": args.workers or 1, "executor": args.executor, "ray_address": args.ray_address,
+        "gpus_per_trial": args.gpus_per_trial, "outputs": str(Path(outputs).resolve()), "grid": grid,
+    }
+
+
+def check_grid(task, base: dict, grid: list) -> None:
+    """Every combination resolves to settings a run accepts (the checks a run makes before it starts)."""
+    from models import get_model
+    from utils.core.config import resolve_config
+
+    for combination in grid:
+        values = {**base, **combination}
+        spec = get_model(task.name, values.pop("model", None) or task.default_model)
+        resolve_config(task, spec, values)
+
+
+def reopen(task, args):
+    folder = SweepFolder.open(args.resume_sweep)
+    spec = folder.spec()
+    if spec.get("task") != task.name:
+        raise UsageError(f"{folder.path} is a {spec.get('task')} sweep; resume it with {spec.get('task')}.py.")
+    check_counts(args)
+    if args.trials is not None:
+        if spec["method"] == "grid":
+            raise UsageError("--trials extends a search; a grid's trials are fixed by its combinations.")
+        if args.trials < len(folder.trials()):
+            raise UsageError(f"--trials {args.trials} is below the {len(folder.trials())} trials this sweep already has.")
+        spec["target_trials"] = args.trials
+    if args.workers is not None:
+        spec["workers"] = args.workers
+    spec["outputs"] = str(folder.path.parent.resolve())  # the folder may have moved with its outputs
+    folder.save_spec(spec)
+    return folder, spec
+
+
+def make_executor(spec: dict):
+    if spec["executor"] == "ray":
+        from utils.sweeps.ray_executor import RayExecutor
+
+        return RayExecutor(spec["ray_address"], spec["workers"] if spec["workers"] > 1 else None, 1,
+                           spec["gpus_per_trial"], spec["outputs"])
+    from utils.sweeps.local import LocalExecutor
+
+    return LocalExecutor(spec["workers"], spec["gpus_per_trial"], spec["outputs"])
+
+
+def find_trial_runs(outputs, sweep_id: str) -> dict:
+    """trial id -> its newest run folder under outputs (a trial rerun after a failure has a newer one)."""
+    found = {}
+    for path in sorted(Path(outputs).iterdir()):
+        if not RunFolder(path).is_run():
+            continue
+        try:
+            data = json.loads(RunFolder(path).run_file.read_text())
+        except (json.JSONDecodeError, OSError):
+            continue
+        sweep = data.get("sweep") or {}
+        if sweep.get("id") == sweep_id:
+            found[sweep["trial"]] = max(found.get(sweep["trial"], path), path, key=lambda item: item.stat().st_mtime)
+    return found
+
+
+def objective_of(run: Path, objective: str, direction: str):
+    """The best value of the objective over the run's epochs (or its test metric)."""
+    if objective.startswith("test_"):
+        return (RunRecord.load(run).get("test_metrics") or {}).get(objective)
+    history = RunFolder(run).read_history()  # empty when it stopped before its first epoch ended
+    if objective not in history or history[objective].isna().all():
+        return None
+    return float(history[objective].max() if direction == "maximize" else history[objective].min())
+
+
+class Sweep:
+    def __init__(self, task, folder: SweepFolder, spec: dict, options: dict, executor, verbosity: int):
+        self.task = task
+        self.folder = folder
+        self.spec = spec
+        self.options = options
+        self.executor = executor
+        self.verbosity = verbosity
+        self.parameters = [Parameter(**parameter) for parameter in spec["parameters"]]
+        self.trials = folder.trials()
+        self.study = studies.open_study(folder.journal, spec, len(self.trials))
+        self.clock = {}  # trial id -> monotonic start of its current process
+
+    def save(self) -> None:
+        self.folder.save_trials(self.trials)
+
+    def say(self, message: str) -> None:
+        if self.verbosity:
+            print(message, flush=True)
+
+    def run(self) -> int:
+        self.settle_leftovers()
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        try:
+            self.loop()
+        except KeyboardInterrupt:
+            for number in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the workers' shutdown short
+                signal.signal(number, signal.SIG_IGN)
+            for finished in self.executor.stop():
+                self.settle(finished, interrupted=True)
+            self.save()
+            raise UserError(f"Sweep interrupted; continue with --resume-sweep {self.folder.path}", exit_code=130)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        if hasattr(self.executor, "close"):
+            self.executor.close()
+        return self.finish()
+
+    def settle_leftovers(self) -> None:
+        """Trials still marked running belong to a driver that died: wait for their processes, then let them be
+        continued (interrupted) on this run."""
+        leftovers = [trial for trial in self.trials if trial.status == "running"]
+        if not leftovers:
+            return
+        from utils.sweeps.local import Finished
+
+        runs = find_trial_runs(self.spec["outputs"], self.spec["sweep_id"])
+        deadline = time.monotonic() + 90
+        for trial in leftovers:
+            run = runs.get(trial.trial)
+            while run and RunRecord.load(run).status == "running" and time.monotonic() < deadline:
+                time.sleep(1)  # its process got SIGTERM with the driver and is writing its checkpoint
+            finished = run is not None and RunRecord.load(run).status in FINISHED  # it ended before the driver saw it
+            self.settle(Finished(trial.trial, 0 if finished else 130, ""), interrupted=not finished)
+
+    def loop(self) -> None:
+        pending = sorted((trial for trial in self.trials if trial.status not in FINISHED), key=lambda item: item.position)
+        while True:
+            while self.executor.free_slots() > 0:
+                trial = pending.pop(0) if pending else self.new_search_trial()
+                if trial is None:
+                    break
+                self.start(trial)
+            if not self.executor.running:
+                return
+            for finished in self.executor.wait(1.0):
+                self.settle(finished)
+
+    def new_search_trial(self):
+        if self.spec["method"] == "grid" or len(self.trials) >= self.spec["target_trials"]:
+            return None
+        optuna_trial = studies.ask(self.study, self.parameters)
+        trial = new_trial(max((trial.position for trial in self.trials), default=-1) + 1, optuna_trial.params)
+        trial.optuna_trial_id = optuna_trial._trial_id
+        self.trials.append(trial)
+        return trial
+
+    def optuna_trial_running(self, trial) -> bool:
+        if trial.optuna_trial_id is None:
+            return False
+        import optuna
+
+        frozen = self.study._storage.get_trial(trial.optuna_trial_id)
+        return frozen.state == optuna.trial.TrialState.RUNNING
+
+    def start(self, trial) -> None:
+        script = script_of(self.spec["task"])
+        checkpoint = RunFolder(trial.run or "").last_checkpoint
+        continuing = (trial.status == "interrupted" and trial.run and checkpoint.is_file()
+                      and self.spec["executor"] == "local" and self.optuna_trial_running(trial))
+        if continuing:
+            arguments = [script, "--resume", trial.run]
+        else:
+            if not self.optuna_trial_running(trial):
+                trial.optuna_trial_id = studies.ask(self.study, self.parameters, fixed=trial.params)._trial_id
+            trial.run = None
+            arguments = [script, *trial_arguments(self.spec, self.options, trial)]
+        environment = trial_environment(self.spec, trial, self.folder.journal, self.executor.threads)
+        trial.status, trial.reason, trial.ended = "running", None, None
+        trial.started = trial.started if continuing else now_iso()
+        self.clock[trial.trial] = time.monotonic()
+        self.save()
+        self.executor.launch(trial.trial, arguments, environment, self.folder.log_path(trial.trial))
+        self.say(f"trial {trial.trial} {'continued' if continuing else 'started'}: {json.dumps(trial.params)}")
+
+    def settle(self, finished, interrupted: bool = False) -> None:
+        trial = next(item for item in self.trials if item.trial == finished.trial_id)
+        run = find_trial_runs(self.spec["outputs"], self.spec["sweep_id"]).get(trial.trial)
+        record = RunRecord.load(run) if run else None
+        status = record.status if record else None
+        if interrupted or status == "interrupted":
+            trial.status = "interrupted"
+        elif status in FINISHED and finished.returncode == 0:
+            trial.status = status
+        else:
+            trial.status = "failed"
+            trial.reason = finished.message or (record and record.get("reason")) or f"exit code {finished.returncode}"
+        if status == "pruned":
+            trial.reason = record.get("reason")
+        trial.run = str(run) if run else None
+        trial.epochs = record.get("epochs_completed") if record else None
+        trial.objective = objective_of(run, self.spec["objective"], self.spec["direction"]) if run else None
+        if trial.status == "completed" and trial.objective is None:
+            trial.status, trial.reason = "failed", f"the run recorded no {self.spec['objective']}"
+        trial.seconds = round((trial.seconds or 0) + time.monotonic() - self.clock.pop(trial.trial, time.monotonic()), 2)
+        trial.ended = now_iso()
+        if trial.optuna_trial_id is not None:
+            studies.tell(self.study, trial.optuna_trial_id, trial.status, trial.objective)
+        self.save()
+        value = f" {self.spec['objective']}={trial.objective:.4f}" if trial.objective is not None else ""
+        self.say(f"trial {trial.trial} {trial.status}{value}" + (f": {trial.reason}" if trial.status == "failed" else ""))
+
+    def finish(self) -> int:
+        from utils.sweeps.report import results_table, write_sweep_report
+
+        report = write_sweep_report(self.folder, self.spec, self.trials, self.study)
+        if self.verbosity:
+            print(results_table(self.trials, self.spec))
+            print(f"report: {report}")
+        failed = [trial for trial in self.trials if trial.status == "failed"]
+        for trial in failed:
+            print(f"failed: trial {trial.trial} {json.dumps(trial.params)}: {trial.reason}", file=sys.stderr)
+        print(self.folder.path)
+        return 1 if failed else 0
+
+
+def _raise_interrupt(number, frame):
+    raise KeyboardInterrupt

@@ -1,0 +1,59 @@
+"""The sweep folder `<outputs>/sweep_<timestamp>_<label>/`: sweep.json, trials.csv, the Optuna journal, trial logs
+and the report. Everything written here is written atomically (the journal is appended under Optuna's own lock)."""
+import json
+from pathlib import Path
+
+from utils.core import atomic
+from utils.core.errors import UserError
+from utils.runs.folder import create_run_folder
+from utils.sweeps.trials import read_trials, write_trials
+
+SWEEP_FILE = "sweep.json"
+TRIALS_FILE = "trials.csv"
+JOURNAL_FILE = "optuna.journal"
+LOGS = "logs"
+
+
+class SweepFolder:
+    def __init__(self, path):
+        self.path = Path(path)
+
+    @classmethod
+    def create(cls, outputs, label: str) -> "SweepFolder":
+        folder = cls(create_run_folder(outputs, label, prefix="sweep_"))
+        (folder.path / LOGS).mkdir()
+        return folder
+
+    @classmethod
+    def open(cls, path) -> "SweepFolder":
+        folder = cls(path)
+        if not (folder.path / SWEEP_FILE).is_file() or not (folder.path / TRIALS_FILE).is_file():
+            raise UserError(f"{path} is not a sweep folder: it has no {SWEEP_FILE} and {TRIALS_FILE}.", exit_code=2)
+        try:
+            folder.spec()
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise UserError(f"{folder.path / SWEEP_FILE} is not valid JSON ({error}); the sweep folder is damaged.")
+        return folder
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def journal(self) -> Path:
+        return self.path / JOURNAL_FILE
+
+    def log_path(self, trial_id: str) -> Path:
+        return self.path / LOGS / f"{trial_id}.log"
+
+    def spec(self) -> dict:
+        return json.loads((self.path / SWEEP_FILE).read_text())
+
+    def save_spec(self, spec: dict) -> None:
+        atomic.write_json(self.path / SWEEP_FILE, spec)
+
+    def trials(self) -> list:
+        return read_trials(self.path / TRIALS_FILE)
+
+    def save_trials(self, trials) -> None:
+        write_trials(self.path / TRIALS_FILE, trials)

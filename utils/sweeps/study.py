@@ -1,0 +1,66 @@
+"""The sweep's Optuna study: samplers and pruners from Optuna, kept in a JournalStorage file in the sweep folder
+(crash-safe, offline, safe for several processes; optuna#820, #6036)."""
+from utils.core.errors import UsageError
+from utils.training.trial import make_pruner
+
+SAMPLERS = ("random", "tpe")
+PRUNERS = ("median", "hyperband")
+
+
+def require_optuna():
+    try:
+        import optuna
+    except ImportError:
+        raise UsageError("Sweeps need the optuna package: pip install -r requirements-optional.txt")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+def direction_of(objective: str) -> str:
+    """Losses are minimized, every other metric (accuracy, AUC) maximized."""
+    return "minimize" if objective.endswith("loss") else "maximize"
+
+
+def make_sampler(method: str, seed: int):
+    optuna = require_optuna()
+    # A grid's trials are enqueued with their values; the sampler only fills what is not fixed (nothing).
+    if method == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def open_study(journal, spec: dict, trials_so_far: int = 0):
+    """Create or load the study of a sweep (the same call on resume).
+
+    A new sweep's sampler is seeded with the sweep's seed, so it is reproducible. A resumed one continues from
+    seed + trials so far: reseeding with the seed alone would draw the first trials' parameters again.
+    """
+    optuna = require_optuna()
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = JournalStorage(JournalFileBackend(str(journal)))
+    return optuna.create_study(
+        study_name=spec["study"], storage=storage, load_if_exists=True, direction=spec["direction"],
+        sampler=make_sampler(spec["method"], spec["seed"] + trials_so_far), pruner=make_pruner(spec["prune"], spec["epochs"] or 1),
+    )
+
+
+def ask(study, parameters, fixed=None):
+    """A new Optuna trial: sampled from `parameters`, or carrying the `fixed` values (grid points, reruns)."""
+    distributions = {parameter.name: parameter.distribution() for parameter in parameters}
+    if fixed is not None:
+        study.enqueue_trial(fixed, skip_if_exists=False)
+    return study.ask(distributions)
+
+
+def tell(study, optuna_trial_id, status: str, objective) -> None:
+    optuna = require_optuna()
+    trial_number = study._storage.get_trial_number_from_id(optuna_trial_id)
+    if status == "completed" and objective is not None:
+        study.tell(trial_number, objective, skip_if_finished=True)
+    elif status == "pruned":
+        study.tell(trial_number, state=optuna.trial.TrialState.PRUNED, skip_if_finished=True)
+    elif status == "failed" or status == "completed":
+        study.tell(trial_number, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
+    # interrupted: the Optuna trial stays RUNNING, and the continued run reports to it again

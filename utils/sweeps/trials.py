@@ -1,0 +1,76 @@
+"""Trials of a sweep and trials.csv: a trial's id is fixed by its position in the spec and its parameter hash."""
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Optional
+
+import pandas as pd
+
+from utils.core import atomic
+
+# completed and pruned trials are never run again; the others are (interrupted ones continue from a checkpoint).
+FINISHED = ("completed", "pruned")
+STATUSES = ("pending", "running", "completed", "pruned", "failed", "interrupted")
+
+
+def parameter_hash(params: dict) -> str:
+    text = json.dumps(params, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def trial_id(position: int, params: dict) -> str:
+    """'007-1a2b3c4d': the position (from 0) and the hash of the parameters; never reassigned on resume."""
+    return f"{position:03d}-{parameter_hash(params)}"
+
+
+@dataclass
+class Trial:
+    trial: str  # stable id: position and parameter hash
+    position: int
+    params: dict = field(default_factory=dict)
+    status: str = "pending"
+    objective: Optional[float] = None  # the best value of the objective over the trial's epochs
+    epochs: Optional[int] = None  # epochs the run trained
+    seconds: Optional[float] = None  # wall-clock seconds of the trial process(es)
+    started: Optional[str] = None
+    ended: Optional[str] = None
+    run: Optional[str] = None  # the trial's run folder
+    reason: Optional[str] = None  # why it failed or was pruned
+    optuna_trial_id: Optional[int] = None  # the Optuna trial that carries its reports
+
+
+def new_trial(position: int, params: dict) -> Trial:
+    return Trial(trial=trial_id(position, params), position=position, params=dict(params))
+
+
+def write_trials(path, trials) -> None:
+    """trials.csv: the Trial fields with params as JSON, plus one readable `param:<name>` column per parameter."""
+    rows = []
+    for trial in sorted(trials, key=lambda item: item.position):
+        row = asdict(trial)
+        row["params"] = json.dumps(trial.params, sort_keys=True)
+        row.update({f"param:{name}": value for name, value in trial.params.items()})
+        rows.append(row)
+    columns = [item.name for item in fields(Trial)]
+    table = pd.DataFrame(rows, columns=columns + sorted({key for row in rows for key in row} - set(columns)))
+    table = table.astype({"epochs": "Int64", "optuna_trial_id": "Int64"})  # whole numbers even beside blanks
+    atomic.write_text(path, table.to_csv(index=False))
+
+
+def read_trials(path) -> list:
+    table = pd.read_csv(path, dtype={"trial": str})
+    trials = []
+    for row in table.to_dict("records"):
+        values = {item.name: _none_for_nan(row.get(item.name)) for item in fields(Trial)}
+        values["params"] = json.loads(values["params"]) if values["params"] else {}
+        values["position"] = int(values["position"])
+        for name in ("epochs", "optuna_trial_id"):
+            if values[name] is not None:
+                values[name] = int(values[name])
+        trials.append(Trial(**values))
+    return trials
+
+
+def _none_for_nan(value):
+    return None if isinstance(value, float) and math.isnan(value) else value
