@@ -18,6 +18,13 @@ def action(is_requested):
     return register
 
 
+def with_keras(args) -> None:
+    """Import TensorFlow and Keras, quietly unless --verbose: only the actions that train, evaluate or predict do."""
+    from utils.training.setup import import_keras
+
+    import_keras(verbose=bool(args.verbose))
+
+
 def verbosity_of(args) -> int:
     return 0 if args.quiet else 2 if args.verbose else 1
 
@@ -66,10 +73,11 @@ def list_models(task, args) -> int:
 
     print(f"{'model':<24} {'params':>10}  defaults / description")
     for spec in models_for_task(task.name):
-        model = spec.build(input_shape=task.sample_shape, num_classes=task.num_classes)
+        # The declared count (checked against a built model by tests/test_registry.py): no Keras needed here.
+        params = f"{spec.params:,}" if spec.params is not None else "?"
         defaults = ", ".join(f"{key}={value}" for key, value in spec.defaults.items()) or "task defaults"
         marker = " (default)" if spec.name == task.default_model else ""
-        print(f"{spec.name + marker:<24} {model.count_params():>10,}  [{defaults}] {spec.description}")
+        print(f"{spec.name + marker:<24} {params:>10}  [{defaults}] {spec.description}")
     return 0
 
 
@@ -95,6 +103,7 @@ def compare_runs(task, args) -> int:
 
 @action(lambda args: args.evaluate)
 def evaluate(task, args) -> int:
+    with_keras(args)
     from utils.training.saved_models import evaluate as evaluate_saved
 
     evaluate_saved(task, args.evaluate, verbosity_of(args))
@@ -103,6 +112,7 @@ def evaluate(task, args) -> int:
 
 @action(lambda args: args.predict)
 def predict(task, args) -> int:
+    with_keras(args)
     from utils.training.saved_models import predict as predict_saved
 
     predict_saved(task, args.predict[0], args.predict[1:], verbosity_of(args))
@@ -111,20 +121,22 @@ def predict(task, args) -> int:
 
 @action(lambda args: args.resume)
 def resume(task, args) -> int:
-    from utils.training.engine import resume_run
-
     if args.epochs is not None and args.epochs < 1:
         raise UsageError(f"--epochs must be at least 1. Received: {args.epochs}.")
+    with_keras(args)
+    from utils.training.engine import resume_run
+
     resume_run(task, args.resume, args.epochs, verbosity_of(args))
     return 0
 
 
 def train(task, args) -> int:
     """The default action: train every planned run, then compare them when there are several."""
+    plans = planned_runs(task, args)  # option errors first, before TensorFlow's import
+    with_keras(args)
     from utils.runs.folder import prepare_outputs
     from utils.training.engine import RunContext, check_plans, train_new_run
 
-    plans = planned_runs(task, args)
     context = RunContext(outputs=args.outputs, verbosity=verbosity_of(args))
     # tf.distribute strategies must exist before any other TensorFlow work (the checks below create variables).
     context.distribution = check_plans([config for _, config in plans])

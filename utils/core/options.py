@@ -219,7 +219,7 @@ OPTIONS = (
     Option("name", ("--name",), str, metavar="LABEL", group=OUTPUT,
            help="a label added to the run folder's name (letters, digits, - _ .)"),
     Option("verbose", ("-v", "--verbose"), bool, False, flag=True, group=OUTPUT, setting=False, exclusive="loudness",
-           help="progress bars and TensorFlow's own logs"),
+           help="also show TensorFlow's own log lines (progress: a bar on a terminal, one line per epoch when piped)"),
     Option("quiet", ("--quiet",), bool, False, flag=True, group=OUTPUT, setting=False, exclusive="loudness",
            help="print only the run folder path and errors"),
 )

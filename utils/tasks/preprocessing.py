@@ -1,7 +1,6 @@
 """Preprocessing of tabular features, fitted on the training split only and saved as plain JSON (never a pickle)."""
 import numpy as np
 import pandas as pd
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from utils.core.errors import UserError
 
@@ -14,6 +13,8 @@ class TabularPreprocessor:
     """
 
     def __init__(self, numeric_columns, categorical_columns=()):
+        from sklearn.preprocessing import OneHotEncoder, StandardScaler  # here, so --help never imports scikit-learn
+
         self.numeric_columns = list(numeric_columns)
         self.categorical_columns = list(categorical_columns)
         self.scaler = StandardScaler()

@@ -40,7 +40,7 @@ class RunContext:
     """Where runs go and how loudly; shared by every run of one command."""
 
     outputs: Path
-    verbosity: int = 1  # 0 quiet, 1 one line per epoch, 2 progress bars
+    verbosity: int = 1  # 0 quiet, 1 normal, 2 verbose (TensorFlow's logs too)
     distribution: Optional[object] = None  # a tf.distribute wrapper (utils.training.distribution)
 
 
@@ -308,8 +308,9 @@ def note_early_stopping(session: TrainingSession, stopper) -> None:
 
 
 def fit_verbosity(verbosity: int) -> int:
-    # quiet -> silent; default -> one line per epoch; --verbose -> Keras' progress bar.
-    return {0: 0, 1: 2, 2: 1}[verbosity]
+    # quiet -> silent; on a terminal -> Keras' progress bar; piped -> one line per epoch. (--verbose only unmutes
+    # TensorFlow's own logs, in utils.training.setup.import_keras.)
+    return 0 if verbosity == 0 else 1 if sys.stdout.isatty() else 2
 
 
 def end_trackers(trackers, record) -> None:
