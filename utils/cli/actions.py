@@ -1,5 +1,7 @@
 """What the command line can do, one function per action, registered in the order they are tried; training is
 the default when no action option is given."""
+from pathlib import Path
+
 from utils.core.config import resolve_config
 from utils.core.config_file import grid_label, parse_grid
 from utils.core.errors import UsageError
@@ -81,12 +83,16 @@ def list_models(task, args) -> int:
     return 0
 
 
-@action(lambda args: args.runs)
-def list_runs(task, args) -> int:
-    from utils.runs.store import list_runs as runs_table
+def queried_runs(args) -> list:
+    """The run folders --where selects (for --compare); [] without --where."""
+    if not args.where:
+        return []
+    from utils.runs.query import query_rows
 
-    print(runs_table(args.outputs))
-    return 0
+    rows = query_rows(args.outputs, args.where)
+    if not rows:
+        raise UsageError(f"No run in {args.outputs} matches --where {' '.join(args.where)}.")
+    return [str(Path(args.outputs) / row["run"]) for row in rows]
 
 
 @action(lambda args: args.compare is not None or args.last)
@@ -96,7 +102,7 @@ def compare_runs(task, args) -> int:
 
     if args.last is not None and args.last < 1:
         raise UsageError(f"--last must be at least 1. Received: {args.last}.")
-    folders = resolve_runs(args.compare, args.last, args.outputs)
+    folders = resolve_runs((args.compare or []) + queried_runs(args), args.last, args.outputs)
     print(compare(folders, args.outputs, verbosity_of(args)))
     return 0
 

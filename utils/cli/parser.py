@@ -5,7 +5,7 @@ from utils.core.config_file import config_values
 from utils.core.errors import UsageError
 from utils.core.options import OPTIONS, Option
 
-GROUP_ORDER = ("what to do (default: train)", "training", "training features", "integrations", "data",
+GROUP_ORDER = ("what to do (default: train)", "the run store", "training", "training features", "integrations", "data",
                "settings files and sweeps", "output")
 
 

@@ -18,6 +18,8 @@ from utils.core.config_file import save_resolved_config
 from utils.core.errors import UsageError, UserError
 from utils.reports import evaluation as reports
 from utils.reports.html import write_run_report
+from utils.reports.index_page import refresh_index_page
+from utils.reports.network import plot_network
 from utils.reports.plots import plot_history
 from utils.runs.folder import RunFolder, create_run_folder
 from utils.runs.record import MONITOR, RunRecord
@@ -150,6 +152,7 @@ def write_run_files(folder: RunFolder, model, config, dataset) -> None:
     model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line), line_length=100)
     atomic.write_text(folder.summary, "\n".join(lines) + "\n")
     save_resolved_config(config, folder.resolved_config)
+    plot_network(model, folder.model_plot)  # plots/model.png, for report.html
     if dataset.preprocessing is not None:
         atomic.write_json(folder.preprocessing, dataset.preprocessing.to_json())
 
@@ -234,6 +237,7 @@ def run_session(session: TrainingSession) -> None:
         raise
     finally:
         end_trackers(trackers, record)
+        refresh_index_page(folder.path.parent)  # issue 13: outputs/index.html lists every run as it ends
 
 
 def fit(session: TrainingSession, extra_callbacks=()) -> None:
