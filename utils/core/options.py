@@ -163,7 +163,7 @@ OPTIONS = (
            help="with --runs or --compare: only runs matching every filter, e.g. model=conv_net status=completed "
                 "'test_accuracy>0.9' tag:baseline 'started>2026-11-01' sweep=ID (operators = != < <= > >= ~)"),
     Option("sort", ("--sort",), metavar="[-]COLUMN", group=STORE, setting=False, in_config=False,
-           help="with --runs: sort by COLUMN, descending with a leading - (default: newest first)"),
+           help="with --runs: sort by COLUMN; --sort=-COLUMN sorts descending (default: newest first)"),
     Option("show", ("--show",), int, 50, metavar="N", group=STORE, setting=False, in_config=False, check=at_least(0),
            help="with --runs: show at most N runs, and say how many are hidden; 0 shows all (default: 50)"),
     Option("columns", ("--columns",), metavar="A,B,...", group=STORE, setting=False, in_config=False,
