@@ -36,6 +36,7 @@ def export_before(folder: Path) -> Path:
     """The merge base with main, exported (git archive) into `folder`: the code as it was before this branch."""
     commit = subprocess.run(["git", "merge-base", "HEAD", "main"], cwd=PROJECT, capture_output=True, text=True,
                             check=True).stdout.strip()
+    folder.mkdir(parents=True)
     archive = subprocess.run(["git", "archive", commit], cwd=PROJECT, capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
     return folder

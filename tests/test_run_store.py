@@ -197,3 +197,15 @@ def test_compare_accepts_where(store, monkeypatch):
     assert sorted(path.name for path in chosen) == ["20261110-100000_conv_net", "20261111-100000_le_net"]
     with pytest.raises(UsageError, match="No run"):
         cli(store, "--compare", "--where", "model=absent")
+
+
+def test_concurrent_listings_leave_a_whole_cache(store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    for index in range(30):
+        make_run(store, f"20261120-1000{index:02d}_conv_net")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        counts = list(pool.map(lambda _: len(load_rows(store)), range(8)))
+    assert counts == [33] * 8
+    assert len(json.loads(store_index(store).read_text())["runs"]) == 33
+    assert not [path for path in store.iterdir() if path.name.startswith(".runs-index.json") and path != store_index(store)]

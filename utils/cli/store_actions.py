@@ -36,7 +36,9 @@ def list_runs(task, args) -> int:
               file=sys.stdout if args.output_format == "table" else sys.stderr)
     if args.html:
         from utils.reports.index_page import write_index_page
+        from utils.runs.folder import prepare_outputs
 
+        prepare_outputs(args.outputs)
         print(write_index_page(args.outputs))
     return 0
 
