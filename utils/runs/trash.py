@@ -31,7 +31,10 @@ def delete(folder, outputs) -> Path:
     bin_folder.mkdir(exist_ok=True)
     target = _free_name(bin_folder, folder.name)
     with RunLock(folder, "delete"):  # a training process holds it: one line, and nothing moves
-        os.rename(folder.path, target)
+        try:
+            os.rename(folder.path, target)
+        except OSError as error:  # e.g. a run on another file system than --outputs
+            raise UserError(f"Cannot move {folder} to {target}: {error.strerror}; pass the --outputs it lives in.")
     os.utime(target)  # the deletion time, for --purge --older-than
     return target
 
