@@ -118,10 +118,7 @@ def delete_runs(task, args) -> int:
 
     folders = [resolve_run(text, args.outputs) for text in args.delete]  # every name checked before anything moves
     for folder in folders:
-        try:
-            target = trash.delete(folder, args.outputs)
-        except UserError as error:
-            raise UserError(f"Not deleting {folder.name}: it is still training or being edited ({error})")
+        target = trash.delete(folder, args.outputs)
         print(f"{folder.name} -> {target} (--restore {folder.name} brings it back)")
     return 0
 

@@ -30,11 +30,16 @@ def delete(folder, outputs) -> Path:
     bin_folder = trash(outputs)
     bin_folder.mkdir(exist_ok=True)
     target = _free_name(bin_folder, folder.name)
-    with RunLock(folder, "delete"):  # a training process holds it: one line, and nothing moves
-        try:
-            os.rename(folder.path, target)
-        except OSError as error:  # e.g. a run on another file system than --outputs
-            raise UserError(f"Cannot move {folder} to {target}: {error.strerror}; pass the --outputs it lives in.")
+    try:
+        lock = RunLock(folder, "delete").acquire()
+    except UserError as error:  # a training process holds it: one line, and nothing moves
+        raise UserError(f"Not deleting {folder.name}: it is still training or being edited ({error})")
+    try:
+        os.rename(folder.path, target)
+    except OSError as error:  # e.g. a run on another file system than --outputs
+        raise UserError(f"Cannot move {folder} to {target}: {error.strerror}; pass the --outputs it lives in.")
+    finally:
+        lock.release()
     os.utime(target)  # the deletion time, for --purge --older-than
     return target
 
