@@ -41,10 +41,10 @@ class Filter:
 
 
 def known_columns(rows) -> list:
-    columns = list(BASE_COLUMNS) + [option.name for option in setting_options() if option.name not in BASE_COLUMNS]
+    columns = dict.fromkeys([*BASE_COLUMNS, *(option.name for option in setting_options())])
     for row in rows:
-        columns += [key for key in row if key not in columns and not key.startswith("_")]
-    return columns
+        columns.update(dict.fromkeys(row))
+    return [column for column in columns if not column.startswith("_")]
 
 
 def parse_filter(text: str, columns) -> Filter:
