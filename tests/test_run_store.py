@@ -18,7 +18,7 @@ PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def make_run(outputs, name, model="conv_net", status="completed", accuracy=0.9, learning_rate=0.001,
-             started="2026-11-10T10:00:00+00:00", packages="keras==3.15.0\nnumpy==2.0.0\n", tags=None):
+             started="2026-11-10T10:00:00+00:00", packages="keras==3.15.0\nnumpy==2.0.0\n", tags=None, sweep=None):
     """A run folder as the engine writes it (run.json, history.csv, environment.txt), without training."""
     folder = RunFolder(outputs / name)
     folder.path.mkdir(parents=True)
@@ -32,6 +32,8 @@ def make_run(outputs, name, model="conv_net", status="completed", accuracy=0.9, 
         "best": {"metric": "val_accuracy", "value": accuracy - 0.01, "epoch": 2},
         "test_metrics": {"test_accuracy": accuracy, "test_loss": 0.3}, "resumes": [], "tags": tags or {},
     }
+    if sweep:
+        record["sweep"] = {"id": sweep}
     folder.run_file.write_text(json.dumps(record))
     folder.history.write_text("epoch,accuracy,val_accuracy\n1,0.5,0.6\n2,0.7,0.8\n")
     folder.environment.write_text(packages)
@@ -41,7 +43,7 @@ def make_run(outputs, name, model="conv_net", status="completed", accuracy=0.9, 
 @pytest.fixture
 def store(tmp_path):
     make_run(tmp_path, "20261110-100000_conv_net", accuracy=0.91, started="2026-11-10T10:00:00+00:00", tags={"baseline": "true"})
-    make_run(tmp_path, "20261111-100000_le_net", model="le_net", accuracy=0.95, learning_rate=0.01,
+    make_run(tmp_path, "20261111-100000_le_net", model="le_net", accuracy=0.95, learning_rate=0.01, sweep="s1",
              started="2026-11-11T10:00:00+00:00", packages="keras==3.16.0\nnumpy==2.0.0\npydot==3.0\n")
     make_run(tmp_path, "20261101-100000_mlp_small", model="mlp_small", status="failed", accuracy=0.5,
              started="2026-11-01T10:00:00+00:00")
@@ -65,6 +67,8 @@ def test_runs_lists_filters_sorts_and_limits(store, capsys):
     assert [row["run"] for row in json.loads(capsys.readouterr().out)] == ["20261110-100000_conv_net"]
     cli(store, "--runs", "--where", "started>2026-11-05", "model~net", "--format", "csv", "--columns", "model,test_accuracy")
     assert capsys.readouterr().out.splitlines() == ["model,test_accuracy", "le_net,0.9500", "conv_net,0.9100"]
+    cli(store, "--runs", "--where", "sweep=s1", "--columns", "run,sweep")
+    assert capsys.readouterr().out.splitlines()[1:] == ["20261111-100000_le_net  s1"]
     cli(store, "--runs", "--show", "1")
     out = capsys.readouterr().out
     assert "20261111-100000_le_net" in out and "(2 more runs hidden" in out and "conv_net " not in out
