@@ -11,7 +11,6 @@ from utils.cli.main import main
 from utils.core.errors import UsageError, UserError
 from utils.runs.folder import RunFolder, store_index, trash
 from utils.runs.index import load_rows
-from utils.runs.lock import RunLock
 from utils.runs.query import known_columns, order, parse_filter, query_rows, render
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
