@@ -145,7 +145,7 @@ OPTIONS = (
     Option("list", ("--list",), bool, flag=True, group=ACTIONS, setting=False, in_config=False, exclusive="action",
            help="list the registered models and exit"),
     Option("runs", ("--runs",), bool, flag=True, group=ACTIONS, setting=False, in_config=False, exclusive="action",
-           help="list the runs in --outputs (status, model, epochs, accuracy)"),
+           help="list the runs in --outputs (newest 50; see --where, --sort, --show, --columns, --format, --html)"),
     Option("compare", ("--compare",), nargs="*", metavar="RUN", group=ACTIONS, setting=False, in_config=False,
            exclusive="action",
            help="overlay the histories of these run folders (paths or globs; add --last N for the newest N runs)"),
