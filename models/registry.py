@@ -1,8 +1,12 @@
-"""The model registry: one decorated function per model, its name is its CLI name."""
+"""The model registry: one decorated function per model, its name is its CLI name.
+
+Importing the registry (and the model modules) never imports Keras: each build function imports it when called,
+so `--list`, `--help` and a typo in a model name answer without TensorFlow. A model declares its parameter count
+(at its task's input shape) for `--list`; tests/test_registry.py builds every model and checks the declaration."""
 import difflib
 import inspect
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Optional
 
 
 @dataclass(frozen=True)
@@ -13,20 +17,21 @@ class ModelSpec:
     description: str
     # The model's own training defaults (optimizer, learning_rate, loss, ...); the command line overrides them.
     defaults: dict = field(default_factory=dict)
+    params: Optional[int] = None  # trainable + non-trainable weights at the task's sample shape, as declared
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
 
 
-def register_model(task: str, **defaults):
-    """Register `build(input_shape, num_classes)` under its function name for `task`."""
+def register_model(task: str, params: Optional[int] = None, **defaults):
+    """Register `build(input_shape, num_classes)` under its function name for `task`, with its declared `params`."""
 
     def decorate(build):
         name = build.__name__
         if name in _REGISTRY:
             raise ValueError(f"Model name {name!r} is registered twice.")
         description = inspect.getdoc(build) or ""
-        _REGISTRY[name] = ModelSpec(name, task, build, description.splitlines()[0] if description else "", defaults)
+        _REGISTRY[name] = ModelSpec(name, task, build, description.splitlines()[0] if description else "", defaults, params)
         return build
 
     return decorate

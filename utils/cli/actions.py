@@ -1,5 +1,7 @@
 """What the command line can do, one function per action, registered in the order they are tried; training is
 the default when no action option is given."""
+from pathlib import Path
+
 from utils.core.config import resolve_config
 from utils.core.config_file import grid_label, parse_grid
 from utils.core.errors import UsageError
@@ -16,6 +18,13 @@ def action(is_requested):
         return function
 
     return register
+
+
+def with_keras(args) -> None:
+    """Import TensorFlow and Keras, quietly unless --verbose: only the actions that train, evaluate or predict do."""
+    from utils.training.setup import import_keras
+
+    import_keras(verbose=bool(args.verbose))
 
 
 def verbosity_of(args) -> int:
@@ -66,19 +75,24 @@ def list_models(task, args) -> int:
 
     print(f"{'model':<24} {'params':>10}  defaults / description")
     for spec in models_for_task(task.name):
-        model = spec.build(input_shape=task.sample_shape, num_classes=task.num_classes)
+        # The declared count (checked against a built model by tests/test_registry.py): no Keras needed here.
+        params = f"{spec.params:,}" if spec.params is not None else "?"
         defaults = ", ".join(f"{key}={value}" for key, value in spec.defaults.items()) or "task defaults"
         marker = " (default)" if spec.name == task.default_model else ""
-        print(f"{spec.name + marker:<24} {model.count_params():>10,}  [{defaults}] {spec.description}")
+        print(f"{spec.name + marker:<24} {params:>10}  [{defaults}] {spec.description}")
     return 0
 
 
-@action(lambda args: args.runs)
-def list_runs(task, args) -> int:
-    from utils.runs.store import list_runs as runs_table
+def queried_runs(args) -> list:
+    """The run folders --where selects (for --compare); [] without --where."""
+    if not args.where:
+        return []
+    from utils.runs.query import query_rows
 
-    print(runs_table(args.outputs))
-    return 0
+    rows = query_rows(args.outputs, args.where)
+    if not rows:
+        raise UsageError(f"No run in {args.outputs} matches --where {' '.join(args.where)}.")
+    return [str(Path(args.outputs) / row["run"]) for row in rows]
 
 
 @action(lambda args: args.compare is not None or args.last)
@@ -88,13 +102,14 @@ def compare_runs(task, args) -> int:
 
     if args.last is not None and args.last < 1:
         raise UsageError(f"--last must be at least 1. Received: {args.last}.")
-    folders = resolve_runs(args.compare, args.last, args.outputs)
+    folders = resolve_runs((args.compare or []) + queried_runs(args), args.last, args.outputs)
     print(compare(folders, args.outputs, verbosity_of(args)))
     return 0
 
 
 @action(lambda args: args.evaluate)
 def evaluate(task, args) -> int:
+    with_keras(args)
     from utils.training.saved_models import evaluate as evaluate_saved
 
     evaluate_saved(task, args.evaluate, verbosity_of(args))
@@ -103,6 +118,7 @@ def evaluate(task, args) -> int:
 
 @action(lambda args: args.predict)
 def predict(task, args) -> int:
+    with_keras(args)
     from utils.training.saved_models import predict as predict_saved
 
     predict_saved(task, args.predict[0], args.predict[1:], verbosity_of(args))
@@ -111,20 +127,22 @@ def predict(task, args) -> int:
 
 @action(lambda args: args.resume)
 def resume(task, args) -> int:
-    from utils.training.engine import resume_run
-
     if args.epochs is not None and args.epochs < 1:
         raise UsageError(f"--epochs must be at least 1. Received: {args.epochs}.")
+    with_keras(args)
+    from utils.training.engine import resume_run
+
     resume_run(task, args.resume, args.epochs, verbosity_of(args))
     return 0
 
 
 def train(task, args) -> int:
     """The default action: train every planned run, then compare them when there are several."""
+    plans = planned_runs(task, args)  # option errors first, before TensorFlow's import
+    with_keras(args)
     from utils.runs.folder import prepare_outputs
     from utils.training.engine import RunContext, check_plans, train_new_run
 
-    plans = planned_runs(task, args)
     context = RunContext(outputs=args.outputs, verbosity=verbosity_of(args))
     # tf.distribute strategies must exist before any other TensorFlow work (the checks below create variables).
     context.distribution = check_plans([config for _, config in plans])
@@ -148,10 +166,10 @@ def train(task, args) -> int:
 
 def dispatch(task, args) -> int:
     """Run the first action the options ask for; training is the default."""
-    from utils.sweeps.driver import is_sweep, run_sweep
-
     # --grid, --search and --resume-sweep run their trials as child processes of this entry point.
-    if is_sweep(args):
+    if args.grid or args.search or args.resume_sweep:
+        from utils.sweeps.driver import run_sweep
+
         return run_sweep(task, args, verbosity_of(args))
     for is_requested, function in ACTIONS:
         if is_requested(args):

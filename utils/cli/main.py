@@ -3,19 +3,21 @@ import sys
 
 from utils.cli.actions import dispatch
 from utils.cli.parser import build_parser, parse_arguments
-from utils.core.errors import UserError
+from utils.core.errors import UsageError, UserError
 
 
 def main(task_name: str, argv=None) -> int:
-    from utils.training.setup import import_keras
-
-    argv = sys.argv[1:] if argv is None else argv
-    # Import TensorFlow first and quietly: the model registry behind the parser imports Keras.
-    import_keras(verbose="-v" in argv or "--verbose" in argv)
+    # No TensorFlow here: --help, option errors, --list and the run-store actions answer without it; the actions
+    # that train, evaluate or predict import it themselves (utils.cli.actions.with_keras).
     from models import models_for_task
+    from utils.cli import store_actions  # noqa: F401  (registers the run-store actions)
     from utils.tasks import get_task
 
-    task = get_task(task_name)
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        task = get_task(task_name)
+    except KeyError as error:
+        raise UsageError(error.args[0])
     parser = build_parser(task, [spec.name for spec in models_for_task(task.name)])
     return dispatch(task, parse_arguments(parser, task, argv))
 

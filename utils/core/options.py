@@ -135,6 +135,7 @@ SWEEPS = "sweeps (--grid, --search; each trial a run folder, the sweep in output
 TRAINING, FEATURES, INTEGRATIONS, SETTINGS, OUTPUT = (
     "training", "training features", "integrations", "settings files and sweeps", "output",
 )
+STORE = "the run store"
 LR_SCHEDULES = ("constant", "step", "cosine", "plateau")
 DISTRIBUTE_KINDS = ("none", "mirrored", "multi-worker")
 DEFAULT_SEED = 42
@@ -145,7 +146,7 @@ OPTIONS = (
     Option("list", ("--list",), bool, flag=True, group=ACTIONS, setting=False, in_config=False, exclusive="action",
            help="list the registered models and exit"),
     Option("runs", ("--runs",), bool, flag=True, group=ACTIONS, setting=False, in_config=False, exclusive="action",
-           help="list the runs in --outputs (status, model, epochs, accuracy)"),
+           help="list the runs in --outputs (newest 50; see --where, --sort, --show, --columns, --format, --html)"),
     Option("compare", ("--compare",), nargs="*", metavar="RUN", group=ACTIONS, setting=False, in_config=False,
            exclusive="action",
            help="overlay the histories of these run folders (paths or globs; add --last N for the newest N runs)"),
@@ -157,6 +158,41 @@ OPTIONS = (
            help="continue a run from its last checkpoint up to --epochs in total"),
     Option("last", ("--last",), int, metavar="N", group=ACTIONS, setting=False, in_config=False, check=at_least(1),
            help="with --compare: add the newest N runs in --outputs"),
+
+    # The run store (issue 13): listing, querying, diffing, tagging and deleting runs; none of it imports TensorFlow.
+    Option("where", ("--where",), nargs="+", metavar="FILTER", group=STORE, setting=False, in_config=False,
+           help="with --runs or --compare: only runs matching every filter, e.g. model=conv_net status=completed "
+                "'test_accuracy>0.9' tag:baseline 'started>2026-11-01' sweep=ID (operators = != < <= > >= ~)"),
+    Option("sort", ("--sort",), metavar="[-]COLUMN", group=STORE, setting=False, in_config=False,
+           help="with --runs: sort by COLUMN; --sort=-COLUMN sorts descending (default: newest first)"),
+    Option("show", ("--show",), int, 50, metavar="N", group=STORE, setting=False, in_config=False, check=at_least(0),
+           help="with --runs: show at most N runs, and say how many are hidden; 0 shows all (default: 50)"),
+    Option("columns", ("--columns",), metavar="A,B,...", group=STORE, setting=False, in_config=False,
+           help="with --runs: the columns to show: any run fact, hyperparameter or metric"),
+    Option("output_format", ("--format",), str, "table", group=STORE, setting=False, in_config=False,
+           choices=("table", "csv", "json"), help="with --runs or --diff: table, csv or json (default: table)"),
+    Option("html", ("--html",), bool, False, flag=True, group=STORE, setting=False, in_config=False,
+           help="with --runs: also write outputs/index.html, every run and comparison on one page"),
+    Option("diff", ("--diff",), nargs=2, metavar=("RUN_A", "RUN_B"), group=STORE, setting=False, in_config=False,
+           exclusive="action", help="show what differs between two runs: settings, data, environment, results"),
+    Option("show_all", ("--all",), bool, False, flag=True, group=STORE, setting=False, in_config=False,
+           help="with --diff: show everything, not only what differs"),
+    Option("tag", ("--tag",), nargs="+", metavar=("RUN", "KEY=VALUE"), group=STORE, setting=False, in_config=False,
+           exclusive="action", help="tag a run (KEY alone means KEY=true)"),
+    Option("untag", ("--untag",), nargs=2, metavar=("RUN", "KEY"), group=STORE, setting=False, in_config=False,
+           exclusive="action", help="remove a run's tag"),
+    Option("note", ("--note",), nargs=2, metavar=("RUN", "TEXT"), group=STORE, setting=False, in_config=False,
+           exclusive="action", help="add a note to a run"),
+    Option("delete", ("--delete",), nargs="+", metavar="RUN", group=STORE, setting=False, in_config=False,
+           exclusive="action", help="move runs to <outputs>/.trash/ (a run still training is refused)"),
+    Option("restore", ("--restore",), nargs="+", metavar="RUN", group=STORE, setting=False, in_config=False,
+           exclusive="action", help="bring runs back from <outputs>/.trash/"),
+    Option("purge", ("--purge",), bool, False, flag=True, group=STORE, setting=False, in_config=False,
+           exclusive="action", help="delete the trashed runs for good (needs --yes)"),
+    Option("older_than", ("--older-than",), metavar="AGE", group=STORE, setting=False, in_config=False,
+           help="with --purge: only runs trashed more than AGE ago, e.g. 30d, 12h, 2w"),
+    Option("yes", ("--yes",), bool, False, flag=True, group=STORE, setting=False, in_config=False,
+           help="with --purge: yes, delete for good"),
 
     Option("epochs", ("--epochs",), int, 10, metavar="N", check=epochs_range,
            help="total epochs (default: {task_default}, or the model's own)"),
@@ -243,7 +279,7 @@ OPTIONS = (
     Option("name", ("--name",), str, metavar="LABEL", group=OUTPUT,
            help="a label added to the run folder's name (letters, digits, - _ .)"),
     Option("verbose", ("-v", "--verbose"), bool, False, flag=True, group=OUTPUT, setting=False, exclusive="loudness",
-           help="progress bars and TensorFlow's own logs"),
+           help="also show TensorFlow's own log lines (progress: a bar on a terminal, one line per epoch when piped)"),
     Option("quiet", ("--quiet",), bool, False, flag=True, group=OUTPUT, setting=False, exclusive="loudness",
            help="print only the run folder path and errors"),
 )

@@ -48,6 +48,9 @@ class RunFolder:
     evaluations = property(lambda self: self.path / "evaluations")
     predictions = property(lambda self: self.path / "predictions")
     lock_file = property(lambda self: self.path / ".lock")
+    environment = property(lambda self: self.path / "environment.txt")  # every installed package, pip-freeze style
+    source_patch = property(lambda self: self.path / "source.patch")  # git diff of tracked files, when dirty
+    model_plot = property(lambda self: self.plots / "model.png")  # keras.utils.plot_model's picture
 
     def is_run(self) -> bool:
         return self.run_file.is_file()
@@ -98,6 +101,22 @@ class EvaluationFolder:
 
     def __str__(self) -> str:
         return str(self.path)
+
+
+# ---------------------------------------------------------------- the outputs folder's own files
+def store_index(outputs) -> Path:
+    """A cache of every run's summary row (utils.runs.index); the run folders stay the truth."""
+    return Path(outputs) / ".runs-index.json"
+
+
+def trash(outputs) -> Path:
+    """Where --delete moves runs to, until --restore or --purge."""
+    return Path(outputs) / ".trash"
+
+
+def index_page(outputs) -> Path:
+    """outputs/index.html: every run and comparison on one page."""
+    return Path(outputs) / "index.html"
 
 
 def keep_history_until(folder: RunFolder, done: int):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from utils.core import atomic
 from utils.core.errors import UserError
+from utils.runs.environment import capture as capture_environment
 from utils.runs.folder import FORMAT, RUN_FILE, RunFolder, keep_history_until
 
 MONITOR = "val_accuracy"  # the validation value behind best.h5 and every run's "best"
@@ -78,6 +79,7 @@ class RunRecord:
             "epochs_completed": 0, "seconds_per_epoch": [], "best": None, "test_metrics": None, "resumes": [],
         })
         record.save()
+        capture_environment(folder)  # environment.txt and source.patch, for --diff
         return record
 
     @classmethod
@@ -145,6 +147,25 @@ class RunRecord:
 
     def mark_completed(self, test_metrics: dict, weights_sha256: str) -> None:
         self.mark("completed", test_metrics=test_metrics, weights_sha256=weights_sha256)
+
+    def set_tags(self, tags: dict) -> None:
+        """Add or overwrite tags (key -> text); the caller holds RunLock(folder, "tag")."""
+        self.data["tags"] = {**(self.data.get("tags") or {}), **tags}
+        self.save()
+
+    def remove_tag(self, key: str) -> bool:
+        """Drop tag `key`; False when the run had no such tag."""
+        tags = dict(self.data.get("tags") or {})
+        if tags.pop(key, None) is None:
+            return False
+        self.data["tags"] = tags
+        self.save()
+        return True
+
+    def add_note(self, text: str) -> None:
+        """Append a free-text note with the time it was written."""
+        self.data["notes"] = [*(self.data.get("notes") or []), {"text": text, "written": now_iso()}]
+        self.save()
 
     def begin_resume(self, done: int, target: int) -> None:
         """Continue from `done` finished epochs to `target`: forget what was recorded after the checkpoint."""

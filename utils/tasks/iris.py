@@ -1,6 +1,5 @@
 """Iris (three classes) from scikit-learn's copy: four measurements in centimetres."""
 import numpy as np
-import pandas as pd
 
 from utils.tasks.datasets import Dataset, sha256_of_arrays
 from utils.tasks.preprocessing import TabularPreprocessor
@@ -29,6 +28,8 @@ def load_iris(data_options: dict, seed: int, validation_split: float, limit, pre
 
 def read_iris_inputs(inputs, preprocessing):
     """Rows of the four measurements in centimetres, scaled with the run's saved preprocessing."""
+    import pandas as pd  # here, so --help and the run store never import pandas
+
     rows = parse_number_rows(inputs, 4, "Iris (sepal length, sepal width, petal length, petal width)")
     return require_preprocessing(preprocessing).transform(pd.DataFrame(rows, columns=IRIS_FEATURES)), list(inputs)
 

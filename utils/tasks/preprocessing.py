@@ -1,7 +1,5 @@
 """Preprocessing of tabular features, fitted on the training split only and saved as plain JSON (never a pickle)."""
 import numpy as np
-import pandas as pd
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from utils.core.errors import UserError
 
@@ -14,6 +12,8 @@ class TabularPreprocessor:
     """
 
     def __init__(self, numeric_columns, categorical_columns=()):
+        from sklearn.preprocessing import OneHotEncoder, StandardScaler  # here, so --help never imports scikit-learn
+
         self.numeric_columns = list(numeric_columns)
         self.categorical_columns = list(categorical_columns)
         self.scaler = StandardScaler()
@@ -23,13 +23,13 @@ class TabularPreprocessor:
     def fitted(self) -> bool:
         return hasattr(self.scaler, "mean_")
 
-    def fit(self, frame: pd.DataFrame) -> "TabularPreprocessor":
+    def fit(self, frame) -> "TabularPreprocessor":
         self.scaler.fit(frame[self.numeric_columns].to_numpy(np.float64))
         if self.encoder is not None:
             self.encoder.fit(frame[self.categorical_columns].astype(str))
         return self
 
-    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+    def transform(self, frame) -> np.ndarray:
         parts = [self.scaler.transform(frame[self.numeric_columns].to_numpy(np.float64)).astype(np.float32)]
         if self.encoder is not None:
             try:
@@ -72,5 +72,7 @@ class TabularPreprocessor:
                 column: [categories[index % len(categories)] for index in range(longest)]
                 for column, categories in zip(data["categorical_columns"], data["categories"])
             }
+            import pandas as pd
+
             preprocessor.encoder.fit(pd.DataFrame(columns))
         return preprocessor

@@ -18,6 +18,8 @@ from utils.core.config_file import save_resolved_config
 from utils.core.errors import UsageError, UserError
 from utils.reports import evaluation as reports
 from utils.reports.html import write_run_report
+from utils.reports.index_page import refresh_index_page
+from utils.reports.network import plot_network
 from utils.training.trial import TrialPruned
 from utils.reports.plots import plot_history
 from utils.runs.folder import RunFolder, create_run_folder
@@ -41,7 +43,7 @@ class RunContext:
     """Where runs go and how loudly; shared by every run of one command."""
 
     outputs: Path
-    verbosity: int = 1  # 0 quiet, 1 one line per epoch, 2 progress bars
+    verbosity: int = 1  # 0 quiet, 1 normal, 2 verbose (TensorFlow's logs too)
     distribution: Optional[object] = None  # a tf.distribute wrapper (utils.training.distribution)
 
 
@@ -151,6 +153,7 @@ def write_run_files(folder: RunFolder, model, config, dataset) -> None:
     model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line), line_length=100)
     atomic.write_text(folder.summary, "\n".join(lines) + "\n")
     save_resolved_config(config, folder.resolved_config)
+    plot_network(model, folder.model_plot)  # plots/model.png, for report.html
     if dataset.preprocessing is not None:
         atomic.write_json(folder.preprocessing, dataset.preprocessing.to_json())
 
@@ -237,6 +240,7 @@ def run_session(session: TrainingSession) -> None:
         raise
     finally:
         end_trackers(trackers, record)
+        refresh_index_page(folder.path.parent)  # issue 13: outputs/index.html lists every run as it ends
 
 
 def fit(session: TrainingSession, extra_callbacks=()) -> None:
@@ -311,8 +315,9 @@ def note_early_stopping(session: TrainingSession, stopper) -> None:
 
 
 def fit_verbosity(verbosity: int) -> int:
-    # quiet -> silent; default -> one line per epoch; --verbose -> Keras' progress bar.
-    return {0: 0, 1: 2, 2: 1}[verbosity]
+    # quiet -> silent; on a terminal -> Keras' progress bar; piped -> one line per epoch. (--verbose only unmutes
+    # TensorFlow's own logs, in utils.training.setup.import_keras.)
+    return 0 if verbosity == 0 else 1 if sys.stdout.isatty() else 2
 
 
 def end_trackers(trackers, record) -> None:

@@ -1,0 +1,64 @@
+"""Environment capture, the network picture, progress output and the index page's HTML (fast tier, in-process)."""
+import re
+import subprocess
+import sys
+
+import pytest
+
+from test_run_store import make_run
+from utils.reports.index_page import render_page, sparkline, write_index_page
+from utils.reports.network import plot_network
+from utils.runs import environment
+from utils.runs.folder import RunFolder
+
+
+def test_environment_txt_lists_every_installed_package_and_the_patch_follows_git(tmp_path):
+    environment.capture(tmp_path)
+    packages = environment.read_packages(tmp_path)
+    assert packages["keras"] and packages["numpy"] and packages["pytest"]
+    dirty = subprocess.run(["git", "diff", "HEAD", "--quiet"], cwd=environment.PROJECT).returncode == 1
+    assert RunFolder(tmp_path).source_patch.is_file() == dirty
+    assert environment.changed_packages({"a": "1", "b": "2"}, {"b": "3", "c": "1"}) == {
+        "a": ("1", None), "b": ("2", "3"), "c": (None, "1")}
+
+
+def test_a_missing_graphviz_is_one_line_and_the_run_goes_on(tmp_path, capsys):
+    def no_graphviz(*args, **kwargs):
+        raise ImportError("You must install pydot (`pip install pydot`) for `plot_model` to work.")
+
+    assert plot_network(object(), tmp_path / "plots" / "model.png", plot=no_graphviz) is False
+    error = capsys.readouterr().err
+    assert len(error.strip().splitlines()) == 1 and "apt-get install graphviz" in error
+
+
+def test_the_network_picture_is_drawn_with_keras(tmp_path):
+    from utils.training.setup import import_keras
+
+    keras = import_keras()
+    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2)])
+    path = tmp_path / "plots" / "model.png"
+    assert plot_network(model, path) and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("terminal, expected", [(True, 1), (False, 2)])
+def test_progress_is_a_bar_on_a_terminal_and_a_line_per_epoch_when_piped(monkeypatch, terminal, expected):
+    from utils.training import engine
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: terminal)
+    assert engine.fit_verbosity(1) == expected and engine.fit_verbosity(2) == expected  # -v: TensorFlow logs only
+    assert engine.fit_verbosity(0) == 0
+
+
+def test_index_page_links_reports_draws_sparklines_and_needs_nothing_remote(tmp_path):
+    run = make_run(tmp_path, "20261110-100000_conv_net")
+    make_run(tmp_path, "20261111-100000_le_net", model="le_net")
+    RunFolder(run).report.write_text("<html></html>")
+    (tmp_path / "compare_20261112-100000").mkdir()
+    RunFolder(tmp_path / "compare_20261112-100000").report.write_text("<html></html>")
+    page = write_index_page(tmp_path).read_text()
+    links = re.findall(r'href="([^"]+)"', page)
+    assert links == ["20261110-100000_conv_net/report.html", "compare_20261112-100000/report.html"]
+    assert all((tmp_path / link).is_file() for link in links)
+    assert page.count("<polyline") == 2 and "http" not in page.replace('lang="en"', "")
+    assert sparkline([]) == "" and "<svg" in sparkline([0.5])
+    assert "20261111-100000_le_net" in render_page(tmp_path)

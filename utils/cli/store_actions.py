@@ -1,0 +1,148 @@
+"""The run-store actions: --runs (with --where/--sort/--show/--columns/--format/--html), --diff, --tag, --untag,
+--note, --delete, --restore, --purge. None of them imports TensorFlow, Keras or JAX."""
+import sys
+from pathlib import Path
+
+from utils.cli.actions import action
+from utils.core.errors import UsageError, UserError
+from utils.runs.folder import RUN_FILE, RunFolder
+from utils.runs.lock import RunLock
+
+
+def resolve_run(text: str, outputs) -> Path:
+    """A run given as a folder path or as a run name under --outputs."""
+    for candidate in (Path(text), Path(outputs) / text):
+        if RunFolder(candidate).is_run():
+            return candidate
+    raise UsageError(f"{text} is not a run: no {RUN_FILE} in {text} or in {Path(outputs) / text}.")
+
+
+@action(lambda args: args.runs)
+def list_runs(task, args) -> int:
+    from utils.runs.index import load_rows
+    from utils.runs.query import chosen_columns, known_columns, order, query_rows, render
+
+    rows = load_rows(args.outputs)
+    columns = known_columns(rows)
+    shown = order(query_rows(args.outputs, args.where, rows), args.sort, columns)
+    hidden = len(shown) - args.show if args.show and len(shown) > args.show else 0
+    shown = shown[: args.show] if hidden else shown
+    if not rows and args.output_format == "table":
+        print(f"No runs in {args.outputs}.")
+    else:
+        print(render(shown, chosen_columns(args.columns, columns), args.output_format))
+    if hidden:
+        print(f"({hidden} more runs hidden; --show 0 lists all, --where narrows)",
+              file=sys.stdout if args.output_format == "table" else sys.stderr)
+    if args.html:
+        from utils.reports.index_page import write_index_page
+        from utils.runs.folder import prepare_outputs
+
+        prepare_outputs(args.outputs)
+        print(write_index_page(args.outputs))
+    return 0
+
+
+@action(lambda args: args.diff)
+def diff_runs(task, args) -> int:
+    from utils.runs.diff import differences, render
+    from utils.runs.record import RunRecord
+
+    first, second = (resolve_run(text, args.outputs) for text in args.diff)
+    if first.resolve() == second.resolve():
+        raise UsageError(f"--diff needs two different runs; both name {first}.")
+    records = RunRecord.load(first), RunRecord.load(second)
+    print(render(*records, differences(*records, show_all=args.show_all), args.output_format))
+    return 0
+
+
+def parse_tags(pairs) -> dict:
+    tags = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if not key.strip() or any(character.isspace() for character in key):
+            raise UsageError(f"--tag expects KEY=VALUE (or KEY) after the run. Received: {pair!r}.")
+        tags[key] = value if "=" in pair else "true"
+    return tags
+
+
+def edit_record(folder: Path, change) -> None:
+    """Apply `change(record)` under the run's lock (a run still training is refused), then refresh report.html."""
+    from utils.runs.record import RunRecord
+
+    with RunLock(folder, "tag"):
+        change(RunRecord.load(folder))
+    if RunFolder(folder).report.is_file():
+        from utils.reports.html import write_run_report
+
+        write_run_report(folder)
+
+
+@action(lambda args: args.tag)
+def tag_run(task, args) -> int:
+    if len(args.tag) < 2:
+        raise UsageError("--tag expects a run and at least one KEY=VALUE, e.g. --tag RUN baseline owner=ana.")
+    folder = resolve_run(args.tag[0], args.outputs)
+    tags = parse_tags(args.tag[1:])
+    edit_record(folder, lambda record: record.set_tags(tags))
+    print(f"{folder.name}: tagged {', '.join(f'{key}={value}' for key, value in tags.items())}")
+    return 0
+
+
+@action(lambda args: args.untag)
+def untag_run(task, args) -> int:
+    folder, key = resolve_run(args.untag[0], args.outputs), args.untag[1]
+
+    def remove(record):
+        if not record.remove_tag(key):
+            raise UserError(f"{folder.name} has no tag {key!r}.")
+
+    edit_record(folder, remove)
+    print(f"{folder.name}: removed tag {key}")
+    return 0
+
+
+@action(lambda args: args.note)
+def note_run(task, args) -> int:
+    folder, text = resolve_run(args.note[0], args.outputs), args.note[1]
+    if not text.strip():
+        raise UsageError("--note expects a run and a non-empty text.")
+    edit_record(folder, lambda record: record.add_note(text))
+    print(f"{folder.name}: note added")
+    return 0
+
+
+@action(lambda args: args.delete)
+def delete_runs(task, args) -> int:
+    from utils.runs import trash
+
+    folders = [resolve_run(text, args.outputs) for text in args.delete]  # every name checked before anything moves
+    for folder in folders:
+        target = trash.delete(folder, args.outputs)
+        print(f"{folder.name} -> {target} (--restore {folder.name} brings it back)")
+    return 0
+
+
+@action(lambda args: args.restore)
+def restore_runs(task, args) -> int:
+    from utils.runs import trash
+
+    for name in args.restore:
+        print(f"restored {trash.restore(name, args.outputs)}")
+    return 0
+
+
+@action(lambda args: args.purge)
+def purge_runs(task, args) -> int:
+    from utils.runs import trash
+
+    age = trash.parse_age(args.older_than) if args.older_than else 0.0
+    folders = trash.purgeable(args.outputs, age)
+    if not args.yes:
+        raise UsageError(f"--purge deletes trashed runs for good ({len(folders)} now); add --yes to confirm.")
+    if not folders:
+        print("Nothing to purge.")
+        return 0
+    trash.purge(folders)
+    print(f"Purged {len(folders)} run(s) from the trash.")
+    return 0

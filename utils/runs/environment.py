@@ -1,0 +1,72 @@
+"""What a run was made with beyond its settings: every installed package (environment.txt, the equivalent of
+`pip freeze`) and, when the project's git tree is dirty, the diff of its tracked files (source.patch).
+
+`--diff` reads both back to say which packages changed between two runs and whether their code differed.
+"""
+import hashlib
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+from utils.core import atomic
+from utils.runs.folder import RunFolder
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def installed_packages() -> dict:
+    """{distribution name (lower case): version} of everything importable, from importlib.metadata."""
+    packages = {}
+    for distribution in metadata.distributions():
+        name = distribution.metadata["Name"]
+        if name:
+            packages[name.lower()] = distribution.version
+    return dict(sorted(packages.items()))
+
+
+def source_diff():
+    """`git diff HEAD` of the project's tracked files, or None when the tree is clean or git is unavailable."""
+    try:
+        result = subprocess.run(["git", "diff", "HEAD", "--no-color"], cwd=PROJECT, capture_output=True, text=True,
+                                timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout if result.returncode == 0 and result.stdout.strip() else None
+
+
+def capture(folder) -> None:
+    """Write environment.txt (and source.patch when the tree is dirty) into a new run folder."""
+    folder = RunFolder(folder)
+    lines = [f"{name}=={version}" for name, version in installed_packages().items()]
+    atomic.write_text(folder.environment, "\n".join(lines) + "\n")
+    patch = source_diff()
+    if patch is not None:
+        atomic.write_text(folder.source_patch, patch)
+
+
+def read_packages(folder) -> dict:
+    """environment.txt back as {name: version}; {} when the run predates it or the file is unreadable."""
+    try:
+        text = RunFolder(folder).environment.read_text()
+    except (OSError, UnicodeDecodeError):
+        return {}
+    pairs = (line.split("==", 1) for line in text.splitlines() if "==" in line)
+    return {name: version for name, version in pairs}
+
+
+def describe_patch(folder) -> str:
+    """source.patch in one phrase: 'none (clean tree)' or its size and a short sha256 to compare by."""
+    try:
+        data = RunFolder(folder).source_patch.read_bytes()
+    except FileNotFoundError:
+        return "none (clean tree)"
+    except OSError:
+        return "unreadable"
+    lines = data.count(b"\n")
+    return f"{lines} lines, sha256 {hashlib.sha256(data).hexdigest()[:12]}"
+
+
+def changed_packages(first: dict, second: dict) -> dict:
+    """{package: (version in first or None, version in second or None)} for every package that differs."""
+    names = sorted(set(first) | set(second))
+    return {name: (first.get(name), second.get(name)) for name in names if first.get(name) != second.get(name)}

@@ -1,0 +1,155 @@
+"""--where, --sort, --show and --columns over summary rows (utils.runs.index), and the table/csv/json output.
+
+A filter is COLUMN OPERATOR VALUE (`model=conv_net`, `test_accuracy>0.9`, `started>2026-11-01`, `learning_rate<=1e-3`,
+`model~conv` for "contains") or a tag test (`tag:baseline`, `tag:owner=ana`). Numbers compare as numbers, everything
+else as text (ISO dates sort as text). Every mistake is one UsageError naming the filter.
+"""
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass
+
+from utils.core.errors import UsageError
+from utils.core.options import setting_options
+from utils.runs.index import BASE_COLUMNS, load_rows
+
+OPERATORS = {
+    "=": lambda left, right: left == right, "==": lambda left, right: left == right,
+    "!=": lambda left, right: left != right, "<": lambda left, right: left < right,
+    "<=": lambda left, right: left <= right, ">": lambda left, right: left > right,
+    ">=": lambda left, right: left >= right, "~": lambda left, right: str(right) in str(left),
+}
+FILTER = re.compile(r"^\s*(?P<column>tag:[^=<>!~\s]+|[A-Za-z_][\w.]*)\s*(?P<operator>[=<>!~]+)?\s*(?P<value>.*?)\s*$")
+DEFAULT_COLUMNS = ("run", "status", "model", "epochs", "best_val_accuracy", "test_accuracy", "started", "tags")
+EXAMPLES = "e.g. model=conv_net, test_accuracy>0.9, started>2026-11-01, tag:baseline"
+
+
+@dataclass(frozen=True)
+class Filter:
+    text: str
+    column: str
+    operator: str  # "" for a bare tag test
+    value: str
+
+    def matches(self, row: dict) -> bool:
+        if self.column.startswith("tag:"):
+            tags = row.get("tags") or {}
+            name = self.column[4:]
+            return name in tags if not self.operator else _compare(tags.get(name), self.operator, self.value, self.text)
+        return _compare(row.get(self.column), self.operator, self.value, self.text)
+
+
+def known_columns(rows) -> list:
+    columns = dict.fromkeys([*BASE_COLUMNS, *(option.name for option in setting_options())])
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    return [column for column in columns if not column.startswith("_")]
+
+
+def parse_filter(text: str, columns) -> Filter:
+    match = FILTER.match(text)
+    if not match or (not match["operator"] and not match["column"].startswith("tag:")) or (match["operator"] and not match["value"]):
+        raise UsageError(f"--where {text!r} is not COLUMN OPERATOR VALUE or tag:NAME ({EXAMPLES}).")
+    column, operator = match["column"], match["operator"] or ""
+    if operator and operator not in OPERATORS:
+        raise UsageError(f"--where {text!r}: unknown operator {operator!r}; use one of {' '.join(OPERATORS)}.")
+    if not column.startswith("tag:") and column not in columns:
+        raise UsageError(f"--where {text!r}: unknown column {column!r}. Known columns: {', '.join(columns)}.")
+    return Filter(text, column, operator, match["value"])
+
+
+def _number(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _compare(left, operator: str, right: str, text: str) -> bool:
+    if left is None:
+        return operator == "!="
+    if isinstance(left, bool):
+        left = str(left).lower()
+    if isinstance(left, (int, float)) and operator != "~":
+        number = _number(right)
+        if number is None:
+            raise UsageError(f"--where {text!r}: the column holds numbers; {right!r} is not one.")
+        return OPERATORS[operator](float(left), number)
+    return OPERATORS[operator](str(left), right)
+
+
+def select(rows, filters) -> list:
+    return [row for row in rows if all(condition.matches(row) for condition in filters)]
+
+
+def sort_key(column: str):
+    def key(row):
+        value = row.get(column)
+        number = _number(value) if not isinstance(value, str) else None
+        return (0, number, "") if number is not None else (1, 0.0, str(value))
+
+    return key
+
+
+def order(rows, sort: str, columns) -> list:
+    """Rows sorted by `sort` ('column' or '-column' for descending; empty values last); default newest first."""
+    descending = sort.startswith("-") if sort else True
+    column = sort.lstrip("-+") if sort else "started"
+    if column not in columns:
+        raise UsageError(f"--sort {sort!r}: unknown column {column!r}. Known columns: {', '.join(columns)}.")
+    present = [row for row in rows if row.get(column) is not None]
+    missing = [row for row in rows if row.get(column) is None]
+    return sorted(present, key=sort_key(column), reverse=descending) + missing
+
+
+def chosen_columns(text, columns) -> list:
+    if not text:
+        return list(DEFAULT_COLUMNS)
+    chosen = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in columns]
+    if unknown:
+        raise UsageError(f"--columns: unknown column(s) {', '.join(unknown)}. Known columns: {', '.join(columns)}.")
+    return chosen
+
+
+def cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, dict):
+        return ",".join(f"{key}={item}" for key, item in value.items()) or "-"
+    if isinstance(value, list):
+        return " | ".join(map(str, value)) or "-"
+    return str(value)
+
+
+def render(rows, columns, output_format: str) -> str:
+    """Rows as an aligned text table, CSV, or JSON (JSON keeps the values' types)."""
+    if output_format == "json":
+        return json.dumps([{column: row.get(column) for column in columns} for row in rows], indent=1)
+    if output_format == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([[cell(row.get(column)) if row.get(column) is not None else "" for column in columns]
+                          for row in rows])
+        return buffer.getvalue().rstrip("\n")
+    cells = [[cell(row.get(column)) for column in columns] for row in rows]
+    widths = [max([len(column)] + [len(line[index]) for line in cells]) for index, column in enumerate(columns)]
+    lines = ["  ".join(column.ljust(width) for column, width in zip(columns, widths))]
+    lines += ["  ".join(text.ljust(width) for text, width in zip(line, widths)) for line in cells]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def query_rows(outputs, where, rows=None) -> list:
+    """The rows of `outputs` matching every --where filter."""
+    rows = load_rows(outputs) if rows is None else rows
+    columns = known_columns(rows)
+    filters = [parse_filter(text, columns) for text in where or []]
+    return select(rows, filters)
