@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 
+from utils.core.options import DEFAULT_SEED
 from utils.core.errors import UsageError, UserError
 from utils.runs.folder import RunFolder, prepare_outputs
 from utils.runs.record import RunRecord, now_iso
@@ -81,7 +82,7 @@ def plan(task, args, options) -> dict:
     outputs = prepare_outputs(args.outputs)
     return {
         "task": task.name, "method": args.search or "grid", "objective": args.objective,
-        "direction": studies.direction_of(args.objective), "prune": args.prune, "seed": args.seed,
+        "direction": studies.direction_of(args.objective), "prune": args.prune, "seed": DEFAULT_SEED if args.seed is None else args.seed,
         "target_trials": (args.trials or DEFAULT_TRIALS) if args.search else len(grid),
         "parameters": [parameter.to_json() for parameter in parameters], "base_options": base,
         "epochs": base.get("epochs") or task.defaults.get("epochs"),
