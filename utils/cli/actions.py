@@ -112,10 +112,12 @@ def predict(task, args) -> int:
 @action(lambda args: args.resume)
 def resume(task, args) -> int:
     from utils.training.engine import resume_run
+    from utils.training.multiworker import start_if_requested
 
     if args.epochs is not None and args.epochs < 1:
         raise UsageError(f"--epochs must be at least 1. Received: {args.epochs}.")
-    resume_run(task, args.resume, args.epochs, verbosity_of(args))
+    world = start_if_requested(args)  # before any JAX work, as joining a multi-worker job requires
+    resume_run(task, args.resume, args.epochs, verbosity_of(args), world=world)
     return 0
 
 
@@ -123,12 +125,16 @@ def train(task, args) -> int:
     """The default action: train every planned run, then compare them when there are several."""
     from utils.runs.folder import prepare_outputs
     from utils.training.engine import RunContext, check_plans, train_new_run
+    from utils.training.multiworker import start_if_requested
 
     plans = planned_runs(task, args)
     context = RunContext(outputs=args.outputs, verbosity=verbosity_of(args))
-    # tf.distribute strategies must exist before any other TensorFlow work (the checks below create variables).
+    # A multi-worker job is joined, and tf.distribute strategies made, before any other JAX or TensorFlow work
+    # (the checks below create variables).
+    context.world = start_if_requested(args, [config for _, config in plans])
     context.distribution = check_plans([config for _, config in plans])
-    prepare_outputs(args.outputs)
+    if context.world is None or context.world.is_chief:  # the other processes write nothing under --outputs
+        prepare_outputs(args.outputs)
     datasets = {}
     folders = []
     for spec, config in plans:
