@@ -384,7 +384,7 @@ def finish_run(session: TrainingSession) -> None:
     weights = weights_sha256(model)
     if not session.is_chief:
         session.record.mark_completed(None, weights)
-        say(session.verbosity, f"{session.world.name} finished; process 0 writes {folder}; weights_sha256 {weights}")
+        say(session.verbosity, f"{session.world.name} finished (process 0 writes the run folder); weights_sha256 {weights}")
         return
     with atomic.atomic_path(folder.model_file) as temporary:
         model.save(temporary)

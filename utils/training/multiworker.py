@@ -140,7 +140,7 @@ def join(world: World) -> World:
 def _give_up_unless(joined: threading.Event, world: World) -> None:
     if not joined.wait(world.timeout):
         sys.stdout.flush()
-        print(f"error: process {world.process_id} could not join the multi-worker job at {world.coordinator} "
+        print(f"{os.path.basename(sys.argv[0])}: error: process {world.process_id} could not join the multi-worker job at {world.coordinator} "
               f"within {world.timeout} s: the coordinator is unreachable or not all {world.num_processes} processes "
               f"started.", file=sys.stderr, flush=True)
         os._exit(1)
