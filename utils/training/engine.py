@@ -280,7 +280,7 @@ def run_session(session: TrainingSession) -> None:
 
 
 def fit(session: TrainingSession, extra_callbacks=()) -> None:
-    """model.fit over the session's remaining epochs with the engine's callbacks."""
+    """model.fit over the remaining epochs; only the process owning the run folder writes history and checkpoints."""
     from utils.training.augment import image_augmenter
     from utils.training.schedules import feature_callbacks
 
@@ -291,7 +291,6 @@ def fit(session: TrainingSession, extra_callbacks=()) -> None:
         "base_learning_rate", float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
     )
     features = feature_callbacks(config, base_learning_rate, session.saved_state)
-    # Only the process that owns the run folder writes history and checkpoints.
     checkpoints = checkpoint_callbacks(session, features) if session.is_chief else []
     history = [callbacks.HistoryLogger(session.folder.history, append=session.initial_epoch > 0)] if session.is_chief else []
     guard = callbacks.StopOnSignal()
