@@ -143,7 +143,7 @@ def train(task, args) -> int:
             datasets[key] = task.load(config.data_options, config.seed, config.validation_split, config.limit)
         folders.append(train_new_run(task, spec, config, datasets[key], context))
     comparison = None
-    if len(folders) > 1:
+    if len(folders) > 1 and (context.world is None or context.world.is_chief):  # the others may not see the folders
         from utils.reports.compare import compare
 
         comparison = compare(folders, args.outputs, context.verbosity)

@@ -70,13 +70,17 @@ class TrainingSession:
         return self.world is None or self.world.is_chief
 
     def epoch_plan(self) -> EpochPlan:
-        world = self.world
-        return EpochPlan(self.config.batch_size, self.config.seed, self.initial_epoch, self.config.epochs,
-                         *((world.num_processes, world.process_id, world.devices) if world else ()))
+        return epoch_plan(self.config, self.world, self.initial_epoch)
 
     @property
     def steps_per_epoch(self) -> int:
         return self.epoch_plan().steps_per_epoch(len(self.dataset.x_train))
+
+
+def epoch_plan(config, world=None, first_epoch: int = 0) -> EpochPlan:
+    """The batches of the run's epochs; in a multi-worker job, this process's slices of them."""
+    return EpochPlan(config.batch_size, config.seed, first_epoch, config.epochs,
+                     *((world.num_processes, world.process_id, world.devices) if world else ()))
 
 
 def say(verbosity: int, message: str) -> None:
@@ -111,8 +115,8 @@ def train_new_run(task, spec, config, dataset, context: RunContext) -> Path:
     distribution, world = context.distribution, context.world
     with distribution.strategy.scope() if distribution else contextlib.nullcontext():
         model = build_model(spec, config, dataset.x_train.shape[1:], task.num_classes)
-        compile_model(model, task, config, math.ceil(len(dataset.x_train) / config.batch_size),
-                      distributed=distribution is not None or world is not None)
+        compile_model(model, task, config, epoch_plan(config, world).steps_per_epoch(len(dataset.x_train)),
+                      distributed=distribution is not None)
     shape_inputs(model, dataset.x_train[:1])  # refuse a model that does not fit before creating anything
 
     # Process 0 of a multi-worker job creates the folder; the others learn its name and write nothing there.
@@ -188,7 +192,7 @@ def resume_run(task, path, epochs, verbosity: int = 1, world=None) -> Path:
     seed_everything(config.seed, config.deterministic)
     config.epochs = target
     with distribution.strategy.scope() if distribution else contextlib.nullcontext():
-        model = reload_for_training(record, task, config, distributed=distribution is not None or world is not None)
+        model = reload_for_training(record, task, config, distributed=distribution is not None, world=world)
     dataset = reload_dataset(task, record, config)
     best = read_checkpoint_info(folder.best_checkpoint).monitor_value if folder.best_checkpoint.is_file() else None
     record.begin_resume(last.epoch, target)
@@ -230,13 +234,13 @@ def resumable_record(task, path, world=None, epochs=None) -> RunRecord:
     return record
 
 
-def reload_for_training(record, task, config, distributed: bool = False):
+def reload_for_training(record, task, config, distributed: bool = False, world=None):
     """The last checkpoint's model, compiled afresh, with its optimizer and dropout RNG state restored."""
     last = record.folder.last_checkpoint
     # The layers keep their saved dtype policies, but the model's own (which decides loss scaling) comes from here.
     with backend.dtype_policy(record.get("execution", {}).get("dtype_policy", "float32")):
         model = load_model_file(last, task, compile=False)
-    compile_model(model, task, config, math.ceil(record.get("data")["sizes"]["train"] / config.batch_size),
+    compile_model(model, task, config, epoch_plan(config, world).steps_per_epoch(record.get("data")["sizes"]["train"]),
                   distributed=distributed)
     restore_optimizer_state(model, last)
     restore_seed_states(model, last)
