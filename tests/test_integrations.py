@@ -83,6 +83,24 @@ def test_mirrored_strategy_trains_on_two_logical_cpus(tmp_path):
     assert evaluated.returncode == 0, evaluated.stderr
 
 
-def test_multi_worker_is_refused_with_the_reason(tmp_path):
+def test_a_resumed_mirrored_run_gets_its_strategy_again(tmp_path):
+    import json
+
+    folder = run_folder_of(run_script(
+        "mnist", "-m", "conv_net", "--dataset", "mnist_5k", "--limit", 1024, "--epochs", 1, "--batch-size", 128,
+        "--distribute", "mirrored", "--logical-cpus", 2, "--outputs", tmp_path, "--quiet",
+    ))
+    record = read_run(folder)
+    del record["distribution"]  # only a strategy made by the resume can write it back
+    (folder / "run.json").write_text(json.dumps(record))
+    resumed = run_script("mnist", "--resume", folder, "--epochs", 2, "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    record = read_run(folder)
+    assert record["status"] == "completed" and record["epochs_completed"] == 2
+    assert record["distribution"]["replicas"] == 2
+
+
+def test_multi_worker_on_tensorflow_is_refused_naming_the_jax_route(tmp_path):
     result = run_script("mnist", "--distribute", "multi-worker", "--outputs", tmp_path)
-    assert result.returncode == 2 and "keras-team/keras#20585" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "keras-team/keras#20585" in result.stderr and "KERAS_BACKEND=jax" in result.stderr

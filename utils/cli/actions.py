@@ -131,8 +131,10 @@ def resume(task, args) -> int:
         raise UsageError(f"--epochs must be at least 1. Received: {args.epochs}.")
     with_keras(args)
     from utils.training.engine import resume_run
+    from utils.training.multiworker import start_if_requested
 
-    resume_run(task, args.resume, args.epochs, verbosity_of(args))
+    world = start_if_requested(args)  # before any JAX work, as joining a multi-worker job requires
+    resume_run(task, args.resume, args.epochs, verbosity_of(args), world=world)
     return 0
 
 
@@ -142,11 +144,15 @@ def train(task, args) -> int:
     with_keras(args)
     from utils.runs.folder import prepare_outputs
     from utils.training.engine import RunContext, check_plans, train_new_run
+    from utils.training.multiworker import start_if_requested
 
     context = RunContext(outputs=args.outputs, verbosity=verbosity_of(args))
-    # tf.distribute strategies must exist before any other TensorFlow work (the checks below create variables).
+    # A multi-worker job is joined, and tf.distribute strategies made, before any other JAX or TensorFlow work
+    # (the checks below create variables).
+    context.world = start_if_requested(args, [config for _, config in plans])
     context.distribution = check_plans([config for _, config in plans])
-    prepare_outputs(args.outputs)
+    if context.world is None or context.world.is_chief:  # the other processes write nothing under --outputs
+        prepare_outputs(args.outputs)
     datasets = {}
     folders = []
     for spec, config in plans:
@@ -155,7 +161,7 @@ def train(task, args) -> int:
             datasets[key] = task.load(config.data_options, config.seed, config.validation_split, config.limit)
         folders.append(train_new_run(task, spec, config, datasets[key], context))
     comparison = None
-    if len(folders) > 1:
+    if len(folders) > 1 and (context.world is None or context.world.is_chief):  # the others may not see the folders
         from utils.reports.compare import compare
 
         comparison = compare(folders, args.outputs, context.verbosity)

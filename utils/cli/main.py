@@ -34,4 +34,7 @@ def run_task(task_name: str, argv=None) -> None:
         print(f"{prog}: interrupted", file=sys.stderr)
         code = 130
     sys.stdout.flush()
+    from utils.training.multiworker import leave
+
+    leave(code)  # a failed multi-worker job ends here, without waiting for its lost processes
     sys.exit(code)

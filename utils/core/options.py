@@ -239,12 +239,25 @@ OPTIONS = (
     Option("mlflow", ("--mlflow",), str, nargs="?", const="default", metavar="URI", group=INTEGRATIONS,
            help="log the run to MLflow (default URI: sqlite:///<outputs>/mlflow.db; any tracking URI works)"),
     Option("distribute", ("--distribute",), str, "none", group=INTEGRATIONS, choices=DISTRIBUTE_KINDS,
-           help="tf.distribute: mirrored = all local GPUs (or --devices), multi-worker = workers from TF_CONFIG; "
-                "--batch-size is the global batch (default: none)"),
+           help="mirrored = all local GPUs (or --devices) with tf.distribute; multi-worker = several processes or "
+                "machines joined by --coordinator (KERAS_BACKEND=jax); --batch-size is the global batch (default: none)"),
     Option("devices", ("--devices",), str, metavar="LIST", group=INTEGRATIONS,
            help="mirrored: devices to use, e.g. /gpu:0,/gpu:1"),
     Option("logical_cpus", ("--logical-cpus",), int, metavar="N", group=INTEGRATIONS, check=at_least(1),
            help="mirrored on a CPU-only machine: split the CPU into N devices (for testing)"),
+    # Who this process is in a multi-worker job: not run settings (each process differs; a resume may move the
+    # job), so run.json records them as the run's "world" instead of among its hyperparameters.
+    Option("coordinator", ("--coordinator",), str, metavar="HOST:PORT", group=INTEGRATIONS, setting=False,
+           help="multi-worker: the address of process 0, which the others connect to "
+                "(default: KERAS_DISTRIBUTION_JOB_ADDRESSES, or found by JAX under SLURM/Open MPI)"),
+    Option("num_processes", ("--num-processes",), int, metavar="N", group=INTEGRATIONS, setting=False,
+           check=at_least(1), help="multi-worker: how many processes take part (default: KERAS_DISTRIBUTION_NUM_PROCESSES)"),
+    Option("process_id", ("--process-id",), int, metavar="I", group=INTEGRATIONS, setting=False, check=at_least(0),
+           help="multi-worker: this process's number, 0 to N-1; process 0 writes the run folder "
+                "(default: KERAS_DISTRIBUTION_PROCESS_ID)"),
+    Option("worker_timeout", ("--worker-timeout",), int, 60, metavar="SECONDS", group=INTEGRATIONS, setting=False,
+           check=at_least(1), help="multi-worker: how long to wait for every process to join, and for one that "
+                                   "stops answering, before giving up (default: 60)"),
 
     Option("config", ("--config",), metavar="FILE", group=SETTINGS, setting=False, in_config=False,
            help="read option values from a YAML or TOML file; the command line wins"),

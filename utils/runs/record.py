@@ -185,6 +185,14 @@ class RunRecord:
         self.mark("running")
 
 
+class UnsavedRecord(RunRecord):
+    """A run's record as the other processes of a multi-worker job keep it: in memory only, since process 0
+    alone writes the run folder (and those processes may run on machines that cannot see it)."""
+
+    def save(self) -> None:
+        pass
+
+
 def _process_alive(environment: dict) -> bool:
     if environment.get("hostname") != socket.gethostname():
         return True  # cannot tell from here; trust the record

@@ -1,4 +1,6 @@
-"""tf.distribute across the devices of one machine (MirroredStrategy); the batch size is the global batch."""
+"""tf.distribute across the devices of one machine (MirroredStrategy); the batch size is the global batch.
+
+Several processes or machines (--distribute multi-worker) go through utils.training.multiworker instead."""
 import hashlib
 from dataclasses import dataclass
 from typing import Optional
@@ -35,6 +37,8 @@ def make_distribution(kind: str, devices: Optional[str] = None, logical_cpus: Op
         if logical_cpus:
             raise UsageError("--logical-cpus only applies with --distribute mirrored.")
         return None
+    if kind == "multi-worker":
+        return None  # not tf.distribute: utils.training.multiworker joins the processes on the JAX backend
     import tensorflow as tf  # check_config has refused --distribute under other Keras backends
 
     if kind == "mirrored":
@@ -48,14 +52,6 @@ def make_distribution(kind: str, devices: Optional[str] = None, logical_cpus: Op
         except (ValueError, RuntimeError) as error:
             raise UsageError(f"--devices {devices}: {error}")
         return Distribution(strategy, kind)
-    if kind == "multi-worker":
-        # Keras 3's TensorFlow trainer cannot run model.fit under MultiWorkerMirroredStrategy: it reduces a
-        # per-replica batch eagerly while building the model, then fails a collective reduction of metrics
-        # (keras-team/keras#20585, tensorflow/tensorflow#72388; both reproduced here with Keras 3.15 / TF 2.21).
-        raise UsageError(
-            "--distribute multi-worker is not available: Keras 3's model.fit does not work under "
-            "MultiWorkerMirroredStrategy (keras-team/keras#20585). Use --distribute mirrored on one machine."
-        )
     raise UsageError(f"--distribute must be none, mirrored or multi-worker. Received: {kind!r}.")
 
 

@@ -23,9 +23,9 @@ from utils.reports.network import plot_network
 from utils.training.trial import TrialPruned
 from utils.reports.plots import plot_history
 from utils.runs.folder import RunFolder, create_run_folder
-from utils.runs.record import MONITOR, RunRecord
+from utils.runs.record import MONITOR, RunRecord, UnsavedRecord
 from utils.tasks.inputs import encode_labels, shape_inputs
-from utils.training import backend, callbacks
+from utils.training import backend, callbacks, multiworker
 from utils.training.checkpoints import (
     load_model_file, read_checkpoint_info, restore_optimizer_state, restore_seed_states,
 )
@@ -45,6 +45,7 @@ class RunContext:
     outputs: Path
     verbosity: int = 1  # 0 quiet, 1 normal, 2 verbose (TensorFlow's logs too)
     distribution: Optional[object] = None  # a tf.distribute wrapper (utils.training.distribution)
+    world: Optional[object] = None  # the multi-worker job this process joined (utils.training.multiworker.World)
 
 
 @dataclass
@@ -60,14 +61,29 @@ class TrainingSession:
     initial_epoch: int = 0  # epochs already finished (a resume starts after them)
     best_so_far: Optional[float] = None  # the monitored value behind an existing best.h5
     saved_state: Optional[dict] = None  # other callbacks' counters from the checkpoint
+    world: Optional[object] = None  # a multi-worker job (utils.training.multiworker.World)
 
     @property
     def folder(self) -> RunFolder:
         return self.record.folder
 
     @property
+    def is_chief(self) -> bool:
+        """Whether this process writes the run folder: the only process, or process 0 of a multi-worker job."""
+        return self.world is None or self.world.is_chief
+
+    def epoch_plan(self) -> EpochPlan:
+        return epoch_plan(self.config, self.world, self.initial_epoch)
+
+    @property
     def steps_per_epoch(self) -> int:
-        return math.ceil(len(self.dataset.x_train) / self.config.batch_size)
+        return self.epoch_plan().steps_per_epoch(len(self.dataset.x_train))
+
+
+def epoch_plan(config, world=None, first_epoch: int = 0) -> EpochPlan:
+    """The batches of the run's epochs; in a multi-worker job, this process's slices of them."""
+    return EpochPlan(config.batch_size, config.seed, first_epoch, config.epochs,
+                     *((world.num_processes, world.process_id, world.devices) if world else ()))
 
 
 def say(verbosity: int, message: str) -> None:
@@ -79,10 +95,10 @@ def check_plans(configs) -> object:
     """Refuse settings no run could use before anything is written; return the tf.distribute wrapper, if any.
 
     The strategy is made first: tf.distribute must exist before any other TensorFlow work (the checks create
-    variables)."""
+    variables). A multi-worker job has been joined before this (utils.training.multiworker.start_if_requested)."""
     first = configs[0]
     for config in configs:
-        if config.deterministic or config.distribute != "none":
+        if config.deterministic or config.distribute == "mirrored":
             backend.require_tensorflow("--deterministic" if config.deterministic else f"--distribute {config.distribute}")
     distribution = make_distribution(first.distribute, first.devices, first.logical_cpus)
     for config in configs:
@@ -99,30 +115,35 @@ def train_new_run(task, spec, config, dataset, context: RunContext) -> Path:
     from utils.training.setup import seed_everything
 
     seed_everything(config.seed, config.deterministic)
-    distribution = context.distribution
+    distribution, world = context.distribution, context.world
     with distribution.strategy.scope() if distribution else contextlib.nullcontext():
         model = build_model(spec, config, dataset.x_train.shape[1:], task.num_classes)
-        compile_model(model, task, config, math.ceil(len(dataset.x_train) / config.batch_size),
+        compile_model(model, task, config, epoch_plan(config, world).steps_per_epoch(len(dataset.x_train)),
                       distributed=distribution is not None)
     shape_inputs(model, dataset.x_train[:1])  # refuse a model that does not fit before creating anything
 
-    folder = RunFolder(create_run_folder(context.outputs, f"{config.model}_{config.name}" if config.name else config.model))
-    record = new_run_record(folder, task, config, dataset, model)
+    # Process 0 of a multi-worker job creates the folder; the others learn its name and write nothing there.
+    label = f"{config.model}_{config.name}" if config.name else config.model
+    folder = RunFolder(multiworker.agreed_text(world, lambda: create_run_folder(context.outputs, label)))
+    record = new_run_record(folder, task, config, dataset, model, saved=world is None or world.is_chief)
     if distribution is not None:
         record.note(distribution=distribution.describe())
-    write_run_files(folder, model, config, dataset)
+    if world is not None:
+        record.note(world=world.describe())
+    if world is None or world.is_chief:
+        write_run_files(folder, model, config, dataset)
     say(
         context.verbosity,
         f"Training {config.model} ({model.count_params():,} params) on {dataset.name}: "
         f"{len(dataset.x_train):,} train / {len(dataset.x_val):,} validation / {len(dataset.x_test):,} test samples, "
         f"{config.epochs} epochs, batch size {config.batch_size}, run folder {folder}",
     )
-    run_session(TrainingSession(record, model, task, config, dataset, verbosity=context.verbosity))
+    run_session(TrainingSession(record, model, task, config, dataset, verbosity=context.verbosity, world=world))
     return folder.path
 
 
-def new_run_record(folder: RunFolder, task, config, dataset, model) -> RunRecord:
-    return RunRecord.create(
+def new_run_record(folder: RunFolder, task, config, dataset, model, saved: bool = True) -> RunRecord:
+    return (RunRecord if saved else UnsavedRecord).create(
         folder,
         task=task.name,
         model=config.model,
@@ -158,35 +179,50 @@ def write_run_files(folder: RunFolder, model, config, dataset) -> None:
         atomic.write_json(folder.preprocessing, dataset.preprocessing.to_json())
 
 
-def resume_run(task, path, epochs, verbosity: int = 1) -> Path:
-    """Continue a run from its last checkpoint up to `epochs` in total, appending to its history and run.json."""
+def resume_run(task, path, epochs, verbosity: int = 1, world=None) -> Path:
+    """Continue a run from its last checkpoint up to `epochs` in total, appending to its history and run.json.
+
+    A mirrored run gets its strategy again; in a multi-worker job (`world`, joined already) process 0 checks the
+    run and hands its record and last checkpoint to the others, which may not see the folder."""
     from utils.training.saved_models import reload_dataset
     from utils.training.setup import seed_everything
 
-    record = resumable_record(task, path)
+    record = multiworker.shared_record(world, lambda: resumable_record(task, path, world, epochs))
     folder = record.folder
     config = TrainConfig.from_dict(record.get("hyperparameters"))
     last = read_checkpoint_info(folder.last_checkpoint)
     target = epochs or config.epochs
-    if target <= last.epoch:
-        raise UsageError(f"{folder} already has {last.epoch} epochs; pass --epochs N with N > {last.epoch} to train further.")
+    distribution = resumed_distribution(config)
     seed_everything(config.seed, config.deterministic)
     config.epochs = target
-    model = reload_for_training(record, task, config)
+    with distribution.strategy.scope() if distribution else contextlib.nullcontext():
+        model = reload_for_training(record, task, config, distributed=distribution is not None, world=world)
     dataset = reload_dataset(task, record, config)
     best = read_checkpoint_info(folder.best_checkpoint).monitor_value if folder.best_checkpoint.is_file() else None
     record.begin_resume(last.epoch, target)
-    say(verbosity, f"Resuming {record.get('model')} after epoch {last.epoch}, up to {target} epochs, in {folder}")
+    if distribution is not None:
+        record.note(distribution=distribution.describe())
+    if world is not None:
+        record.note(world=world.describe())
+    say(verbosity, f"Resuming {record.get('model')} after epoch {last.epoch}, up to {target} epochs, in {path}")
     run_session(TrainingSession(
         record, model, task, config, dataset, verbosity=verbosity, initial_epoch=last.epoch, best_so_far=best,
-        saved_state=last.callback_state,
+        saved_state=last.callback_state, world=world,
     ))
-    print(folder)
-    return folder.path
+    print(path)
+    return Path(path)
 
 
-def resumable_record(task, path) -> RunRecord:
-    """The record of a run that can be resumed by this task, or one clear UserError."""
+def resumed_distribution(config):
+    """The run's tf.distribute strategy again (a mirrored run resumed on one device would change its batches)."""
+    if config.distribute != "mirrored":
+        return None
+    backend.require_tensorflow("--resume of a --distribute mirrored run")
+    return make_distribution(config.distribute, config.devices, config.logical_cpus)
+
+
+def resumable_record(task, path, world=None, epochs=None) -> RunRecord:
+    """The record of a run that can be resumed by this task (in this job, up to `epochs`), or one clear UserError."""
     record = RunRecord.load(path)
     folder = record.folder
     if record.get("task") != task.name:
@@ -195,16 +231,21 @@ def resumable_record(task, path) -> RunRecord:
         raise UserError(f"{folder} is still running (process {record.get('environment', {}).get('pid')}); wait or stop it first.")
     if not folder.last_checkpoint.is_file():
         raise UserError(f"{folder} has no last checkpoint: no epoch finished, so there is nothing to resume; train again.")
+    multiworker.check_resume(record.get("hyperparameters", {}), world)
+    done, target = read_checkpoint_info(folder.last_checkpoint).epoch, epochs or record.get("hyperparameters")["epochs"]
+    if target <= done:
+        raise UsageError(f"{folder} already has {done} epochs; pass --epochs N with N > {done} to train further.")
     return record
 
 
-def reload_for_training(record, task, config):
+def reload_for_training(record, task, config, distributed: bool = False, world=None):
     """The last checkpoint's model, compiled afresh, with its optimizer and dropout RNG state restored."""
     last = record.folder.last_checkpoint
     # The layers keep their saved dtype policies, but the model's own (which decides loss scaling) comes from here.
     with backend.dtype_policy(record.get("execution", {}).get("dtype_policy", "float32")):
         model = load_model_file(last, task, compile=False)
-    compile_model(model, task, config, math.ceil(record.get("data")["sizes"]["train"] / config.batch_size))
+    compile_model(model, task, config, epoch_plan(config, world).steps_per_epoch(record.get("data")["sizes"]["train"]),
+                  distributed=distributed)
     restore_optimizer_state(model, last)
     restore_seed_states(model, last)
     return model
@@ -213,7 +254,7 @@ def reload_for_training(record, task, config):
 def run_session(session: TrainingSession) -> None:
     """Fit from session.initial_epoch to config.epochs, then finish the run; record how it ended whatever happens."""
     record, folder = session.record, session.folder
-    trackers = trackers_for(session.config, record, folder.path.parent)
+    trackers = trackers_for(session.config, record, folder.path.parent) if session.is_chief else []
     try:
         fit(session, [callback for tracker in trackers for callback in tracker.callbacks()])
         finish_run(session)
@@ -228,6 +269,12 @@ def run_session(session: TrainingSession) -> None:
     except KeyboardInterrupt:
         record.mark("interrupted", reason="SIGINT received")
         raise UserError(f"Interrupted; continue with --resume {folder}", exit_code=130)
+    except multiworker.ProcessLost as lost:
+        record.mark("interrupted", reason=f"the multi-worker job lost a process: {lost}")
+        raise UserError(
+            f"{session.world.name}: the job lost a process ({lost}) after {record.epochs_completed} completed epochs; "
+            f"start all processes again with --resume {folder} and the same multi-worker options"
+        )
     except callbacks.LossNotFinite as error:
         record.mark("failed", reason=str(error), failed_epoch=error.epoch)
         kept = (
@@ -244,7 +291,7 @@ def run_session(session: TrainingSession) -> None:
 
 
 def fit(session: TrainingSession, extra_callbacks=()) -> None:
-    """model.fit over the session's remaining epochs with the engine's callbacks."""
+    """model.fit over the remaining epochs; only the process owning the run folder writes history and checkpoints."""
     from utils.training.augment import image_augmenter
     from utils.training.schedules import feature_callbacks
 
@@ -255,14 +302,14 @@ def fit(session: TrainingSession, extra_callbacks=()) -> None:
         "base_learning_rate", float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
     )
     features = feature_callbacks(config, base_learning_rate, session.saved_state)
-    checkpoints = checkpoint_callbacks(session, features)
+    checkpoints = checkpoint_callbacks(session, features) if session.is_chief else []
+    history = [callbacks.HistoryLogger(session.folder.history, append=session.initial_epoch > 0)] if session.is_chief else []
     guard = callbacks.StopOnSignal()
     fit_callbacks = [
         callbacks.EpochTimer(), callbacks.LearningRateLogger(), callbacks.NanGuard(), *features.values(),
-        callbacks.HistoryLogger(session.folder.history, append=session.initial_epoch > 0), *checkpoints,
-        callbacks.RunProgress(session.record), *extra_callbacks, guard,
+        *history, *checkpoints, callbacks.RunProgress(session.record), *extra_callbacks, guard,
     ]
-    plan = EpochPlan(config.batch_size, config.seed, session.initial_epoch, config.epochs)
+    plan = session.epoch_plan()
     try:
         model.fit(
             training_dataset(
@@ -286,20 +333,30 @@ def fit(session: TrainingSession, extra_callbacks=()) -> None:
         for checkpoint in checkpoints:
             checkpoint.flush()
         raise
+    except Exception as error:
+        if session.world is not None and multiworker.is_lost_process(error):
+            raise multiworker.ProcessLost(multiworker.first_line(error)) from error
+        raise
     finally:
         guard.restore_handlers()
     note_early_stopping(session, features.get("early_stopping"))
 
 
 def checkpoint_callbacks(session: TrainingSession, features: dict) -> list:
-    """last.h5 every epoch (with the feature callbacks' counters), best.h5 when the monitored value improves."""
+    """last.h5 every epoch (with the feature callbacks' counters), best.h5 when the monitored value improves.
+
+    In a multi-worker job every checkpoint is written at once (no overhead budget): holding one in memory means
+    restoring weights later on process 0 alone, which the job's replicated variables do not allow."""
+    budget = {"overhead_budget": math.inf} if session.world is not None else {}
     return [
         callbacks.AtomicCheckpoint(
             session.folder.last_checkpoint,
             state_provider=lambda: {name: callback.state() for name, callback in features.items()
                                     if hasattr(callback, "state")},
+            **budget,
         ),
-        callbacks.AtomicCheckpoint(session.folder.best_checkpoint, monitor=MONITOR, best_so_far=session.best_so_far),
+        callbacks.AtomicCheckpoint(session.folder.best_checkpoint, monitor=MONITOR, best_so_far=session.best_so_far,
+                                   **budget),
     ]
 
 
@@ -338,14 +395,25 @@ def finish_pruned(session: TrainingSession, pruned) -> None:
 
 
 def finish_run(session: TrainingSession) -> None:
-    """Save the final model, evaluate on the test set once, write reports and plots, mark the run completed."""
+    """Save the final model, evaluate on the test set once, write reports and plots, mark the run completed.
+
+    In a multi-worker job process 0 does this alone, on a copy of the model outside the job; the others report
+    the hash of their weights (the same as process 0's when the job trained as one)."""
     folder, model, dataset, task = session.folder, session.model, session.dataset, session.task
+    weights = weights_sha256(model)
+    if not session.is_chief:
+        session.record.mark_completed(None, weights)
+        say(session.verbosity, f"{session.world.name} finished (process 0 writes the run folder); weights_sha256 {weights}")
+        return
     with atomic.atomic_path(folder.model_file) as temporary:
         model.save(temporary)
-    test_metrics = reports.evaluate_and_report(model, task, dataset, folder)
-    plot_history(folder.read_history(), folder.plots, title=f"{session.record.get('model')} on {dataset.name}")
-    session.record.mark_completed(test_metrics, weights_sha256(model))
-    write_run_report(folder)
-    if len(dataset.x_test) <= SMALL_TEST_SET:
-        say(session.verbosity, reports.prediction_table(model, task, dataset))
-    say(session.verbosity, reports.format_test_metrics(test_metrics))
+    with multiworker.on_this_process_only() if session.world else contextlib.nullcontext():
+        if session.world is not None:
+            model = load_model_file(folder.model_file, task)
+        test_metrics = reports.evaluate_and_report(model, task, dataset, folder)
+        plot_history(folder.read_history(), folder.plots, title=f"{session.record.get('model')} on {dataset.name}")
+        session.record.mark_completed(test_metrics, weights)
+        write_run_report(folder)
+        if len(dataset.x_test) <= SMALL_TEST_SET:
+            say(session.verbosity, reports.prediction_table(model, task, dataset))
+        say(session.verbosity, reports.format_test_metrics(test_metrics))

@@ -15,6 +15,21 @@ class EpochPlan:
     seed: int
     first_epoch: int  # epochs already finished (Keras' initial_epoch)
     last_epoch: int  # the run's total epochs
+    # A multi-worker job: each process feeds its slice of every global batch; together they feed the whole batch.
+    processes: int = 1
+    process_index: int = 0
+    devices: int = 1  # of the whole job: a global batch is used only when it divides evenly among them
+
+    def steps_per_epoch(self, count: int) -> int:
+        """Global batches per epoch: all full ones, and the last smaller one where the devices can share it
+        equally (always on one device; with N devices a remainder that N does not divide is skipped)."""
+        full, rest = divmod(count, self.batch_size)
+        return full + (1 if rest and rest % self.devices == 0 else 0)
+
+    def own_slice(self, indices):
+        """This process's part of a global batch's indices."""
+        share = len(indices) // self.processes
+        return indices[self.process_index * share:(self.process_index + 1) * share]
 
 
 def training_dataset(features, targets, plan: EpochPlan, augment=None):
@@ -49,11 +64,12 @@ def training_dataset(features, targets, plan: EpochPlan, augment=None):
 
 def numpy_training_batches(features, targets, plan: EpochPlan, augment=None):
     """The same contract as training_dataset for backends without tf.data: a generator of NumPy batches whose
-    order per epoch depends only on (seed, epoch)."""
+    order per epoch depends only on (seed, epoch). In a multi-worker job every process draws the same order and
+    yields its slice of each global batch, so the job trains on the batches one process would."""
     for epoch in range(plan.first_epoch, plan.last_epoch):
         order = np.random.default_rng([plan.seed, epoch]).permutation(len(features))
-        for start in range(0, len(order), plan.batch_size):
-            indices = order[start:start + plan.batch_size]
+        for start in range(0, plan.steps_per_epoch(len(order)) * plan.batch_size, plan.batch_size):
+            indices = plan.own_slice(order[start:start + plan.batch_size])
             batch = features[indices]
             if augment is not None:
                 batch = keras.ops.convert_to_numpy(augment(batch))

@@ -1,0 +1,295 @@
+"""One model trained by several processes, on one machine or several: Keras' DataParallel distribution on the
+JAX backend, with JAX's distributed runtime joining the processes (gloo collectives on CPUs, NCCL on GPUs).
+
+Every process runs the same command with its own process id. Process 0 owns the run folder; the others train
+the same replicated model on their slice of every global batch and write nothing there. TensorFlow's
+MultiWorkerMirroredStrategy is not this route: Keras 3's model.fit fails under it (keras-team/keras#20585).
+"""
+import atexit
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Optional
+
+import numpy as np
+
+from utils.core.errors import UsageError, UserError
+
+# Keras' own variables for the same three facts (keras.distribution.initialize reads them too).
+ENVIRONMENT = {
+    "coordinator": "KERAS_DISTRIBUTION_JOB_ADDRESSES",
+    "num_processes": "KERAS_DISTRIBUTION_NUM_PROCESSES",
+    "process_id": "KERAS_DISTRIBUTION_PROCESS_ID",
+}
+# Variables under which JAX finds the process count and id by itself (jax.distributed's cluster detection).
+CLUSTER_VARIABLES = ("SLURM_JOB_ID", "OMPI_MCA_orte_hnp_uri", "OMPI_MCA_ess_base_jobid")
+
+
+class ProcessLost(Exception):
+    """A collective failed because another process of the job stopped (killed, crashed, interrupted)."""
+
+
+@dataclass(frozen=True)
+class World:
+    """Who takes part in a multi-worker job; device counts are known once the processes have joined."""
+
+    coordinator: Optional[str]
+    num_processes: Optional[int]
+    process_id: Optional[int]
+    timeout: int = 60  # seconds to wait for every process at the start, and for a silent one later
+    local_devices: int = 0
+    devices: int = 0
+
+    @property
+    def is_chief(self) -> bool:
+        return self.process_id == 0
+
+    @property
+    def name(self) -> str:
+        return f"process {self.process_id} of {self.num_processes}"
+
+    def describe(self) -> dict:
+        return {"kind": "multi-worker", "backend": "jax", "coordinator": self.coordinator,
+                "num_processes": self.num_processes, "devices_per_process": self.local_devices,
+                "devices": self.devices, "timeout_seconds": self.timeout}
+
+
+def requested_world(coordinator=None, num_processes=None, process_id=None, timeout=60) -> World:
+    """The world the command line asks for, completed from Keras' KERAS_DISTRIBUTION_* variables; the count and
+    id may stay unset under SLURM or Open MPI, where JAX detects them. Refuses what cannot work, before joining."""
+    given = {"coordinator": coordinator, "num_processes": num_processes, "process_id": process_id}
+    for key, variable in ENVIRONMENT.items():
+        if given[key] is None and os.environ.get(variable):
+            value = os.environ[variable]
+            given[key] = value.split(",")[0] if key == "coordinator" else _whole_number(variable, value)
+    world = World(**given, timeout=timeout)
+    if world.process_id is not None and world.num_processes is None:
+        raise UsageError("--process-id needs --num-processes (or KERAS_DISTRIBUTION_NUM_PROCESSES).")
+    in_cluster = any(variable in os.environ for variable in CLUSTER_VARIABLES)
+    if world.num_processes is not None and world.process_id is None and not in_cluster:
+        raise UsageError("--num-processes needs --process-id (or KERAS_DISTRIBUTION_PROCESS_ID) outside SLURM or Open MPI.")
+    if world.num_processes is not None and world.process_id is not None and not 0 <= world.process_id < world.num_processes:
+        raise UsageError(f"--process-id must be between 0 and {world.num_processes - 1} (--num-processes "
+                         f"{world.num_processes}). Received: {world.process_id}.")
+    if world.coordinator is None and not in_cluster:
+        raise UsageError("--distribute multi-worker needs --coordinator HOST:PORT (the address of process 0), "
+                         "or KERAS_DISTRIBUTION_JOB_ADDRESSES, or a SLURM/Open MPI job.")
+    if world.coordinator is not None and not _is_host_port(world.coordinator):
+        raise UsageError(f"--coordinator must be HOST:PORT, e.g. 10.0.0.1:12345. Received: {world.coordinator!r}.")
+    return world
+
+
+def _whole_number(variable: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise UsageError(f"{variable} must be a whole number. Received: {value!r}.")
+
+
+def _is_host_port(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    return bool(host) and port.isdigit() and 0 < int(port) < 65536
+
+
+def check_batch_size(world: World, batch_size: int) -> None:
+    """Each device takes an equal share of every global batch."""
+    devices = world.devices or world.num_processes or 1
+    if batch_size % devices:
+        raise UsageError(f"--batch-size is the global batch and must divide evenly among the {devices} devices "
+                         f"of the job. Received: {batch_size}.")
+
+
+# ---------------------------------------------------------------- joining and leaving
+_joined: Optional[World] = None
+
+
+def join(world: World) -> World:
+    """Join the job and make every model from now on data-parallel over all its devices.
+
+    JAX aborts the process (no Python exception) when the job is not complete within its initialization timeout,
+    so a watchdog gives the one-line answer first. keras.distribution.initialize would do the same joining but
+    passes no timeouts (JAX's defaults wait 5 minutes)."""
+    global _joined
+    import jax
+
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    joined = threading.Event()
+    threading.Thread(target=_give_up_unless, args=(joined, world), daemon=True).start()
+    try:
+        jax.distributed.initialize(
+            coordinator_address=world.coordinator, num_processes=world.num_processes, process_id=world.process_id,
+            initialization_timeout=world.timeout + 30, heartbeat_timeout_seconds=world.timeout,
+            shutdown_timeout_seconds=max(world.timeout, 300),
+        )
+    except (RuntimeError, ValueError, TypeError) as error:
+        raise UserError(f"cannot join the multi-worker job at {world.coordinator}: {first_line(error)}")
+    finally:
+        joined.set()
+    world = replace(world, num_processes=jax.process_count(), process_id=jax.process_index(),
+                    local_devices=jax.local_device_count(), devices=jax.device_count())
+    _use_all_devices()
+    _joined = world
+    return world
+
+
+def _give_up_unless(joined: threading.Event, world: World) -> None:
+    if not joined.wait(world.timeout):
+        sys.stdout.flush()
+        print(f"{os.path.basename(sys.argv[0])}: error: process {world.process_id} could not join the multi-worker job at {world.coordinator} "
+              f"within {world.timeout} s: the coordinator is unreachable or not all {world.num_processes} processes "
+              f"started.", file=sys.stderr, flush=True)
+        os._exit(1)
+
+
+def _use_all_devices() -> None:
+    import keras
+
+    distribution = keras.distribution.DataParallel(devices=keras.distribution.list_devices(), auto_shard_dataset=False)
+    keras.distribution.set_distribution(distribution)
+
+
+def joined_world() -> Optional[World]:
+    return _joined
+
+
+def leave(exit_code: int) -> None:
+    """End this process now when the job failed: JAX's exit waits for every process at a shutdown barrier (and
+    aborts with a stack trace when one is gone), which a failed job must not do."""
+    if _joined is not None and exit_code != 0:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(exit_code)
+
+
+def first_line(error) -> str:
+    text = str(error).strip()
+    return (text.splitlines()[0] if text else type(error).__name__)[:300]
+
+
+@contextmanager
+def on_this_process_only():
+    """Run Keras without the job-wide distribution (process 0 evaluating and reporting on its own)."""
+    import keras
+
+    previous = keras.distribution.distribution()
+    keras.distribution.set_distribution(None)
+    try:
+        yield
+    finally:
+        keras.distribution.set_distribution(previous)
+
+
+# ---------------------------------------------------------------- sharing what process 0 has
+def from_process_zero(payload: Optional[bytes]) -> bytes:
+    """Process 0's `payload` on every process (the run folder's name, its run.json, its checkpoint): the others
+    may run on machines that cannot see the run folder."""
+    from jax.experimental import multihost_utils
+
+    length = int(multihost_utils.broadcast_one_to_all(np.int64(len(payload or b""))))
+    if length == 0:
+        return b""
+    buffer = np.frombuffer(payload, np.uint8) if payload is not None else np.zeros(length, np.uint8)
+    return np.asarray(multihost_utils.broadcast_one_to_all(buffer)).astype(np.uint8).tobytes()
+
+
+def agreed_text(world: Optional[World], make_text) -> str:
+    """`make_text()` run on process 0 (or the only process), the same text everywhere."""
+    if world is None:
+        return make_text()
+    return from_process_zero(str(make_text()).encode() if world.is_chief else None).decode()
+
+
+# ---------------------------------------------------------------- starting from the command line
+# Keras 3's TensorFlow trainer cannot run model.fit under MultiWorkerMirroredStrategy: it reduces a per-replica
+# batch eagerly while building the model, then fails a collective reduction of metrics (keras-team/keras#20585,
+# tensorflow/tensorflow#72388; both reproduced here with Keras 3.15 / TF 2.21). JAX is the route that works.
+TENSORFLOW_REFUSAL = (
+    "--distribute multi-worker runs on the JAX backend: KERAS_BACKEND=jax python mnist.py --distribute multi-worker "
+    "--coordinator HOST:PORT --num-processes N --process-id I (Keras 3's model.fit does not work under TensorFlow's "
+    "MultiWorkerMirroredStrategy, keras-team/keras#20585)."
+)
+WORLD_FLAGS = {"coordinator": "--coordinator", "num_processes": "--num-processes", "process_id": "--process-id"}
+
+
+def start_if_requested(args, configs=()) -> Optional[World]:
+    """Join the multi-worker job when the run(s) ask for one, before JAX does any other work; else None.
+
+    `configs`: the planned runs (a new run), or none (a resume: the run's settings are read after joining, since
+    the other processes may not see its folder; --distribute multi-worker or a world option asks for the job)."""
+    from utils.training import backend
+
+    given = [flag for name, flag in WORLD_FLAGS.items() if getattr(args, name, None) is not None]
+    kinds = {config.distribute for config in configs} or {getattr(args, "distribute", None) or "none"}
+    if "multi-worker" not in kinds and not (given and not configs):
+        if given:
+            raise UsageError(f"{given[0]} applies only with --distribute multi-worker.")
+        return None
+    if len(kinds) > 1:
+        raise UsageError("--distribute multi-worker cannot be mixed with other --distribute values in one command.")
+    if backend.is_tensorflow():
+        raise UsageError(TENSORFLOW_REFUSAL)
+    if backend.name() != "jax":
+        raise UsageError(f"--distribute multi-worker needs the JAX backend (KERAS_BACKEND=jax); this process runs Keras "
+                         f"on {backend.name()}.")
+    world = requested_world(args.coordinator, args.num_processes, args.process_id, args.worker_timeout)
+    for config in configs:
+        check_batch_size(world, config.batch_size)
+    world = join(world)
+    for config in configs:
+        check_batch_size(world, config.batch_size)
+    return world
+
+
+# ---------------------------------------------------------------- faults and resumes
+# What a collective or the coordination service says when another process of the job is gone.
+LOST_PROCESS_SIGNS = ("gloo", "connection closed", "connection reset", "heartbeat", "unavailable", "barrier")
+
+
+def is_lost_process(error) -> bool:
+    text = str(error).lower()
+    return any(sign in text for sign in LOST_PROCESS_SIGNS)
+
+
+def check_resume(hyperparameters: dict, world: Optional[World]) -> None:
+    """A multi-worker run resumes as a multi-worker job, and only such a run does (its batches stay the same)."""
+    trained_multi_worker = hyperparameters.get("distribute") == "multi-worker"
+    if trained_multi_worker and world is None:
+        raise UsageError("this run trained with --distribute multi-worker: resume it the same way, on every process "
+                         "(--distribute multi-worker --coordinator HOST:PORT --num-processes N --process-id I).")
+    if world is not None and not trained_multi_worker:
+        raise UsageError(f"this run trained with --distribute {hyperparameters.get('distribute', 'none')}; "
+                         "resume it without the multi-worker options.")
+    if world is not None:
+        check_batch_size(world, hyperparameters["batch_size"])
+
+
+def shared_record(world: Optional[World], load_record):
+    """The run's record for a resume: `load_record()` on process 0 (which checks the run); the other processes get
+    a copy of its run.json and last checkpoint, kept in a temporary folder and never written back."""
+    if world is None:
+        return load_record()
+    from utils.runs.folder import RunFolder
+    from utils.runs.record import UnsavedRecord
+
+    if world.is_chief:
+        try:
+            record = load_record()
+        except UserError:
+            from_process_zero(b"")  # nothing to resume: the others stop too
+            raise
+        from_process_zero(json.dumps(record.data).encode())
+        from_process_zero(record.folder.last_checkpoint.read_bytes())
+        return record
+    data = from_process_zero(None)
+    if not data:
+        raise UserError(f"{world.name}: process 0 refused to resume the run (its output says why).")
+    copy = RunFolder(tempfile.mkdtemp(prefix="multiworker-resume-"))
+    atexit.register(shutil.rmtree, copy.path, True)
+    copy.last_checkpoint.parent.mkdir(parents=True)
+    copy.last_checkpoint.write_bytes(from_process_zero(None))
+    return UnsavedRecord(copy, json.loads(data))
