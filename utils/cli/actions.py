@@ -3,7 +3,6 @@ the default when no action option is given."""
 from pathlib import Path
 
 from utils.core.config import resolve_config
-from utils.core.config_file import grid_label, parse_grid
 from utils.core.errors import UsageError
 from utils.core.options import setting_options
 
@@ -55,18 +54,9 @@ def training_options(task, args) -> dict:
 
 
 def planned_runs(task, args) -> list:
-    """(model spec, resolved config) for every run the options ask for: models x grid combinations."""
+    """(model spec, resolved config) for every model the options ask for (grids and searches are sweeps)."""
     options = training_options(task, args)
-    combinations = parse_grid(args.grid) if args.grid else [{}]
-    plans = []
-    for combination in combinations:
-        chosen = {**options, **{key: value for key, value in combination.items() if key != "model"}}
-        if combination:
-            chosen["name"] = "_".join(filter(None, [args.name, grid_label(combination)]))
-        models = [combination["model"]] if "model" in combination else args.model
-        for spec in selected_models(task, models):
-            plans.append((spec, resolve_config(task, spec, chosen)))
-    return plans
+    return [(spec, resolve_config(task, spec, options)) for spec in selected_models(task, args.model)]
 
 
 @action(lambda args: args.list)

@@ -82,6 +82,3 @@ def parse_grid(items) -> list:
         axes.append(axis)
     return [dict(combination) for combination in itertools.product(*axes)]
 
-
-def grid_label(combination: dict) -> str:
-    return "_".join(f"{key}={value}" for key, value in combination.items())
