@@ -115,8 +115,37 @@ def resume(task, args) -> int:
 
     if args.epochs is not None and args.epochs < 1:
         raise UsageError(f"--epochs must be at least 1. Received: {args.epochs}.")
+    refuse_resume_settings(task, args)
     resume_run(task, args.resume, args.epochs, verbosity_of(args))
     return 0
+
+
+def refuse_resume_settings(task, args) -> None:
+    """A resume continues the run as it was recorded: only --epochs may change. Other settings given with --resume
+    are refused rather than silently ignored (a changed batch size or model would not be the same run)."""
+    from utils.core.options import BY_NAME
+
+    candidates = (*setting_options(), BY_NAME["model"], BY_NAME["grid"], *task.data_options)
+    given = [option.flag_name for option in candidates
+             if option.name != "epochs" and getattr(args, option.name, None) not in (None, [], False)]
+    if given:
+        raise UsageError(
+            f"--resume continues a run with its recorded settings; only --epochs may change. Drop {', '.join(given)}, "
+            "or train a new run with them."
+        )
+
+
+def skip_finished(task, args, config):
+    """With --grid, a combination already completed under --outputs (same settings, see completed_run) is not
+    trained again, so a grid stopped by a signal is finished by running the same command again."""
+    from utils.runs.store import completed_run
+
+    if not args.grid:
+        return None
+    folder = completed_run(args.outputs, task.name, config.model, config.to_dict())
+    if folder is not None and verbosity_of(args):
+        print(f"Skipping {config.model} {config.name}: already completed in {folder}", flush=True)
+    return folder
 
 
 def train(task, args) -> int:
@@ -132,6 +161,10 @@ def train(task, args) -> int:
     datasets = {}
     folders = []
     for spec, config in plans:
+        finished = skip_finished(task, args, config)
+        if finished is not None:
+            folders.append(finished)
+            continue
         key = (config.seed, config.validation_split, config.limit, tuple(sorted(config.data_options.items())))
         if key not in datasets:
             datasets[key] = task.load(config.data_options, config.seed, config.validation_split, config.limit)

@@ -14,6 +14,9 @@ def atomic_path(path, suffix=None):
     """
     path = Path(path)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix or path.suffix)
+    # mkstemp makes the file 0600; give it the mode an ordinary open() would (0644 under the usual umask 022), so a
+    # colleague on a shared machine can read run.json, model.h5 and report.html like history.csv.
+    os.fchmod(handle, 0o666 & ~current_umask())
     os.close(handle)
     try:
         yield temporary
@@ -23,6 +26,12 @@ def atomic_path(path, suffix=None):
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+def current_umask() -> int:
+    mask = os.umask(0o022)  # the only way to read the umask is to set it; it is put back at once
+    os.umask(mask)
+    return mask
 
 
 def write_text(path, text: str) -> None:

@@ -76,8 +76,8 @@ def compare(folders, outputs, verbosity: int = 1) -> Path:
     tasks = sorted(set(table["task"].dropna()))
     if len(tasks) > 1:
         print(f"warning: comparing runs of different tasks ({', '.join(tasks)}); their numbers are not comparable.", file=sys.stderr)
+    epochs = long_history(folders)  # read (and checked) before the compare folder exists: no empty folder is left
     folder = create_run_folder(outputs, "", prefix="compare_")
-    epochs = long_history(folders)
     notes = plot_comparison(epochs, folder) if not epochs.empty else ["no run has any finished epoch"]
     atomic.write_text(folder / "comparison.csv", table.to_csv(index=False))
     atomic.write_text(folder / "epochs.csv", epochs.to_csv(index=False))

@@ -52,6 +52,52 @@ def read_checkpoint_info(path) -> CheckpointInfo:
     )
 
 
+@dataclass
+class UsableCheckpoint:
+    path: Path
+    info: CheckpointInfo
+    best_value: Optional[float] = None  # the monitored value behind a valid best.h5
+
+
+def checkpoint_problem(path) -> Optional[str]:
+    """Why the checkpoint at `path` cannot be used (missing, truncated, unreadable), or None. Every array is read,
+    so a file cut short by a full disk or a copy is caught here, not halfway through a resume."""
+    path = Path(path)
+    if not path.is_file():
+        return "missing"
+    if not h5py.is_hdf5(path):
+        return "not an HDF5 file (truncated or another format)"
+    try:
+        with h5py.File(path, "r") as saved:
+            if "model_weights" not in saved or "epoch" not in saved.attrs:
+                return "not a checkpoint of this project (no weights or epoch)"
+            saved.visititems(lambda name, item: item[()] if isinstance(item, h5py.Dataset) else None)
+        read_checkpoint_info(path)
+    except Exception as error:  # h5py raises OSError, KeyError, RuntimeError for damaged files
+        return f"unreadable ({type(error).__name__}: {' '.join(str(error).split())[:120]})"
+    return None
+
+
+def usable_checkpoint(folder, warn) -> UsableCheckpoint:
+    """last.h5 if it is sound; else best.h5 (never newer than last.h5: the newest sound one left), said with `warn`;
+    else one UserError naming what is wrong with each."""
+    folder = RunFolder(folder)
+    problems = {path: checkpoint_problem(path) for path in (folder.last_checkpoint, folder.best_checkpoint)}
+    best_problem = problems[folder.best_checkpoint]
+    best_value = None if best_problem else read_checkpoint_info(folder.best_checkpoint).monitor_value
+    if best_problem and best_problem != "missing" and not problems[folder.last_checkpoint]:
+        warn(f"{folder.best_checkpoint} is {best_problem}; it is replaced at the next improving epoch.")
+    for path in (folder.last_checkpoint, folder.best_checkpoint):
+        if problems[path] is None:
+            info = read_checkpoint_info(path)
+            if path != folder.last_checkpoint:
+                warn(f"{folder.last_checkpoint} is {problems[folder.last_checkpoint]}; going on from {path.name} "
+                     f"(epoch {info.epoch}): the epochs after it are trained again.")
+            return UsableCheckpoint(path, info, best_value)
+    described = "; ".join(f"{path.name} is {problem}" for path, problem in problems.items())
+    raise UserError(f"Cannot resume {folder}: {described}. No usable checkpoint is left; train again.")
+
+
 def resolve_model_path(path) -> tuple:
     """(run folder, model file) for a run folder, its model.h5, or a checkpoint inside its checkpoints/."""
     path = Path(path)

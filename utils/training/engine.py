@@ -20,16 +20,19 @@ from utils.reports import evaluation as reports
 from utils.reports.html import write_run_report
 from utils.reports.plots import plot_history
 from utils.runs.folder import RunFolder, create_run_folder
+from utils.runs.lock import RunLock
 from utils.runs.record import MONITOR, RunRecord
 from utils.tasks.inputs import encode_labels, shape_inputs
 from utils.training import backend, callbacks
+from utils.core.signals import TrainingInterrupted
 from utils.training.checkpoints import (
-    load_model_file, read_checkpoint_info, restore_optimizer_state, restore_seed_states,
+    load_model_file, restore_optimizer_state, restore_seed_states, usable_checkpoint,
 )
 from utils.training.compile import build_model, build_optimizer, canonical_loss, compile_model
 from utils.training.distribution import make_distribution, weights_sha256
 from utils.training.inputs import EpochPlan, training_dataset, validation_batch_size, validation_dataset
 from utils.training.integrations import trackers_for
+from utils.training.outcome import TrackerFailed, recorded_outcome, removed_on_failure
 
 # Test sets this small (XOR's truth table) are printed row by row with their predicted probabilities.
 SMALL_TEST_SET = 16
@@ -104,18 +107,28 @@ def train_new_run(task, spec, config, dataset, context: RunContext) -> Path:
     shape_inputs(model, dataset.x_train[:1])  # refuse a model that does not fit before creating anything
 
     folder = RunFolder(create_run_folder(context.outputs, f"{config.model}_{config.name}" if config.name else config.model))
-    record = new_run_record(folder, task, config, dataset, model)
+    # The lock is held for the run's whole life: `--runs` shows `running` while it is held, `crashed` once the
+    # process is gone, and a second trainer (a --resume of this folder) is refused.
+    with RunLock(folder, "train"):
+        with removed_on_failure(folder):
+            record = new_run_record(folder, task, config, dataset, model)
+        session = TrainingSession(record, model, task, config, dataset, verbosity=context.verbosity)
+        run_session(session, setup=lambda: start_new_run(session, distribution))
+    return folder.path
+
+
+def start_new_run(session: TrainingSession, distribution) -> None:
+    """What a new run does inside its error handling before its first epoch."""
+    folder, config, model, dataset = session.folder, session.config, session.model, session.dataset
     if distribution is not None:
-        record.note(distribution=distribution.describe())
+        session.record.note(distribution=distribution.describe())
     write_run_files(folder, model, config, dataset)
     say(
-        context.verbosity,
+        session.verbosity,
         f"Training {config.model} ({model.count_params():,} params) on {dataset.name}: "
         f"{len(dataset.x_train):,} train / {len(dataset.x_val):,} validation / {len(dataset.x_test):,} test samples, "
         f"{config.epochs} epochs, batch size {config.batch_size}, run folder {folder}",
     )
-    run_session(TrainingSession(record, model, task, config, dataset, verbosity=context.verbosity))
-    return folder.path
 
 
 def new_run_record(folder: RunFolder, task, config, dataset, model) -> RunRecord:
@@ -155,48 +168,64 @@ def write_run_files(folder: RunFolder, model, config, dataset) -> None:
 
 
 def resume_run(task, path, epochs, verbosity: int = 1) -> Path:
-    """Continue a run from its last checkpoint up to `epochs` in total, appending to its history and run.json."""
+    """Continue a run from its last valid checkpoint up to `epochs` in total, appending to its history and run.json.
+
+    A run whose epochs are all done but which never finished (interrupted, crashed or failed during the final
+    save, evaluation or report) is finished: its model is saved, evaluated and reported."""
+    record = RunRecord.load(path)
+    if record.get("task") != task.name:
+        raise UserError(f"{record.folder} is a {record.get('task')} run; resume it with {record.get('task')}.py.")
+    status_before = record.status
+    with RunLock(record.folder, "resume"):
+        record = RunRecord.load(path)  # as the lock holder sees it
+        session = resume_session(task, record, epochs, verbosity, status_before)
+        run_session(session)
+    print(record.folder)
+    return record.folder.path
+
+
+def resume_session(task, record, epochs, verbosity, status_before) -> TrainingSession:
+    """The model from the newest valid checkpoint, the run's data again, and run.json told about the resume."""
     from utils.training.saved_models import reload_dataset
     from utils.training.setup import seed_everything
 
-    record = resumable_record(task, path)
     folder = record.folder
     config = TrainConfig.from_dict(record.get("hyperparameters"))
-    last = read_checkpoint_info(folder.last_checkpoint)
+    checkpoint = resume_checkpoint(folder)
+    done = checkpoint.info.epoch
     target = epochs or config.epochs
-    if target <= last.epoch:
-        raise UsageError(f"{folder} already has {last.epoch} epochs; pass --epochs N with N > {last.epoch} to train further.")
+    if target < done or (target == done and status_before == "completed"):
+        raise UsageError(f"{folder} already has {done} epochs; pass --epochs N with N > {done} to train further.")
+    target = max(target, done)  # target == done: the epochs are done but the run never finished; finish it
     seed_everything(config.seed, config.deterministic)
     config.epochs = target
-    model = reload_for_training(record, task, config)
+    model = reload_for_training(record, task, config, checkpoint.path)
     dataset = reload_dataset(task, record, config)
-    best = read_checkpoint_info(folder.best_checkpoint).monitor_value if folder.best_checkpoint.is_file() else None
-    record.begin_resume(last.epoch, target)
-    say(verbosity, f"Resuming {record.get('model')} after epoch {last.epoch}, up to {target} epochs, in {folder}")
-    run_session(TrainingSession(
-        record, model, task, config, dataset, verbosity=verbosity, initial_epoch=last.epoch, best_so_far=best,
-        saved_state=last.callback_state,
-    ))
-    print(folder)
-    return folder.path
+    gap = record.begin_resume(done, target, status_before, checkpoint.path.name)
+    if gap:
+        warn(f"{folder.history} lacks epochs {gap[0]}-{gap[-1]} (deleted or damaged); the history goes on from "
+             f"epoch {done + 1} and the gap is recorded in run.json.")
+    say(verbosity, f"Finishing {record.get('model')}: all {target} epochs are done; saving, evaluating and reporting "
+        f"in {folder}" if target == done else f"Resuming {record.get('model')} after epoch {done}, up to {target} epochs, in {folder}")
+    return TrainingSession(
+        record, model, task, config, dataset, verbosity=verbosity, initial_epoch=done,
+        best_so_far=checkpoint.best_value, saved_state=checkpoint.info.callback_state,
+    )
 
 
-def resumable_record(task, path) -> RunRecord:
-    """The record of a run that can be resumed by this task, or one clear UserError."""
-    record = RunRecord.load(path)
-    folder = record.folder
-    if record.get("task") != task.name:
-        raise UserError(f"{folder} is a {record.get('task')} run; resume it with {record.get('task')}.py.")
-    if record.status == "running":
-        raise UserError(f"{folder} is still running (process {record.get('environment', {}).get('pid')}); wait or stop it first.")
-    if not folder.last_checkpoint.is_file():
+def resume_checkpoint(folder):
+    """The checkpoint to go on from: checked, falling back from a damaged last.h5 to best.h5 with a warning."""
+    if not folder.last_checkpoint.is_file() and not folder.best_checkpoint.is_file():
         raise UserError(f"{folder} has no last checkpoint: no epoch finished, so there is nothing to resume; train again.")
-    return record
+    return usable_checkpoint(folder, warn)
 
 
-def reload_for_training(record, task, config):
-    """The last checkpoint's model, compiled afresh, with its optimizer and dropout RNG state restored."""
-    last = record.folder.last_checkpoint
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def reload_for_training(record, task, config, last):
+    """The checkpoint's model, compiled afresh, with its optimizer and dropout RNG state restored."""
     # The layers keep their saved dtype policies, but the model's own (which decides loss scaling) comes from here.
     with backend.dtype_policy(record.get("execution", {}).get("dtype_policy", "float32")):
         model = load_model_file(last, task, compile=False)
@@ -206,34 +235,32 @@ def reload_for_training(record, task, config):
     return model
 
 
-def run_session(session: TrainingSession) -> None:
-    """Fit from session.initial_epoch to config.epochs, then finish the run; record how it ended whatever happens."""
+def run_session(session: TrainingSession, setup=None) -> None:
+    """Run `setup`, start the trackers, fit from session.initial_epoch to config.epochs, then finish the run;
+    whatever happens on the way is recorded in run.json (utils.training.outcome)."""
     record, folder = session.record, session.folder
-    trackers = trackers_for(session.config, record, folder.path.parent)
+    trackers = []
     try:
-        fit(session, [callback for tracker in trackers for callback in tracker.callbacks()])
-        finish_run(session)
-    except callbacks.TrainingInterrupted as stop:
-        record.mark("interrupted", reason=f"{stop} received")
-        raise UserError(
-            f"Interrupted by {stop} after {record.epochs_completed} completed epochs; continue with --resume {folder}",
-            exit_code=130,
-        )
-    except KeyboardInterrupt:
-        record.mark("interrupted", reason="SIGINT received")
-        raise UserError(f"Interrupted; continue with --resume {folder}", exit_code=130)
-    except callbacks.LossNotFinite as error:
-        record.mark("failed", reason=str(error), failed_epoch=error.epoch)
-        kept = (
-            f"the last good checkpoint is {folder.last_checkpoint}" if folder.last_checkpoint.is_file()
-            else "no epoch finished before it, so there is no checkpoint"
-        )
-        raise UserError(f"Training stopped: {error}; {kept}. Lower --learning-rate and train again.")
-    except BaseException as error:
-        record.mark("failed", reason=f"{type(error).__name__}: {error}")
-        raise
+        with recorded_outcome(record):
+            if setup is not None:
+                setup()
+            trackers = start_trackers(session.config, record, folder.path.parent)
+            fit(session, [callback for tracker in trackers for callback in tracker.callbacks()])
+            finish_run(session)
     finally:
         end_trackers(trackers, record)
+
+
+def start_trackers(config, record, outputs) -> list:
+    """The run's integrations. A tracker that cannot start fails the run before its first epoch: the user asked
+    for the run to be tracked, and an untracked run would be noticed only later (README: tracker policy)."""
+    try:
+        return trackers_for(config, record, outputs)
+    except (UserError, TrainingInterrupted, KeyboardInterrupt):
+        raise
+    except Exception as error:  # MLflow and its stores raise many kinds (sqlite, permissions, HTTP)
+        message = " ".join(str(error).split())[:200] or type(error).__name__
+        raise TrackerFailed(f"--mlflow/--tensorboard could not start: {type(error).__name__}: {message}")
 
 
 def fit(session: TrainingSession, extra_callbacks=()) -> None:
