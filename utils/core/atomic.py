@@ -1,6 +1,8 @@
 """Writes that survive a kill at any instant: write a temporary file beside the target, then os.replace it."""
+import errno
 import json
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,9 +25,22 @@ def atomic_path(path, suffix=None):
         with open(temporary, "rb+") as written:
             os.fsync(written.fileno())
         os.replace(temporary, path)
+    except Exception as error:
+        if not isinstance(error, OSError) and nearly_full(path.parent):
+            # h5py reports a full disk as RuntimeError ("Slist already enabled?"); say what it is.
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from error
+        raise
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+def nearly_full(folder, margin: int = 1 << 20) -> bool:
+    """Whether the disk holding `folder` has less than `margin` bytes free (1 MiB: less than a small checkpoint)."""
+    try:
+        return shutil.disk_usage(folder).free < margin
+    except OSError:
+        return False
 
 
 def current_umask() -> int:

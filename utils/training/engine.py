@@ -204,7 +204,7 @@ def resume_session(task, record, epochs, verbosity, status_before) -> TrainingSe
     gap = record.begin_resume(done, target, status_before, checkpoint.path.name)
     if gap:
         warn(f"{folder.history} lacks epochs {gap[0]}-{gap[-1]} (deleted or damaged); the history goes on from "
-             f"epoch {done + 1} and the gap is recorded in run.json.")
+             f"epoch {done + 1} and the gap is recorded in the run record.")
     say(verbosity, f"Finishing {record.get('model')}: all {target} epochs are done; saving, evaluating and reporting "
         f"in {folder}" if target == done else f"Resuming {record.get('model')} after epoch {done}, up to {target} epochs, in {folder}")
     return TrainingSession(
