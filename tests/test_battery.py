@@ -388,6 +388,28 @@ def test_a_second_trainer_is_refused_naming_the_holder(xor_copy, capsys):
     assert RunRecord.load(xor_copy).status == "crashed"  # the lock is free: nobody is training it
 
 
+def test_a_lock_held_by_another_process_is_released_by_the_kernel_when_it_dies(xor_copy, capsys):
+    import subprocess
+    import sys
+
+    set_record(xor_copy, status="running")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from utils.runs.lock import RunLock; "
+         f"lock = RunLock({str(xor_copy)!r}, 'resume').acquire(); print('held', flush=True); time.sleep(600)"],
+        cwd=PROJECT, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        code = cli("xor", ["--resume", xor_copy, "--epochs", 3])
+        assert_one_line(capsys, code, 1, f"process {holder.pid}", "(resume)")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert cli("xor", ["--resume", xor_copy, "--epochs", 3, "--quiet"]) == 0  # SIGKILL left no stale lock
+    record = record_of(xor_copy)
+    assert record["status"] == "completed" and record["resumes"][-1]["status_before"] == "crashed"
+
+
 def test_runs_tells_running_from_crashed_by_the_lock_not_the_pid(xor_copy, capsys):
     from utils.runs.lock import RunLock
 
@@ -550,10 +572,15 @@ def test_a_full_disk_during_a_checkpoint_fails_the_run_in_one_line(tmp_path, cap
     assert record["status"] == "failed" and "No space left" in record["reason"]
 
 
-def test_a_full_disk_at_the_start_leaves_no_run_folder(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("first_write", ["lock", "record"])
+def test_a_full_disk_at_the_start_leaves_no_run_folder(tmp_path, capsys, monkeypatch, first_write):
     from utils.core import atomic
+    from utils.runs.lock import RunLock
 
-    monkeypatch.setattr(atomic, "write_json", no_space)
+    if first_write == "lock":
+        monkeypatch.setattr(RunLock, "acquire", no_space)
+    else:
+        monkeypatch.setattr(atomic, "write_json", no_space)
     outputs = tmp_path / "outputs"
     code = train_xor(outputs)
     assert_one_line(capsys, code, 1, "No space left on device", "nothing was kept")

@@ -109,11 +109,15 @@ def train_new_run(task, spec, config, dataset, context: RunContext) -> Path:
     folder = RunFolder(create_run_folder(context.outputs, f"{config.model}_{config.name}" if config.name else config.model))
     # The lock is held for the run's whole life: `--runs` shows `running` while it is held, `crashed` once the
     # process is gone, and a second trainer (a --resume of this folder) is refused.
-    with RunLock(folder, "train"):
-        with removed_on_failure(folder):
+    lock = RunLock(folder, "train")
+    try:
+        with removed_on_failure(folder):  # a full disk before run.json exists leaves no folder behind
+            lock.acquire()
             record = new_run_record(folder, task, config, dataset, model)
         session = TrainingSession(record, model, task, config, dataset, verbosity=context.verbosity)
         run_session(session, setup=lambda: start_new_run(session, distribution))
+    finally:
+        lock.release()
     return folder.path
 
 
