@@ -536,9 +536,10 @@ def test_a_grid_stopped_by_a_signal_is_finished_by_the_same_command(tmp_path, ca
     assert_one_line(capsys, code, 130, "SIGTERM")
     statuses = sorted(record_of(folder)["status"] for folder in run_folders(outputs))
     assert statuses == ["completed", "interrupted"]  # the third never started
+    (finished,) = [folder for folder in run_folders(outputs) if record_of(folder)["status"] == "completed"]
     monkeypatch.undo()
     assert train_xor(outputs, *grid) == 0
-    captured = capsys.readouterr()
+    assert f"{finished}\n" in capsys.readouterr().out  # the finished run is reused (and compared), not retrained
     runs = [folder for folder in run_folders(outputs) if not folder.name.startswith("compare_")]
     assert len(runs) == 4  # one skipped (completed), the interrupted one and the third trained anew
     completed = [record_of(folder)["config_hash"] for folder in runs if record_of(folder)["status"] == "completed"]

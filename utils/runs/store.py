@@ -103,8 +103,10 @@ def list_runs(outputs) -> str:
         return f"No runs in {outputs}."
     table = summary_rows(folders, tolerant=True)
     columns = ["run", "status", "task", "model", "epochs", "best_val_accuracy", "test_accuracy", "started"]
-    listing = format_table(table.reindex(columns=columns))
-    if "reason" in table:
-        unreadable = table[table["status"] == "unreadable"]
+    table = table.reindex(columns=columns + ["reason"])
+    table["epochs"] = pd.to_numeric(table["epochs"], errors="coerce").round().astype("Int64")  # whole numbers even beside an unreadable row's gap
+    listing = format_table(table[columns])
+    unreadable = table[table["status"] == "unreadable"]
+    if not unreadable.empty:
         listing += "".join(f"\nunreadable {row.run}: {row.reason}" for row in unreadable.itertuples())
     return listing

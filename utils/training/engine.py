@@ -264,7 +264,8 @@ def start_trackers(config, record, outputs) -> list:
         raise
     except Exception as error:  # MLflow and its stores raise many kinds (sqlite, permissions, HTTP)
         message = " ".join(str(error).split())[:200] or type(error).__name__
-        raise TrackerFailed(f"--mlflow/--tensorboard could not start: {type(error).__name__}: {message}")
+        asked = " and ".join(flag for flag, wanted in (("--mlflow", config.mlflow), ("--tensorboard", config.tensorboard)) if wanted)
+        raise TrackerFailed(f"{asked or 'a tracker'} could not start: {type(error).__name__}: {message}")
 
 
 def fit(session: TrainingSession, extra_callbacks=()) -> None:
