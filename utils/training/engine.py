@@ -182,14 +182,16 @@ def resume_run(task, path, epochs, verbosity: int = 1) -> Path:
     status_before = record.status
     with RunLock(record.folder, "resume"):
         record = RunRecord.load(path)  # as the lock holder sees it
-        session = resume_session(task, record, epochs, verbosity, status_before)
-        run_session(session)
+        session, checkpoint_name = resume_session(task, record, epochs, status_before)
+        session.verbosity = verbosity
+        # run.json is told about the resume inside the run's error handling: a signal then marks it interrupted.
+        run_session(session, setup=lambda: begin_resume(session, status_before, checkpoint_name))
     print(record.folder)
     return record.folder.path
 
 
-def resume_session(task, record, epochs, verbosity, status_before) -> TrainingSession:
-    """The model from the newest valid checkpoint, the run's data again, and run.json told about the resume."""
+def resume_session(task, record, epochs, status_before) -> tuple:
+    """(the session going on from the newest valid checkpoint with the run's data again, that checkpoint's name)."""
     from utils.training.saved_models import reload_dataset
     from utils.training.setup import seed_everything
 
@@ -200,21 +202,26 @@ def resume_session(task, record, epochs, verbosity, status_before) -> TrainingSe
     target = epochs or config.epochs
     if target < done or (target == done and status_before == "completed"):
         raise UsageError(f"{folder} already has {done} epochs; pass --epochs N with N > {done} to train further.")
-    target = max(target, done)  # target == done: the epochs are done but the run never finished; finish it
     seed_everything(config.seed, config.deterministic)
-    config.epochs = target
+    config.epochs = max(target, done)  # target == done: the epochs are done but the run never finished; finish it
     model = reload_for_training(record, task, config, checkpoint.path)
     dataset = reload_dataset(task, record, config)
-    gap = record.begin_resume(done, target, status_before, checkpoint.path.name)
+    session = TrainingSession(
+        record, model, task, config, dataset, initial_epoch=done,
+        best_so_far=checkpoint.best_value, saved_state=checkpoint.info.callback_state,
+    )
+    return session, checkpoint.path.name
+
+
+def begin_resume(session: TrainingSession, status_before, checkpoint_name) -> None:
+    record, folder, done, target = session.record, session.folder, session.initial_epoch, session.config.epochs
+    gap = record.begin_resume(done, target, status_before, checkpoint_name)
     if gap:
         warn(f"{folder.history} lacks epochs {gap[0]}-{gap[-1]} (deleted or damaged); the history goes on from "
              f"epoch {done + 1} and the gap is recorded in the run record.")
-    say(verbosity, f"Finishing {record.get('model')}: all {target} epochs are done; saving, evaluating and reporting "
-        f"in {folder}" if target == done else f"Resuming {record.get('model')} after epoch {done}, up to {target} epochs, in {folder}")
-    return TrainingSession(
-        record, model, task, config, dataset, verbosity=verbosity, initial_epoch=done,
-        best_so_far=checkpoint.best_value, saved_state=checkpoint.info.callback_state,
-    )
+    model = record.get("model")
+    say(session.verbosity, f"Finishing {model}: all {target} epochs are done; saving, evaluating and reporting in {folder}"
+        if target == done else f"Resuming {model} after epoch {done}, up to {target} epochs, in {folder}")
 
 
 def resume_checkpoint(folder):
