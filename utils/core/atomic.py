@@ -18,7 +18,7 @@ def atomic_path(path, suffix=None):
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix or path.suffix)
     # mkstemp makes the file 0600; give it the mode an ordinary open() would (0644 under the usual umask 022), so a
     # colleague on a shared machine can read run.json, model.h5 and report.html like history.csv.
-    os.fchmod(handle, 0o666 & ~current_umask())
+    os.fchmod(handle, 0o666 & ~UMASK)
     os.close(handle)
     try:
         yield temporary
@@ -63,3 +63,7 @@ def _jsonable(value):
     if hasattr(value, "tolist"):
         return value.tolist()
     return str(value)
+
+
+# Read once: reading the umask means setting it, which is better not done while other threads create files.
+UMASK = current_umask()
