@@ -177,7 +177,7 @@ def test_concurrent_run_folders_never_collide(tmp_path):
 # ---------------------------------------------------------------- epoch numbering
 def write_run(folder: RunFolder, history: str, **record):
     folder.path.mkdir(parents=True, exist_ok=True)
-    folder.run_file.write_text(json.dumps({"run_id": folder.name, **record}))
+    folder.run_file.write_text(json.dumps({"run_id": folder.name, "task": "xor", "model": "m", "status": "running", **record}))
     folder.history.write_text(history)
 
 

@@ -119,6 +119,7 @@ def predict(task, args) -> int:
 def resume(task, args) -> int:
     if args.epochs is not None and args.epochs < 1:
         raise UsageError(f"--epochs must be at least 1. Received: {args.epochs}.")
+    refuse_resume_settings(task, args)
     with_keras(args)
     from utils.training.engine import resume_run
     from utils.training.multiworker import start_if_requested
@@ -126,6 +127,21 @@ def resume(task, args) -> int:
     world = start_if_requested(args)  # before any JAX work, as joining a multi-worker job requires
     resume_run(task, args.resume, args.epochs, verbosity_of(args), world=world)
     return 0
+
+
+def refuse_resume_settings(task, args) -> None:
+    """A resume continues the run as it was recorded: only --epochs may change. Other settings given with --resume
+    are refused rather than silently ignored (a changed batch size or model would not be the same run)."""
+    from utils.core.options import BY_NAME
+
+    candidates = (*setting_options(), BY_NAME["model"], BY_NAME["grid"], *task.data_options)
+    given = [option.flag_name for option in candidates
+             if option.name != "epochs" and getattr(args, option.name, None) not in (None, [], False)]
+    if given:
+        raise UsageError(
+            f"--resume continues a run with its recorded settings; only --epochs may change. Drop {', '.join(given)}, "
+            "or train a new run with them."
+        )
 
 
 def train(task, args) -> int:

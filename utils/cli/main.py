@@ -4,6 +4,7 @@ import sys
 from utils.cli.actions import dispatch
 from utils.cli.parser import build_parser, parse_arguments
 from utils.core.errors import UsageError, UserError
+from utils.core.signals import TrainingInterrupted, termination_raises
 
 
 def main(task_name: str, argv=None) -> int:
@@ -19,7 +20,9 @@ def main(task_name: str, argv=None) -> int:
     except KeyError as error:
         raise UsageError(error.args[0])
     parser = build_parser(task, [spec.name for spec in models_for_task(task.name)])
-    return dispatch(task, parse_arguments(parser, task, argv))
+    args = parse_arguments(parser, task, argv)
+    with termination_raises():  # a signal at any moment of a run's life ends it as `interrupted`
+        return dispatch(task, args)
 
 
 def run_task(task_name: str, argv=None) -> None:
@@ -30,8 +33,9 @@ def run_task(task_name: str, argv=None) -> None:
     except UserError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         code = error.exit_code
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
+    except (KeyboardInterrupt, TrainingInterrupted) as stop:
+        # Between the runs of a grid: no run was in progress; rerunning the command skips the finished ones.
+        print(f"{prog}: interrupted{f' by {stop}' if str(stop) else ''}", file=sys.stderr)
         code = 130
     sys.stdout.flush()
     from utils.training.multiworker import leave

@@ -31,6 +31,10 @@ def list_runs(task, args) -> int:
         print(f"No runs in {args.outputs}.")
     else:
         print(render(shown, chosen_columns(args.columns, columns), args.output_format))
+    if args.output_format == "table":  # why each unreadable folder is unreadable, under the table
+        for row in shown:
+            if row.get("status") == "unreadable":
+                print(f"unreadable {row['run']}: {row.get('reason')}")
     if hidden:
         print(f"({hidden} more runs hidden; --show 0 lists all, --where narrows)",
               file=sys.stdout if args.output_format == "table" else sys.stderr)

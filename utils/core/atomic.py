@@ -1,6 +1,8 @@
 """Writes that survive a kill at any instant: write a temporary file beside the target, then os.replace it."""
+import errno
 import json
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,15 +16,37 @@ def atomic_path(path, suffix=None):
     """
     path = Path(path)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix or path.suffix)
+    # mkstemp makes the file 0600; give it the mode an ordinary open() would (0644 under the usual umask 022), so a
+    # colleague on a shared machine can read run.json, model.h5 and report.html like history.csv.
+    os.fchmod(handle, 0o666 & ~UMASK)
     os.close(handle)
     try:
         yield temporary
         with open(temporary, "rb+") as written:
             os.fsync(written.fileno())
         os.replace(temporary, path)
+    except Exception as error:
+        if not isinstance(error, OSError) and nearly_full(path.parent):
+            # h5py reports a full disk as RuntimeError ("Slist already enabled?"); say what it is.
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from error
+        raise
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+def nearly_full(folder, margin: int = 1 << 20) -> bool:
+    """Whether the disk holding `folder` has less than `margin` bytes free (1 MiB: less than a small checkpoint)."""
+    try:
+        return shutil.disk_usage(folder).free < margin
+    except OSError:
+        return False
+
+
+def current_umask() -> int:
+    mask = os.umask(0o022)  # the only way to read the umask is to set it; it is put back at once
+    os.umask(mask)
+    return mask
 
 
 def write_text(path, text: str) -> None:
@@ -39,3 +63,7 @@ def _jsonable(value):
     if hasattr(value, "tolist"):
         return value.tolist()
     return str(value)
+
+
+# Read once: reading the umask means setting it, which is better not done while other threads create files.
+UMASK = current_umask()

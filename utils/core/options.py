@@ -125,6 +125,11 @@ def seed_range(value):
     return None if 0 <= value < 2**32 else "must be between 0 and 4294967295"
 
 
+def folder_label(value):
+    # The label joins a timestamp and the model name in a folder name, which a file system caps at 255 bytes.
+    return None if len(str(value).encode()) <= 100 else "must be at most 100 bytes (it becomes part of a folder name)"
+
+
 def epochs_range(value):
     return None if 1 <= value <= 10**7 else "must be at least 1" if value < 1 else "must be at most 10000000"
 
@@ -289,7 +294,7 @@ OPTIONS = (
 
     Option("outputs", ("--outputs",), str, "outputs", metavar="DIR", group=OUTPUT, setting=False,
            help="folder for run folders (default: outputs/)"),
-    Option("name", ("--name",), str, metavar="LABEL", group=OUTPUT,
+    Option("name", ("--name",), str, metavar="LABEL", group=OUTPUT, check=folder_label,
            help="a label added to the run folder's name (letters, digits, - _ .)"),
     Option("verbose", ("-v", "--verbose"), bool, False, flag=True, group=OUTPUT, setting=False, exclusive="loudness",
            help="also show TensorFlow's own log lines (progress: a bar on a terminal, one line per epoch when piped)"),

@@ -40,8 +40,8 @@ def compare(folders, outputs, verbosity: int = 1) -> Path:
     records = [RunRecord.load(path).data for path in folders]
     labels = run_labels(records)
     table.insert(1, "label", labels)  # the figures' names for the runs, beside their ids
+    epochs = long_history(folders)  # read (and checked) before the compare folder exists: no empty folder is left
     folder = create_run_folder(outputs, "", prefix="compare_")
-    epochs = long_history(folders)
     notes = plot_comparison(
         epochs, folder, labels={record["run_id"]: label for record, label in zip(records, labels)},
         compared=differing_summary(records),

@@ -76,6 +76,7 @@ def write_run_report(folder) -> Path:
         f'<p>Status: <b class="status-{html.escape(str(record.get("status")))}">{html.escape(str(record.get("status")))}</b>'
         f" · task {html.escape(record['task'])} · model {html.escape(record['model'])} · {record.get('parameters', 0):,} parameters"
         f" · data {html.escape(record['data']['name'])}: {html.escape(format_sizes(record['data']['sizes']))} samples</p>",
+        "".join(f"<p>Data note: {html.escape(str(note))}</p>" for note in record["data"].get("notes") or []),
         "<h2>Test set</h2>", _table(test_metric_rows(record.get("test_metrics") or {}) or {"test": "not evaluated"}),
         "<h2>Curves</h2>", _figures([plots / "accuracy_loss.png"], wide=True),
         _figures([plots / "epoch_time.png", plots / "learning_rate.png"]), notes,

@@ -75,12 +75,21 @@ class RunFolder:
 
         if not self.history.is_file():
             return pd.DataFrame()
-        text = self.history.read_text()
+        try:
+            text = self.history.read_text()
+        except UnicodeDecodeError:
+            raise UserError(f"{self.history} is damaged (not text); restore it or leave this run out.")
         if text and not text.endswith("\n"):
             text = text[: text.rfind("\n") + 1]
         if not text.strip():
             return pd.DataFrame()
-        history = pd.read_csv(io.StringIO(text))
+        try:
+            history = pd.read_csv(io.StringIO(text))
+        except (pd.errors.ParserError, UnicodeDecodeError) as error:
+            raise UserError(f"{self.history} is damaged ({str(error).strip().splitlines()[0][:200]}); "
+                            "restore it or leave this run out.")
+        if "epoch" not in history or not pd.api.types.is_numeric_dtype(history["epoch"]):
+            raise UserError(f"{self.history} is damaged (no numeric epoch column); restore it or leave this run out.")
         try:
             version = json.loads(self.run_file.read_text()).get("format", 1)
         except (OSError, ValueError, AttributeError):

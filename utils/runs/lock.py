@@ -68,9 +68,10 @@ def is_locked(folder) -> bool:
     path = RunFolder(folder).lock_file
     if not path.is_file():
         return False
-    with open(path, "a+") as handle:
+    # Read-only is enough to test a flock, and works on a colleague's run whose lock file we may not write.
+    with open(path, "r") as handle:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             return True
         fcntl.flock(handle, fcntl.LOCK_UN)

@@ -3,6 +3,7 @@
 Callers state intents (record an epoch, mark the run failed with a reason, begin a resume); only this module
 decides the keys of run.json.
 """
+import hashlib
 import json
 import math
 import os
@@ -17,6 +18,7 @@ from utils.core import atomic
 from utils.core.errors import UserError
 from utils.runs.environment import capture as capture_environment
 from utils.runs.folder import FORMAT, RUN_FILE, RunFolder, keep_history_until
+from utils.runs.lock import is_locked
 
 MONITOR = "val_accuracy"  # the validation value behind best.h5 and every run's "best"
 
@@ -77,6 +79,7 @@ class RunRecord:
             "run_id": folder.name, "format": FORMAT, "task": task, "model": model, "status": "running",
             "command": command_line(), **facts, "environment": environment(), "started": now_iso(), "ended": None,
             "epochs_completed": 0, "seconds_per_epoch": [], "best": None, "test_metrics": None, "resumes": [],
+            "config_hash": config_hash(task, model, facts.get("hyperparameters", {})),
         })
         record.save()
         capture_environment(folder)  # environment.txt and source.patch, for --diff
@@ -93,6 +96,9 @@ class RunRecord:
             raise UserError(f"{folder.run_file} is not valid JSON ({error}); the run folder is damaged.")
         if not isinstance(data, dict):
             raise UserError(f"{folder.run_file} holds {type(data).__name__}, not a run record; the run folder is damaged.")
+        problem = shape_problem(data)
+        if problem:
+            raise UserError(f"{folder.run_file} {problem}; the run folder is damaged.")
         return cls(folder, data)
 
     def save(self) -> None:
@@ -101,9 +107,10 @@ class RunRecord:
     # ---------------------------------------------------------------- reading
     @property
     def status(self) -> str:
-        """The recorded status, or 'crashed' for a run marked running whose process is gone."""
+        """The recorded status, or 'crashed' for a run marked running whose lock nobody holds (its process died:
+        the kernel released the lock), so no pid is trusted."""
         status = self.data.get("status")
-        if status == "running" and not _process_alive(self.data.get("environment", {})):
+        if status == "running" and not is_locked(self.folder):
             return "crashed"
         return status
 
@@ -167,22 +174,30 @@ class RunRecord:
         self.data["notes"] = [*(self.data.get("notes") or []), {"text": text, "written": now_iso()}]
         self.save()
 
-    def begin_resume(self, done: int, target: int) -> None:
-        """Continue from `done` finished epochs to `target`: forget what was recorded after the checkpoint."""
+    def begin_resume(self, done: int, target: int, status_before=None, checkpoint=None) -> list:
+        """Continue from `done` finished epochs to `target`: forget what was recorded after the checkpoint.
+
+        Returns the epochs (1-based) up to `done` that history.csv lacks (deleted or damaged): they are recorded
+        in the resume entry as `history_gap`, and the caller warns."""
         data = self.data
         history = keep_history_until(self.folder, done)
+        present = set(history["epoch"].astype(int)) if "epoch" in history else set()
+        gap = [epoch for epoch in range(1, done + 1) if epoch not in present]
         best = None
         if MONITOR in history and history[MONITOR].notna().any():
             row = history.loc[history[MONITOR].idxmax()]
             best = {"metric": MONITOR, "value": float(row[MONITOR]), "epoch": int(row["epoch"])}
         data["resumes"] = data.get("resumes", []) + [{
-            "at_epoch": done, "to_epochs": target, "status_before": self.status, "started": now_iso(),
+            "at_epoch": done, "to_epochs": target, "status_before": status_before or self.status, "started": now_iso(),
             "command": command_line(),
+            **({"history_gap": [gap[0], gap[-1]]} if gap else {}),
+            **({"from_checkpoint": checkpoint} if checkpoint else {}),
         }]
         data["hyperparameters"]["epochs"] = target
         data["seconds_per_epoch"] = data.get("seconds_per_epoch", [])[:done]
         data.update(best=best, environment=environment(), epochs_completed=done, test_metrics=None, format=FORMAT)
         self.mark("running")
+        return gap
 
 
 class UnsavedRecord(RunRecord):
@@ -193,16 +208,22 @@ class UnsavedRecord(RunRecord):
         pass
 
 
-def _process_alive(environment: dict) -> bool:
-    if environment.get("hostname") != socket.gethostname():
-        return True  # cannot tell from here; trust the record
-    pid = environment.get("pid")
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def config_hash(task: str, model: str, hyperparameters: dict) -> str:
+    """A fingerprint of what a run trains: a rerun of the same grid recognises its finished runs by it."""
+    text = json.dumps({"task": task, "model": model, **hyperparameters}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# Keys every reader of run.json relies on, and their types.
+REQUIRED_KEYS = {"run_id": str, "task": str, "model": str, "status": str}
+
+
+def shape_problem(data: dict):
+    """Why `data` cannot be a run record (missing keys, wrong types), or None."""
+    for key, kind in REQUIRED_KEYS.items():
+        if not isinstance(data.get(key), kind):
+            return f"has no {kind.__name__} {key!r}" if key not in data else f"holds {type(data[key]).__name__} for {key!r}"
+    for key in ("hyperparameters", "data"):
+        if key in data and not isinstance(data[key], dict):
+            return f"holds {type(data[key]).__name__} for {key!r}"
+    return None

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from utils.core.errors import UsageError
+from utils.core.errors import UsageError, UserError
 from utils.runs.folder import RUN_FILE, RunFolder
 from utils.runs.record import RunRecord
 
@@ -15,7 +15,14 @@ def find_runs(outputs) -> list:
     if not outputs.is_dir():
         return []
     folders = [path for path in outputs.iterdir() if RunFolder(path).is_run()]
-    return sorted(folders, key=lambda path: (RunRecord.load(path).get("started") or "", path.name))
+    return sorted(folders, key=lambda path: (str(_started(path)), path.name))
+
+
+def _started(folder) -> str:
+    try:
+        return RunRecord.load(folder).get("started") or ""
+    except UserError:
+        return ""  # an unreadable run.json sorts first and is listed as `unreadable`
 
 
 def resolve_runs(patterns, last, outputs) -> list:
@@ -57,8 +64,19 @@ def summary_row(record: RunRecord) -> dict:
     }
 
 
-def summary_rows(folders) -> pd.DataFrame:
-    return pd.DataFrame([summary_row(RunRecord.load(folder)) for folder in folders])
+def summary_rows(folders, tolerant: bool = False) -> pd.DataFrame:
+    """One row per run; with `tolerant`, a folder whose run.json cannot be read is an `unreadable` row with the
+    reason (for listings), else its one-line UserError stops the caller (for comparisons)."""
+    return pd.DataFrame([_row_or_unreadable(folder, tolerant) for folder in folders])
+
+
+def _row_or_unreadable(folder, tolerant: bool) -> dict:
+    try:
+        return summary_row(RunRecord.load(folder))
+    except UserError as error:
+        if not tolerant:
+            raise
+        return {"run": Path(folder).name, "status": "unreadable", "reason": str(error)}
 
 
 def format_table(table: pd.DataFrame) -> str:
@@ -69,5 +87,12 @@ def list_runs(outputs) -> str:
     folders = find_runs(outputs)
     if not folders:
         return f"No runs in {outputs}."
-    table = summary_rows(folders)
-    return format_table(table[["run", "status", "task", "model", "epochs", "best_val_accuracy", "test_accuracy", "started"]])
+    table = summary_rows(folders, tolerant=True)
+    columns = ["run", "status", "task", "model", "epochs", "best_val_accuracy", "test_accuracy", "started"]
+    table = table.reindex(columns=columns + ["reason"])
+    table["epochs"] = pd.to_numeric(table["epochs"], errors="coerce").round().astype("Int64")  # whole numbers even beside an unreadable row's gap
+    listing = format_table(table[columns])
+    unreadable = table[table["status"] == "unreadable"]
+    if not unreadable.empty:
+        listing += "".join(f"\nunreadable {row.run}: {row.reason}" for row in unreadable.itertuples())
+    return listing

@@ -1,4 +1,5 @@
 """Bank churn (binary): customers who leave or stay, from Churn_Modelling.csv."""
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ CHURN_NUMERIC = ["CreditScore", "Age", "Tenure", "Balance", "NumOfProducts", "Ha
 CHURN_CATEGORICAL = ["Geography", "Gender"]
 CHURN_TARGET = "Exited"
 CHURN_DEFAULT_PATH = Path("data") / "Churn_Modelling.csv"
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def read_churn_csv(path, need_target: bool = True):
@@ -51,6 +53,14 @@ def read_churn_csv(path, need_target: bool = True):
             raise UserError(
                 f"{path}: column {column} must be numeric but data row {row + 1} holds {frame[column][row]!r}."
             )
+        # The model computes in float32: inf, NaN spelled out, or 1e308 would make every loss NaN.
+        out_of_range = ~np.isfinite(numbers) | (numbers.abs() > FLOAT32_MAX)
+        if out_of_range.any():
+            row = int(out_of_range.idxmax())
+            raise UserError(
+                f"{path}: column {column} data row {row + 1} holds {frame[column][row]!r}, which is not a finite "
+                "number a float32 model can use; fix or drop that row."
+            )
         frame[column] = numbers
     if need_target:
         values = set(frame[CHURN_TARGET].unique())
@@ -68,16 +78,18 @@ def load_churn(data_options: dict, seed: int, validation_split: float, limit, pr
             f"{path} has {len(frame)} rows ({int(labels.sum())} churned); a stratified train/validation/test split "
             "needs at least 20 rows with at least 4 of each class."
         )
+    splits = split_and_preprocess(
+        frame, labels, seed, validation_split, limit, preprocessing or TabularPreprocessor(CHURN_NUMERIC, CHURN_CATEGORICAL),
+    )
+    unknown = splits["preprocessing"].unknown_note()
     return Dataset(
         name="churn",
-        **split_and_preprocess(
-            frame, labels, seed, validation_split, limit,
-            preprocessing or TabularPreprocessor(CHURN_NUMERIC, CHURN_CATEGORICAL),
-        ),
+        **splits,
         class_names=["stayed", "exited"],
         sha256=sha256_of_file(path),
         source=str(path),
-        notes=["preprocessing (scaling, one-hot) fitted on the training split only; saved as preprocessing.json"],
+        notes=["preprocessing (scaling, one-hot) fitted on the training split only; saved as preprocessing.json"]
+        + ([f"validation and test {unknown}"] if unknown else []),
     )
 
 
@@ -93,7 +105,10 @@ def read_churn_inputs(inputs, preprocessing):
     for path, frame in zip(inputs, frames):
         ids = frame["CustomerId"] if "CustomerId" in frame else pd.Series(range(1, len(frame) + 1))
         names += [f"{Path(path).name}:{identifier}" for identifier in ids]
-    return np.concatenate([preprocessing.transform(frame) for frame in frames]), names
+    features = np.concatenate([preprocessing.transform(frame) for frame in frames])
+    if preprocessing.unknown_note():
+        print(f"warning: {preprocessing.unknown_note()}", file=sys.stderr)
+    return features, names
 
 
 

@@ -1,19 +1,44 @@
 """Turn an arbitrary image file into a 28x28 digit that looks like MNIST: white on black, centred by mass."""
+import warnings
+from pathlib import Path
+
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from utils.core.errors import UserError
 
 
+# A photo of a digit is a few MB at most; anything larger is not what --predict is for.
+MAX_IMAGE_BYTES = 50 * 1024 * 1024
+
+
+def check_image_file(path) -> None:
+    """Only regular files of a sane size: a FIFO or device named x.png would block the read forever."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"Image not found: {path}")
+    if not path.is_file():
+        raise UserError(f"{path} is not a regular file (a folder, FIFO or device); pass image files.")
+    size = path.stat().st_size
+    if size > MAX_IMAGE_BYTES:
+        raise UserError(f"{path} is {size / 2**20:.0f} MiB; images up to {MAX_IMAGE_BYTES // 2**20} MiB are read.")
+
+
 def image_to_mnist(path) -> np.ndarray:
     """float32 (28, 28) in [0, 1]: grayscale, ink made white on black, cropped, fitted into 20x20, centred in 28x28."""
+    check_image_file(path)
     try:
-        with Image.open(path) as opened:
-            image = ImageOps.exif_transpose(opened).convert("L")
+        with warnings.catch_warnings():
+            # Pillow warns above MAX_IMAGE_PIXELS and raises above twice that; both are refused here.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as opened:
+                image = ImageOps.exif_transpose(opened).convert("L")
     except FileNotFoundError:
         raise UserError(f"Image not found: {path}")
-    except (UnidentifiedImageError, OSError) as error:
-        raise UserError(f"Cannot read image {path}: {error}")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise UserError(f"Refusing image {path}: {' '.join(str(error).split())[:200]}")
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise UserError(f"Cannot read image {path}: {' '.join(str(error).split())[:200]}")
     pixels = np.asarray(image, dtype=np.float32)
     # MNIST digits are light ink on a dark background; a light border means the image is the other way round.
     border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])

@@ -154,6 +154,16 @@ def check_image_arrays(arrays, source: str, num_classes: int = 10):
             raise UserError(f"{source}: x_{split} has shape {images.shape}; expected (samples, 28, 28) grayscale images.")
         if labels.ndim != 1 or len(labels) != len(images):
             raise UserError(f"{source}: y_{split} has shape {labels.shape}; expected one label per image ({len(images)}).")
+        if labels.dtype.kind not in "iub":
+            # Float labels (NaN included) would be cast to arbitrary integers; refuse them with the first bad row.
+            whole = np.isfinite(labels) & (np.mod(labels, 1) == 0) if labels.dtype.kind == "f" else np.zeros(len(labels), bool)
+            if not whole.all():
+                row = int(np.argmin(whole))
+                raise UserError(
+                    f"{source}: y_{split} row {row} holds {labels[row]!r}; expected whole-number class labels "
+                    f"0 to {num_classes - 1}."
+                )
+            labels = arrays[f"y_{split}"] = labels.astype(np.int64)
         if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
             raise UserError(
                 f"{source}: y_{split} holds labels from {labels.min()} to {labels.max()}; expected 0 to {num_classes - 1}."

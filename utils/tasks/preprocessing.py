@@ -1,7 +1,8 @@
 """Preprocessing of tabular features, fitted on the training split only and saved as plain JSON (never a pickle)."""
+import warnings
+
 import numpy as np
 
-from utils.core.errors import UserError
 
 
 class TabularPreprocessor:
@@ -17,7 +18,12 @@ class TabularPreprocessor:
         self.numeric_columns = list(numeric_columns)
         self.categorical_columns = list(categorical_columns)
         self.scaler = StandardScaler()
-        self.encoder = OneHotEncoder(drop="first", sparse_output=False, dtype=np.float32) if self.categorical_columns else None
+        # A category the training split never saw (a Geography only in the test split) is encoded as all zeros, the
+        # way scikit-learn's handle_unknown="ignore" does, and counted in `unknown_seen` for the run's report.
+        self.encoder = OneHotEncoder(
+            drop="first", handle_unknown="ignore", sparse_output=False, dtype=np.float32,
+        ) if self.categorical_columns else None
+        self.unknown_seen = {}  # column -> rows transformed with a category unseen in training
 
     @property
     def fitted(self) -> bool:
@@ -32,11 +38,25 @@ class TabularPreprocessor:
     def transform(self, frame) -> np.ndarray:
         parts = [self.scaler.transform(frame[self.numeric_columns].to_numpy(np.float64)).astype(np.float32)]
         if self.encoder is not None:
-            try:
-                parts.append(self.encoder.transform(frame[self.categorical_columns].astype(str)))
-            except ValueError as error:
-                raise UserError(f"Unknown category in {', '.join(self.categorical_columns)}: {error}")
+            categories = frame[self.categorical_columns].astype(str)
+            self.count_unknown(categories)
+            with warnings.catch_warnings():  # counted above; scikit-learn's own warning would repeat it per split
+                warnings.simplefilter("ignore", UserWarning)
+                parts.append(self.encoder.transform(categories))
         return np.concatenate(parts, axis=1)
+
+    def count_unknown(self, categories) -> None:
+        for column, known in zip(self.categorical_columns, self.encoder.categories_):
+            unseen = int((~categories[column].isin(list(known))).sum())
+            if unseen:
+                self.unknown_seen[column] = self.unknown_seen.get(column, 0) + unseen
+
+    def unknown_note(self):
+        """One sentence counting the rows with categories unseen in training, or None."""
+        if not self.unknown_seen:
+            return None
+        counts = ", ".join(f"{column}: {count}" for column, count in self.unknown_seen.items())
+        return f"rows with a category unseen in training, encoded as all zeros ({counts})"
 
     @property
     def feature_names(self) -> list:

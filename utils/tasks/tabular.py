@@ -1,6 +1,7 @@
 """What the tabular tasks share: stratified splits with preprocessing fitted on the training split only, the
 saved preprocessing of a run, and rows of numbers typed on the command line."""
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,8 @@ import numpy as np
 from utils.core.errors import UserError
 from utils.tasks.datasets import TEST_SPLIT_SEED, apply_limit, stratified_split
 from utils.tasks.preprocessing import TabularPreprocessor
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def split_and_preprocess(frame, labels, seed, validation_split, limit, preprocessor) -> dict:
@@ -50,5 +53,11 @@ def parse_number_rows(inputs, width: int, what: str) -> np.ndarray:
             raise UserError(f"{text!r} is not a row of numbers; expected {width} numbers for {what}, e.g. {'0,' * (width - 1)}1")
         if len(values) != width:
             raise UserError(f"{text!r} has {len(values)} numbers; {what} takes {width} per row.")
+        for column, value in enumerate(values, start=1):
+            if not math.isfinite(value) or abs(value) > FLOAT32_MAX:
+                raise UserError(
+                    f"input row {len(rows) + 1} ({text!r}), column {column}: {value} is not a finite number a float32 "
+                    "model can use."
+                )
         rows.append(values)
     return np.asarray(rows, dtype=np.float32)

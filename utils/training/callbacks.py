@@ -9,6 +9,7 @@ import time
 
 import keras
 
+from utils.core.signals import TrainingInterrupted  # noqa: F401  (re-exported)
 from utils.training.checkpoints import CheckpointInfo, seed_states, set_seed_states, write_checkpoint
 
 
@@ -176,14 +177,6 @@ class RunProgress(keras.callbacks.Callback):
             self._last_write = time.perf_counter()
 
 
-class TrainingInterrupted(Exception):
-    """Raised at a batch or epoch boundary after SIGINT or SIGTERM."""
-
-    def __init__(self, signal_number):
-        super().__init__(signal.Signals(signal_number).name)
-        self.signal_number = signal_number
-
-
 class StopOnSignal(keras.callbacks.Callback):
     """Turns SIGINT/SIGTERM into TrainingInterrupted at the next batch or epoch boundary.
 
@@ -191,7 +184,7 @@ class StopOnSignal(keras.callbacks.Callback):
     (its row is never written), and the last completed epoch's history and checkpoint stay on disk.
     """
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
     def on_train_begin(self, logs=None):
         self.received = None

@@ -52,6 +52,52 @@ def read_checkpoint_info(path) -> CheckpointInfo:
     )
 
 
+@dataclass
+class UsableCheckpoint:
+    path: Path
+    info: CheckpointInfo
+    best_value: Optional[float] = None  # the monitored value behind a valid best.h5
+
+
+def checkpoint_problem(path) -> Optional[str]:
+    """Why the checkpoint at `path` cannot be used (missing, truncated, unreadable), or None. Every array is read,
+    so a file cut short by a full disk or a copy is caught here, not halfway through a resume."""
+    path = Path(path)
+    if not path.is_file():
+        return "missing"
+    if not h5py.is_hdf5(path):
+        return "not an HDF5 file (truncated or another format)"
+    try:
+        with h5py.File(path, "r") as saved:
+            if "model_weights" not in saved or "epoch" not in saved.attrs:
+                return "not a checkpoint of this project (no weights or epoch)"
+            saved.visititems(lambda name, item: item[()] if isinstance(item, h5py.Dataset) else None)
+        read_checkpoint_info(path)
+    except Exception as error:  # h5py raises OSError, KeyError, RuntimeError for damaged files
+        return f"unreadable ({type(error).__name__}: {' '.join(str(error).split())[:120]})"
+    return None
+
+
+def usable_checkpoint(folder, warn) -> UsableCheckpoint:
+    """last.h5 if it is sound; else best.h5 (never newer than last.h5: the newest sound one left), said with `warn`;
+    else one UserError naming what is wrong with each."""
+    folder = RunFolder(folder)
+    problems = {path: checkpoint_problem(path) for path in (folder.last_checkpoint, folder.best_checkpoint)}
+    best_problem = problems[folder.best_checkpoint]
+    best_value = None if best_problem else read_checkpoint_info(folder.best_checkpoint).monitor_value
+    if best_problem and best_problem != "missing" and not problems[folder.last_checkpoint]:
+        warn(f"{folder.best_checkpoint} is {best_problem}; it is replaced at the next improving epoch.")
+    for path in (folder.last_checkpoint, folder.best_checkpoint):
+        if problems[path] is None:
+            info = read_checkpoint_info(path)
+            if path != folder.last_checkpoint:
+                warn(f"{folder.last_checkpoint} is {problems[folder.last_checkpoint]}; going on from {path.name} "
+                     f"(epoch {info.epoch}): the epochs after it are trained again.")
+            return UsableCheckpoint(path, info, best_value)
+    described = "; ".join(f"{path.name} is {problem}" for path, problem in problems.items())
+    raise UserError(f"Cannot resume {folder}: {described}. No usable checkpoint is left; train again.")
+
+
 def resolve_model_path(path) -> tuple:
     """(run folder, model file) for a run folder, its model.h5, or a checkpoint inside its checkpoints/."""
     path = Path(path)
@@ -83,17 +129,43 @@ def load_model_file(path, task=None, compile=True):
     try:
         model = keras.models.load_model(path, safe_mode=True, compile=compile)
     except Exception as error:  # h5py, zipfile and Keras raise many kinds for a damaged file
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(f"Cannot load {path}: {first_line[:200]}. The file is damaged or not a Keras model.")
+        raise UserError(load_failure(path, error))
     if task is not None:
-        expected = int(np.prod(task.sample_shape))
-        received = int(np.prod(model.input_shape[1:]))
-        if received != expected:
-            raise UserError(
-                f"{path} expects inputs of shape {tuple(model.input_shape[1:])}, but {task.name} samples have "
-                f"shape {task.sample_shape}: this model belongs to another task."
-            )
+        check_model_fits_task(model, task, path)
     return model
+
+
+def load_failure(path, error) -> str:
+    """One whole sentence for a model that would not load: safe_mode's refusal is said as such, anything else is
+    the error's text, whitespace collapsed and capped, never cut mid-word without a mark."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    if "safe_mode" in text:
+        return (f"Cannot load {path}: it holds Python code (a Lambda layer or custom object), which safe_mode refuses "
+                "to run; load only models you trained with this project.")
+    text = text if len(text) <= 200 else text[:200].rsplit(" ", 1)[0] + " …"
+    return f"Cannot load {path}: {text}. The file is damaged or not a Keras model."
+
+
+def check_model_fits_task(model, task, path) -> None:
+    """One input of the task's sample size and one output per class (one sigmoid unit for a binary task, as evaluation reads it): a model
+    from another task or project is refused before any folder is created or any output is labelled."""
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise UserError(f"{path} has {len(model.inputs)} input(s) and {len(model.outputs)} output(s); "
+                        f"{task.name} models have one of each: this model belongs to another task.")
+    expected = int(np.prod(task.sample_shape))
+    received = int(np.prod(model.input_shape[1:]))
+    if received != expected:
+        raise UserError(
+            f"{path} expects inputs of shape {tuple(model.input_shape[1:])}, but {task.name} samples have "
+            f"shape {task.sample_shape}: this model belongs to another task."
+        )
+    outputs = model.output_shape[-1]
+    allowed = (1,) if task.binary else (task.num_classes,)
+    if outputs not in allowed:
+        raise UserError(
+            f"{path} has {outputs} output(s), but {task.name} has {task.num_classes} classes "
+            f"(expected {' or '.join(map(str, allowed))}): this model belongs to another task."
+        )
 
 
 def saved_optimizer_weights(path) -> list:

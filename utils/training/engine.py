@@ -23,16 +23,19 @@ from utils.reports.network import plot_network
 from utils.training.trial import TrialPruned
 from utils.reports.plots import plot_history
 from utils.runs.folder import RunFolder, create_run_folder
+from utils.core.signals import TrainingInterrupted
+from utils.runs.lock import RunLock
 from utils.runs.record import MONITOR, RunRecord, UnsavedRecord
 from utils.tasks.inputs import encode_labels, shape_inputs
 from utils.training import backend, callbacks, multiworker
 from utils.training.checkpoints import (
-    load_model_file, read_checkpoint_info, restore_optimizer_state, restore_seed_states,
+    load_model_file, restore_optimizer_state, restore_seed_states, usable_checkpoint,
 )
 from utils.training.compile import build_model, build_optimizer, canonical_loss, compile_model
 from utils.training.distribution import make_distribution, weights_sha256
 from utils.training.inputs import EpochPlan, training_dataset, validation_batch_size, validation_dataset
 from utils.training.integrations import trackers_for
+from utils.training.outcome import TrackerFailed, recorded_outcome, removed_on_failure
 
 # Test sets this small (XOR's truth table) are printed row by row with their predicted probabilities.
 SMALL_TEST_SET = 16
@@ -124,22 +127,39 @@ def train_new_run(task, spec, config, dataset, context: RunContext) -> Path:
 
     # Process 0 of a multi-worker job creates the folder; the others learn its name and write nothing there.
     label = f"{config.model}_{config.name}" if config.name else config.model
+    chief = world is None or world.is_chief
     folder = RunFolder(multiworker.agreed_text(world, lambda: create_run_folder(context.outputs, label)))
-    record = new_run_record(folder, task, config, dataset, model, saved=world is None or world.is_chief)
+    # The lock is held for the run's whole life: `--runs` shows `running` while it is held, `crashed` once the
+    # process is gone, and a second trainer (a --resume of this folder) is refused.
+    lock = RunLock(folder, "train") if chief else None
+    try:
+        with removed_on_failure(folder) if chief else contextlib.nullcontext():  # a full disk leaves no folder
+            if lock:
+                lock.acquire()
+            record = new_run_record(folder, task, config, dataset, model, saved=chief)
+        session = TrainingSession(record, model, task, config, dataset, verbosity=context.verbosity, world=world)
+        run_session(session, setup=lambda: start_new_run(session, distribution))
+    finally:
+        if lock:
+            lock.release()
+    return folder.path
+
+
+def start_new_run(session: TrainingSession, distribution) -> None:
+    """What a new run does inside its error handling before its first epoch."""
+    folder, config, model, dataset = session.folder, session.config, session.model, session.dataset
     if distribution is not None:
-        record.note(distribution=distribution.describe())
-    if world is not None:
-        record.note(world=world.describe())
-    if world is None or world.is_chief:
+        session.record.note(distribution=distribution.describe())
+    if session.world is not None:
+        session.record.note(world=session.world.describe())
+    if session.is_chief:
         write_run_files(folder, model, config, dataset)
     say(
-        context.verbosity,
+        session.verbosity,
         f"Training {config.model} ({model.count_params():,} params) on {dataset.name}: "
         f"{len(dataset.x_train):,} train / {len(dataset.x_val):,} validation / {len(dataset.x_test):,} test samples, "
         f"{config.epochs} epochs, batch size {config.batch_size}, run folder {folder}",
     )
-    run_session(TrainingSession(record, model, task, config, dataset, verbosity=context.verbosity, world=world))
-    return folder.path
 
 
 def new_run_record(folder: RunFolder, task, config, dataset, model, saved: bool = True) -> RunRecord:
@@ -168,49 +188,72 @@ def new_run_record(folder: RunFolder, task, config, dataset, model, saved: bool 
 
 
 def write_run_files(folder: RunFolder, model, config, dataset) -> None:
-    """What a run knows before its first epoch: the model summary, the resolved settings, the preprocessing."""
+    """What a run knows before its first epoch: the model summary, the resolved settings, the preprocessing, the
+    network picture."""
     folder.checkpoints.mkdir()
     lines = []
     model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line), line_length=100)
     atomic.write_text(folder.summary, "\n".join(lines) + "\n")
     save_resolved_config(config, folder.resolved_config)
-    plot_network(model, folder.model_plot)  # plots/model.png, for report.html
     if dataset.preprocessing is not None:
         atomic.write_json(folder.preprocessing, dataset.preprocessing.to_json())
+    plot_network(model, folder.model_plot)  # plots/model.png, for report.html
 
 
 def resume_run(task, path, epochs, verbosity: int = 1, world=None) -> Path:
-    """Continue a run from its last checkpoint up to `epochs` in total, appending to its history and run.json.
+    """Continue a run from its last valid checkpoint up to `epochs` in total, appending to its history and run.json.
 
-    A mirrored run gets its strategy again; in a multi-worker job (`world`, joined already) process 0 checks the
-    run and hands its record and last checkpoint to the others, which may not see the folder."""
+    A run whose epochs are all done but which never finished (interrupted, crashed or failed during the final
+    save, evaluation or report) is finished: its model is saved, evaluated and reported. A mirrored run gets its
+    strategy again; in a multi-worker job (`world`, joined already) process 0 checks the run and hands its record
+    and last checkpoint to the others, which may not see the folder."""
+    chief = world is None or world.is_chief
+    # How the run stood before this process's own lock makes it `running`.
+    status_before = RunRecord.load(path).status if chief else None
+    with RunLock(path, "resume") if chief else contextlib.nullcontext():
+        record = multiworker.shared_record(world, lambda: resumable_record(task, path, world, epochs, status_before))
+        session, checkpoint_name, distribution = resume_session(task, record, epochs, world)
+        session.verbosity = verbosity
+        # run.json is told about the resume inside the run's error handling: a signal then marks it interrupted.
+        run_session(session, setup=lambda: begin_resume(session, status_before, checkpoint_name, distribution))
+    print(path)
+    return Path(path)
+
+
+def resumable_record(task, path, world, epochs, status_before) -> RunRecord:
+    """The record of a run this task can resume in this job (up to `epochs`), or one clear UserError."""
+    record = RunRecord.load(path)  # as the lock holder sees it
+    folder = record.folder
+    if record.get("task") != task.name:
+        raise UserError(f"{folder} is a {record.get('task')} run; resume it with {record.get('task')}.py.")
+    multiworker.check_resume(record.get("hyperparameters", {}), world)
+    done = resume_checkpoint(folder).info.epoch
+    target = epochs or record.get("hyperparameters")["epochs"]
+    if target < done or (target == done and status_before == "completed"):
+        raise UsageError(f"{folder} already has {done} epochs; pass --epochs N with N > {done} to train further.")
+    return record
+
+
+def resume_session(task, record, epochs, world) -> tuple:
+    """(the session going on from the newest valid checkpoint with the run's data again, that checkpoint's name,
+    the run's tf.distribute strategy again or None)."""
     from utils.training.saved_models import reload_dataset
     from utils.training.setup import seed_everything
 
-    record = multiworker.shared_record(world, lambda: resumable_record(task, path, world, epochs))
-    folder = record.folder
     config = TrainConfig.from_dict(record.get("hyperparameters"))
-    last = read_checkpoint_info(folder.last_checkpoint)
-    target = epochs or config.epochs
+    checkpoint = resume_checkpoint(record.folder)
+    done = checkpoint.info.epoch
     distribution = resumed_distribution(config)
     seed_everything(config.seed, config.deterministic)
-    config.epochs = target
+    config.epochs = max(epochs or config.epochs, done)  # == done: the epochs are done but the run never finished
     with distribution.strategy.scope() if distribution else contextlib.nullcontext():
-        model = reload_for_training(record, task, config, distributed=distribution is not None, world=world)
+        model = reload_for_training(record, task, config, checkpoint.path, distribution is not None, world)
     dataset = reload_dataset(task, record, config)
-    best = read_checkpoint_info(folder.best_checkpoint).monitor_value if folder.best_checkpoint.is_file() else None
-    record.begin_resume(last.epoch, target)
-    if distribution is not None:
-        record.note(distribution=distribution.describe())
-    if world is not None:
-        record.note(world=world.describe())
-    say(verbosity, f"Resuming {record.get('model')} after epoch {last.epoch}, up to {target} epochs, in {path}")
-    run_session(TrainingSession(
-        record, model, task, config, dataset, verbosity=verbosity, initial_epoch=last.epoch, best_so_far=best,
-        saved_state=last.callback_state, world=world,
-    ))
-    print(path)
-    return Path(path)
+    session = TrainingSession(
+        record, model, task, config, dataset, initial_epoch=done,
+        best_so_far=checkpoint.best_value, saved_state=checkpoint.info.callback_state, world=world,
+    )
+    return session, checkpoint.path.name, distribution
 
 
 def resumed_distribution(config):
@@ -221,26 +264,34 @@ def resumed_distribution(config):
     return make_distribution(config.distribute, config.devices, config.logical_cpus)
 
 
-def resumable_record(task, path, world=None, epochs=None) -> RunRecord:
-    """The record of a run that can be resumed by this task (in this job, up to `epochs`), or one clear UserError."""
-    record = RunRecord.load(path)
-    folder = record.folder
-    if record.get("task") != task.name:
-        raise UserError(f"{folder} is a {record.get('task')} run; resume it with {record.get('task')}.py.")
-    if record.status == "running":
-        raise UserError(f"{folder} is still running (process {record.get('environment', {}).get('pid')}); wait or stop it first.")
-    if not folder.last_checkpoint.is_file():
+def begin_resume(session: TrainingSession, status_before, checkpoint_name, distribution) -> None:
+    record, folder, done, target = session.record, session.folder, session.initial_epoch, session.config.epochs
+    gap = record.begin_resume(done, target, status_before, checkpoint_name)
+    if gap:
+        warn(f"{folder.history} lacks epochs {gap[0]}-{gap[-1]} (deleted or damaged); the history goes on from "
+             f"epoch {done + 1} and the gap is recorded in the run record.")
+    if distribution is not None:
+        record.note(distribution=distribution.describe())
+    if session.world is not None:
+        record.note(world=session.world.describe())
+    model = record.get("model")
+    say(session.verbosity, f"Finishing {model}: all {target} epochs are done; saving, evaluating and reporting in {folder}"
+        if target == done else f"Resuming {model} after epoch {done}, up to {target} epochs, in {folder}")
+
+
+def resume_checkpoint(folder):
+    """The checkpoint to go on from: checked, falling back from a damaged last.h5 to best.h5 with a warning."""
+    if not folder.last_checkpoint.is_file() and not folder.best_checkpoint.is_file():
         raise UserError(f"{folder} has no last checkpoint: no epoch finished, so there is nothing to resume; train again.")
-    multiworker.check_resume(record.get("hyperparameters", {}), world)
-    done, target = read_checkpoint_info(folder.last_checkpoint).epoch, epochs or record.get("hyperparameters")["epochs"]
-    if target <= done:
-        raise UsageError(f"{folder} already has {done} epochs; pass --epochs N with N > {done} to train further.")
-    return record
+    return usable_checkpoint(folder, warn)
 
 
-def reload_for_training(record, task, config, distributed: bool = False, world=None):
-    """The last checkpoint's model, compiled afresh, with its optimizer and dropout RNG state restored."""
-    last = record.folder.last_checkpoint
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def reload_for_training(record, task, config, last, distributed: bool = False, world=None):
+    """The checkpoint's model, compiled afresh, with its optimizer and dropout RNG state restored."""
     # The layers keep their saved dtype policies, but the model's own (which decides loss scaling) comes from here.
     with backend.dtype_policy(record.get("execution", {}).get("dtype_policy", "float32")):
         model = load_model_file(last, task, compile=False)
@@ -251,43 +302,38 @@ def reload_for_training(record, task, config, distributed: bool = False, world=N
     return model
 
 
-def run_session(session: TrainingSession) -> None:
-    """Fit from session.initial_epoch to config.epochs, then finish the run; record how it ended whatever happens."""
+def run_session(session: TrainingSession, setup=None) -> None:
+    """Run `setup`, start the trackers, fit from session.initial_epoch to config.epochs, then finish the run;
+    whatever happens on the way is recorded in run.json (utils.training.outcome)."""
     record, folder = session.record, session.folder
-    trackers = trackers_for(session.config, record, folder.path.parent) if session.is_chief else []
+    trackers = []
     try:
-        fit(session, [callback for tracker in trackers for callback in tracker.callbacks()])
-        finish_run(session)
-    except TrialPruned as pruned:  # a sweep trial stopped by its pruner keeps its epochs and checkpoints
-        finish_pruned(session, pruned)
-    except callbacks.TrainingInterrupted as stop:
-        record.mark("interrupted", reason=f"{stop} received")
-        raise UserError(
-            f"Interrupted by {stop} after {record.epochs_completed} completed epochs; continue with --resume {folder}",
-            exit_code=130,
-        )
-    except KeyboardInterrupt:
-        record.mark("interrupted", reason="SIGINT received")
-        raise UserError(f"Interrupted; continue with --resume {folder}", exit_code=130)
-    except multiworker.ProcessLost as lost:
-        record.mark("interrupted", reason=f"the multi-worker job lost a process: {lost}")
-        raise UserError(
-            f"{session.world.name}: the job lost a process ({lost}) after {record.epochs_completed} completed epochs; "
-            f"start all processes again with --resume {folder} and the same multi-worker options"
-        )
-    except callbacks.LossNotFinite as error:
-        record.mark("failed", reason=str(error), failed_epoch=error.epoch)
-        kept = (
-            f"the last good checkpoint is {folder.last_checkpoint}" if folder.last_checkpoint.is_file()
-            else "no epoch finished before it, so there is no checkpoint"
-        )
-        raise UserError(f"Training stopped: {error}; {kept}. Lower --learning-rate and train again.")
-    except BaseException as error:
-        record.mark("failed", reason=f"{type(error).__name__}: {error}")
-        raise
+        with recorded_outcome(record):
+            if setup is not None:
+                setup()
+            trackers = start_trackers(session.config, record, folder.path.parent) if session.is_chief else []
+            try:
+                fit(session, [callback for tracker in trackers for callback in tracker.callbacks()])
+                finish_run(session)
+            except TrialPruned as pruned:  # a sweep trial stopped by its pruner keeps its epochs and checkpoints
+                finish_pruned(session, pruned)
     finally:
         end_trackers(trackers, record)
-        refresh_index_page(folder.path.parent)  # issue 13: outputs/index.html lists every run as it ends
+        if session.is_chief:
+            refresh_index_page(folder.path.parent)  # outputs/index.html lists every run as it ends
+
+
+def start_trackers(config, record, outputs) -> list:
+    """The run's integrations. A tracker that cannot start fails the run before its first epoch: the user asked
+    for the run to be tracked, and an untracked run would be noticed only later (README: tracker policy)."""
+    try:
+        return trackers_for(config, record, outputs)
+    except (UserError, TrainingInterrupted, KeyboardInterrupt):
+        raise
+    except Exception as error:  # MLflow and its stores raise many kinds (sqlite, permissions, HTTP)
+        message = " ".join(str(error).split())[:200] or type(error).__name__
+        asked = " and ".join(flag for flag, wanted in (("--mlflow", config.mlflow), ("--tensorboard", config.tensorboard)) if wanted)
+        raise TrackerFailed(f"{asked or 'a tracker'} could not start: {type(error).__name__}: {message}")
 
 
 def fit(session: TrainingSession, extra_callbacks=()) -> None:
