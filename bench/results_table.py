@@ -47,7 +47,7 @@ FASHION_SKLEARN_PAGE = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.c
 TUTORIAL_COLUMN = "tutorial (full MNIST)"
 TABLE_HEADER = [
     "model", "parameters", "epochs", "test accuracy", "best validation accuracy", "best epoch",
-    "s/epoch after the 1st", "training time", TUTORIAL_COLUMN, "run folder",
+    "s/epoch after the 1st", "training time", "device", TUTORIAL_COLUMN, "run folder",
 ]
 
 
@@ -175,10 +175,17 @@ def table_cells(row: ModelRow) -> dict:
         MISSING if row.best_epoch is None else str(row.best_epoch),
         MISSING if row.steady_seconds_per_epoch is None else f"{row.steady_seconds_per_epoch:.2f}",
         seconds_text(row.training_seconds),
+        device_text(row.record),
         MISSING if tutorial is None else f"{tutorial:.2f} %",
         f"`{row.run_id}`",
     ]
     return dict(zip(TABLE_HEADER, cells))
+
+
+def device_text(record: dict) -> str:
+    """Where the run trained, as run.json records it: the Keras backend and CPU or GPU."""
+    execution = record.get("execution") or {}
+    return f"{execution.get('backend', MISSING)} {'GPU' if execution.get('gpu') else 'CPU'}"
 
 
 def markdown_table(header, lines) -> str:
