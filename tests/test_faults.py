@@ -43,7 +43,7 @@ def test_sigkill_at_random_moments_leaves_a_consistent_resumable_run(tmp_path):
         outputs = tmp_path / f"outputs{attempt}"
         process = start_training(outputs)
         wait_until(lambda: outputs.is_dir() and any(outputs.iterdir()), process)
-        folder = next(outputs.iterdir())
+        folder = next(path for path in outputs.iterdir() if path.is_dir())
         wait_until(lambda: (folder / "checkpoints" / "last.h5").is_file(), process)
         # A random moment within the next epochs: mid-batch, mid-validation or mid-checkpoint-write.
         time.sleep(randomness.uniform(0.0, 2.0))
@@ -77,7 +77,7 @@ def test_a_nan_loss_fails_the_run_with_its_epoch_and_keeps_no_broken_checkpoint(
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "loss became nan in epoch 1" in result.stderr
-    folder = next(tmp_path.iterdir())
+    folder = next(path for path in tmp_path.iterdir() if path.is_dir())
     record = read_run(folder)
     assert record["status"] == "failed" and record["failed_epoch"] == 1 and "nan" in record["reason"]
     assert not (folder / "model.h5").exists()

@@ -160,7 +160,7 @@ def test_sigint_during_epoch_two_leaves_a_resumable_run(tmp_path, fashion_availa
     folder_wait = time.time() + 120
     while not (outputs.is_dir() and any(outputs.iterdir())) and time.time() < folder_wait:
         time.sleep(0.05)
-    folder = next(outputs.iterdir())
+    folder = next(path for path in outputs.iterdir() if path.is_dir())
     wait_for_rows(folder / "history.csv", 1, process)
     time.sleep(0.3)  # well inside epoch 2
     process.send_signal(signal.SIGINT)

@@ -135,8 +135,10 @@ def refuse_resume_settings(task, args) -> None:
     from utils.core.options import BY_NAME
 
     candidates = (*setting_options(), BY_NAME["model"], BY_NAME["grid"], *task.data_options)
+    # --distribute multi-worker names the job a resumed multi-worker run joins again (checked against the record).
+    allowed = {"epochs"} | ({"distribute"} if args.distribute == "multi-worker" else set())
     given = [option.flag_name for option in candidates
-             if option.name != "epochs" and getattr(args, option.name, None) not in (None, [], False)]
+             if option.name not in allowed and getattr(args, option.name, None) not in (None, [], False)]
     if given:
         raise UsageError(
             f"--resume continues a run with its recorded settings; only --epochs may change. Drop {', '.join(given)}, "
@@ -180,6 +182,7 @@ def dispatch(task, args) -> int:
     """Run the first action the options ask for; training is the default."""
     # --grid, --search and --resume-sweep run their trials as child processes of this entry point.
     if args.grid or args.search or args.resume_sweep:
+        with_keras(args)  # the driver's figures and Optuna's trials import Keras: quietly, as training does
         from utils.sweeps.driver import run_sweep
 
         return run_sweep(task, args, verbosity_of(args))

@@ -40,8 +40,8 @@ def recorded_outcome(record):
     except ProcessLost as lost:  # an outside event, like a signal: the run can go on with --resume
         mark_end(record, "interrupted", f"the multi-worker job lost a process: {lost}")
         raise UserError(
-            f"The multi-worker job lost a process ({lost}) after {record.epochs_completed} completed epochs; start all "
-            f"processes again with --resume {folder} and the same multi-worker options"
+            f"Multi-worker training stopped: the job lost a process ({lost}) after {record.epochs_completed} completed "
+            f"epochs; start all processes again with --resume {folder} and the same multi-worker options"
         )
     except TrainingInterrupted as stop:
         mark_end(record, "interrupted", f"{stop} received")
