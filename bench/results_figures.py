@@ -32,16 +32,26 @@ def style_of(index: int, model: str) -> dict:
     return {"color": plt.get_cmap("tab20")(shade), "linestyle": "--" if model.startswith("mlp") else "-"}
 
 
+def device_label(row) -> str:
+    """The model's name, with the device when it trained on a GPU (times of different devices are not comparable)."""
+    return f"{row.model} (GPU)" if (row.record.get("execution") or {}).get("gpu") else row.model
+
+
 def draw_curves(dataset: str, rows, column: str, path: Path) -> None:
     figure, axes = plt.subplots(figsize=(7, 4.2))
+    later = []  # values from epoch 3 on: the first epochs of a slow starter would squash every other curve
     for index, row in enumerate(rows):
         history = history_epochs(row.folder)
         if column in history and history[column].notna().any():
-            axes.plot(history["epoch"], history[column], linewidth=1.2, label=row.model, **style_of(index, row.model))
+            axes.plot(history["epoch"], history[column], linewidth=1.2, label=device_label(row), **style_of(index, row.model))
+            later += history.loc[history["epoch"] >= 3, column].dropna().tolist()
+    if later:
+        low, high = min(later), max(later)
+        axes.set_ylim(low - 0.05 * (high - low or 1), high + 0.05 * (high - low or 1))
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel("epoch")
     axes.set_ylabel(CURVES[column])
-    axes.set_title(f"{dataset}: {CURVES[column]} per epoch")
+    axes.set_title(f"{dataset}: {CURVES[column]} per epoch (y-axis fitted to epochs 3 on)")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     save_small(figure, path)
@@ -55,7 +65,7 @@ def draw_epoch_times(dataset: str, rows, path: Path) -> None:
     steady = [row.steady_seconds_per_epoch or 0 for row in rows]
     axes.barh([p - 0.2 for p in positions], steady, height=0.4, label="mean of epochs 2..E")
     axes.barh([p + 0.2 for p in positions], first, height=0.4, label="epoch 1 (includes compiling)", alpha=0.6)
-    axes.set_yticks(list(positions), [row.model for row in rows], fontsize=8)
+    axes.set_yticks(list(positions), [device_label(row) for row in rows], fontsize=8)
     axes.invert_yaxis()
     axes.set_xlabel("seconds per epoch")
     axes.set_title(f"{dataset}: epoch time per model")
