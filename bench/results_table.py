@@ -322,12 +322,22 @@ def rank_change_lines(rows_by_dataset, first: str, second: str) -> list:
     return [heading, *changes]
 
 
+def test_size(rows):
+    """The test-set size the runs of one dataset recorded (run.json data.sizes.test)."""
+    sizes = {((row.record.get("data") or {}).get("sizes") or {}).get("test") for row in rows} - {None}
+    return max(sizes) if sizes else None
+
+
 def analysis(rows_by_dataset) -> str:
     datasets = [dataset for dataset in DATASETS if rows_by_dataset.get(dataset)]
     sections = ["### Ranking", *[ranking_line(dataset, rows_by_dataset[dataset]) for dataset in datasets]]
     regularisation = regularisation_lines(rows_by_dataset, datasets)
     sections += ["", "### Regularised variants against their base model (test accuracy, percentage points)"]
     sections += regularisation or ["- No variant was measured beside its base model."]
+    sections += [f"- Scale: one test image is {100 / size:.2f} points on {dataset} ({size:,} test images); each row is "
+                 "one run with one seed, so differences of a few images are within run-to-run noise."
+                 for dataset in datasets
+                 for size in [test_size(rows_by_dataset[dataset])] if size]
     early = [line for dataset in datasets for line in early_best_lines(dataset, rows_by_dataset[dataset])]
     sections += ["", f"### Best validation epoch at or before {OVERFIT_FRACTION:.0%} of the epochs"]
     sections += early or ["- None: every model's best validation accuracy came late in its run."]
