@@ -335,7 +335,7 @@ def analysis(rows_by_dataset) -> str:
     sections += ["", "### Regularised variants against their base model (test accuracy, percentage points)"]
     sections += regularisation or ["- No variant was measured beside its base model."]
     sections += [f"- Scale: one test image is {100 / size:.2f} points on {dataset} ({size:,} test images); each row is "
-                 "one run with one seed, so differences of a few images are within run-to-run noise."
+                 "one run with one seed, and the spread between seeds was not measured."
                  for dataset in datasets
                  for size in [test_size(rows_by_dataset[dataset])] if size]
     early = [line for dataset in datasets for line in early_best_lines(dataset, rows_by_dataset[dataset])]
