@@ -276,6 +276,8 @@ def regularisation_lines(rows_by_dataset, datasets) -> list:
                 continue
             difference = 100 * (row.test_accuracy - base.test_accuracy)
             epochs = "" if row.epochs == base.epochs else f", epochs differ: {row.epochs} vs {base.epochs}"
+            if device_text(row.record) != device_text(base.record):  # other backend: other initial weights too
+                epochs += f", trained on {device_text(row.record)} vs {device_text(base.record)}"
             differences.setdefault((row.model, base.model), []).append(
                 f"{difference:+.2f} points on {dataset} ({percent(row.test_accuracy)} vs {percent(base.test_accuracy)}{epochs})"
             )
