@@ -28,7 +28,9 @@ def mark_end(record, status: str, reason: str, **details) -> bool:
 
 def disk_message(error: OSError) -> str:
     where = f" writing {error.filename}" if error.filename else ""
-    return f"{error.strerror or error}{where}"
+    # h5py's messages span lines and name buffers: one line, and not much of it.
+    text = " ".join(str(error.strerror or error).split())
+    return (text if len(text) <= 200 else text[:200] + "…") + where
 
 
 @contextmanager
