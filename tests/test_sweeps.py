@@ -107,7 +107,7 @@ def test_trial_options_become_the_entry_points_own_flags(mnist_parser):
     arguments = option_arguments(sweepable_options(task), {"model": "conv_net", "learning_rate": 0.001, "nesterov": True,
                                                              "jit": False, "augment": False, "dataset": "fashion_mnist"})
     assert arguments == ["--model", "conv_net", "--learning-rate", "0.001", "--nesterov", "--no-jit", "--dataset", "fashion_mnist"]
-    assert parser.parse_args(arguments).learning_rate == 0.001
+    assert parser.parse_args(["train", *arguments]).learning_rate == 0.001
 
 
 def free_port() -> int:

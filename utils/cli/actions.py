@@ -1,22 +1,11 @@
-"""What the command line can do, one function per action, registered in the order they are tried; training is
-the default when no action option is given."""
+"""The subcommands that train, sweep, compare, evaluate, predict and resume (the run-store ones are in
+utils.cli.store_actions); each is registered with @command, in the order the top-level --help lists them."""
 from pathlib import Path
 
+from utils.cli.commands import command
 from utils.core.config import resolve_config
 from utils.core.errors import UsageError
 from utils.core.options import setting_options
-
-ACTIONS = []
-
-
-def action(is_requested):
-    """Register `function(task, args)` to run when `is_requested(args)` is true."""
-
-    def register(function):
-        ACTIONS.append((is_requested, function))
-        return function
-
-    return register
 
 
 def with_keras(args) -> None:
@@ -59,93 +48,7 @@ def planned_runs(task, args) -> list:
     return [(spec, resolve_config(task, spec, options)) for spec in selected_models(task, args.model)]
 
 
-@action(lambda args: args.list)
-def list_models(task, args) -> int:
-    from models import models_for_task
-
-    print(f"{'model':<24} {'params':>10}  defaults / description")
-    for spec in models_for_task(task.name):
-        # The declared count (checked against a built model by tests/test_registry.py): no Keras needed here.
-        params = f"{spec.params:,}" if spec.params is not None else "?"
-        defaults = ", ".join(f"{key}={value}" for key, value in spec.defaults.items()) or "task defaults"
-        marker = " (default)" if spec.name == task.default_model else ""
-        print(f"{spec.name + marker:<24} {params:>10}  [{defaults}] {spec.description}")
-    return 0
-
-
-def queried_runs(args) -> list:
-    """The run folders --where selects (for --compare); [] without --where."""
-    if not args.where:
-        return []
-    from utils.runs.query import query_rows
-
-    rows = query_rows(args.outputs, args.where)
-    if not rows:
-        raise UsageError(f"No run in {args.outputs} matches --where {' '.join(args.where)}.")
-    return [str(Path(args.outputs) / row["run"]) for row in rows]
-
-
-@action(lambda args: args.compare is not None or args.last)
-def compare_runs(task, args) -> int:
-    from utils.reports.compare import compare
-    from utils.runs.store import resolve_runs
-
-    if args.last is not None and args.last < 1:
-        raise UsageError(f"--last must be at least 1. Received: {args.last}.")
-    folders = resolve_runs((args.compare or []) + queried_runs(args), args.last, args.outputs)
-    print(compare(folders, args.outputs, verbosity_of(args)))
-    return 0
-
-
-@action(lambda args: args.evaluate)
-def evaluate(task, args) -> int:
-    with_keras(args)
-    from utils.training.saved_models import evaluate as evaluate_saved
-
-    evaluate_saved(task, args.evaluate, verbosity_of(args))
-    return 0
-
-
-@action(lambda args: args.predict)
-def predict(task, args) -> int:
-    with_keras(args)
-    from utils.training.saved_models import predict as predict_saved
-
-    predict_saved(task, args.predict[0], args.predict[1:], verbosity_of(args))
-    return 0
-
-
-@action(lambda args: args.resume)
-def resume(task, args) -> int:
-    if args.epochs is not None and args.epochs < 1:
-        raise UsageError(f"--epochs must be at least 1. Received: {args.epochs}.")
-    refuse_resume_settings(task, args)
-    with_keras(args)
-    from utils.training.engine import resume_run
-    from utils.training.multiworker import start_if_requested
-
-    world = start_if_requested(args)  # before any JAX work, as joining a multi-worker job requires
-    resume_run(task, args.resume, args.epochs, verbosity_of(args), world=world)
-    return 0
-
-
-def refuse_resume_settings(task, args) -> None:
-    """A resume continues the run as it was recorded: only --epochs may change. Other settings given with --resume
-    are refused rather than silently ignored (a changed batch size or model would not be the same run)."""
-    from utils.core.options import BY_NAME
-
-    candidates = (*setting_options(), BY_NAME["model"], BY_NAME["grid"], *task.data_options)
-    # --distribute multi-worker names the job a resumed multi-worker run joins again (checked against the record).
-    allowed = {"epochs"} | ({"distribute"} if args.distribute == "multi-worker" else set())
-    given = [option.flag_name for option in candidates
-             if option.name not in allowed and getattr(args, option.name, None) not in (None, [], False)]
-    if given:
-        raise UsageError(
-            f"--resume continues a run with its recorded settings; only --epochs may change. Drop {', '.join(given)}, "
-            "or train a new run with them."
-        )
-
-
+@command("train", "train models (the default command): a run folder each, compared if several")
 def train(task, args) -> int:
     """The default action: train every planned run, then compare them when there are several."""
     plans = planned_runs(task, args)  # option errors first, before TensorFlow's import
@@ -178,15 +81,103 @@ def train(task, args) -> int:
     return 0
 
 
-def dispatch(task, args) -> int:
-    """Run the first action the options ask for; training is the default."""
-    # --grid, --search and --resume-sweep run their trials as child processes of this entry point.
-    if args.grid or args.search or args.resume_sweep:
-        with_keras(args)  # the driver's figures and Optuna's trials import Keras: quietly, as training does
-        from utils.sweeps.driver import run_sweep
+@command("sweep", "a grid (--grid) or an Optuna search (--search); --resume FOLDER continues one")
+def sweep(task, args) -> int:
+    if not (args.grid or args.search or args.resume_sweep):
+        raise UsageError("sweep needs --grid KEY=V1,V2 ..., --search random|tpe with --space FILE, or --resume FOLDER.")
+    with_keras(args)  # the driver's figures and Optuna's trials import Keras: quietly, as training does
+    from utils.sweeps.driver import run_sweep
 
-        return run_sweep(task, args, verbosity_of(args))
-    for is_requested, function in ACTIONS:
-        if is_requested(args):
-            return function(task, args)
-    return train(task, args)
+    return run_sweep(task, args, verbosity_of(args))
+
+
+@command("list", "the registered models: parameters, defaults, description")
+def list_models(task, args) -> int:
+    from models import models_for_task
+
+    print(f"{'model':<24} {'params':>10}  defaults / description")
+    for spec in models_for_task(task.name):
+        # The declared count (checked against a built model by tests/test_registry.py): no Keras needed here.
+        params = f"{spec.params:,}" if spec.params is not None else "?"
+        defaults = ", ".join(f"{key}={value}" for key, value in spec.defaults.items()) or "task defaults"
+        marker = " (default)" if spec.name == task.default_model else ""
+        print(f"{spec.name + marker:<24} {params:>10}  [{defaults}] {spec.description}")
+    return 0
+
+
+def in_scope(task, args, rows=None) -> list:
+    """The run rows of this entry point's task (every task's with --all-tasks); a folder too damaged to name its task
+    stays in every listing, so that it is seen."""
+    from utils.runs.index import load_rows
+
+    rows = load_rows(args.outputs) if rows is None else rows
+    return rows if args.all_tasks else [row for row in rows if row.get("task") in (task.name, None)]
+
+
+def queried_runs(task, args) -> list:
+    """The run folders --where selects (for compare), within the task's scope; [] without --where."""
+    if not args.where:
+        return []
+    from utils.runs.query import query_rows
+
+    rows = query_rows(args.outputs, args.where, in_scope(task, args))
+    if not rows:
+        scope = "" if args.all_tasks else f" (runs of the {task.name} task; --all-tasks for every task)"
+        raise UsageError(f"No run in {args.outputs} matches --where {' '.join(args.where)}{scope}.")
+    return [str(Path(args.outputs) / row["run"]) for row in rows]
+
+
+def newest_runs(task, args) -> list:
+    """The newest --last N runs of the task (of every task with --all-tasks), oldest first."""
+    if not args.last:
+        return []
+    rows = sorted(in_scope(task, args), key=lambda row: (str(row.get("started") or ""), row["run"]))
+    return [str(Path(args.outputs) / row["run"]) for row in rows[-args.last:]]
+
+
+@command("compare", "overlay the histories of runs: RUN ..., --last N or --where")
+def compare_runs(task, args) -> int:
+    from utils.reports.compare import compare
+    from utils.runs.store import resolve_runs
+
+    named = [str(resolve_run_name(text, args.outputs)) for text in args.compare or []]
+    folders = resolve_runs(named + queried_runs(task, args) + newest_runs(task, args), None, args.outputs)
+    print(compare(folders, args.outputs, verbosity_of(args)))
+    return 0
+
+
+def resolve_run_name(text: str, outputs) -> str:
+    """A glob or folder as given, or a bare run name under --outputs."""
+    candidate = Path(outputs) / text
+    if not Path(text).exists() and (candidate / "run.json").is_file():
+        return str(candidate)
+    return text
+
+
+@command("evaluate", "score a run's model (or one of its checkpoints) on the test set")
+def evaluate(task, args) -> int:
+    with_keras(args)
+    from utils.training.saved_models import evaluate as evaluate_saved
+
+    evaluate_saved(task, resolve_run_name(args.run, args.outputs), verbosity_of(args))
+    return 0
+
+
+@command("predict", "a run's model on new inputs: the class and its probability")
+def predict(task, args) -> int:
+    with_keras(args)
+    from utils.training.saved_models import predict as predict_saved
+
+    predict_saved(task, resolve_run_name(args.run, args.outputs), args.inputs, verbosity_of(args))
+    return 0
+
+
+@command("resume", "continue a run from its last checkpoint up to --epochs in total")
+def resume(task, args) -> int:
+    with_keras(args)
+    from utils.training.engine import resume_run
+    from utils.training.multiworker import start_if_requested
+
+    world = start_if_requested(args)  # before any JAX work, as joining a multi-worker job requires
+    resume_run(task, resolve_run_name(args.run, args.outputs), args.epochs, verbosity_of(args), world=world)
+    return 0

@@ -1,17 +1,17 @@
-"""The entry point every script shares: parse, dispatch, and turn user errors into one line and an exit code."""
+"""The entry point every script shares: parse, dispatch to the subcommand, and turn user errors into one line and an
+exit code."""
 import sys
 
-from utils.cli.actions import dispatch
-from utils.cli.parser import build_parser, parse_arguments
+from utils.cli.parser import build_parser, command_argv, parse_arguments
 from utils.core.errors import UsageError, UserError
 from utils.core.signals import TrainingInterrupted, termination_raises
 
 
 def main(task_name: str, argv=None) -> int:
-    # No TensorFlow here: --help, option errors, --list and the run-store actions answer without it; the actions
+    # No TensorFlow here: --help, option errors, `list` and the run-store commands answer without it; the commands
     # that train, evaluate or predict import it themselves (utils.cli.actions.with_keras).
     from models import models_for_task
-    from utils.cli import store_actions  # noqa: F401  (registers the run-store actions)
+    from utils.cli.commands import COMMANDS
     from utils.tasks import get_task
 
     argv = sys.argv[1:] if argv is None else argv
@@ -19,10 +19,11 @@ def main(task_name: str, argv=None) -> int:
         task = get_task(task_name)
     except KeyError as error:
         raise UsageError(error.args[0])
-    parser = build_parser(task, [spec.name for spec in models_for_task(task.name)])
-    args = parse_arguments(parser, task, argv)
+    model_names = [spec.name for spec in models_for_task(task.name)]
+    argv = command_argv([str(item) for item in argv], f"{task.name}.py", model_names)
+    args = parse_arguments(build_parser(task, model_names), task, argv)
     with termination_raises():  # a signal at any moment of a run's life ends it as `interrupted`
-        return dispatch(task, args)
+        return COMMANDS[args.command].run(task, args)
 
 
 def run_task(task_name: str, argv=None) -> None:
@@ -34,7 +35,7 @@ def run_task(task_name: str, argv=None) -> None:
         print(f"{prog}: error: {error}", file=sys.stderr)
         code = error.exit_code
     except (KeyboardInterrupt, TrainingInterrupted) as stop:
-        # Between the runs of a grid: no run was in progress; rerunning the command skips the finished ones.
+        # Between the runs of a train command with several models: the finished runs are kept.
         print(f"{prog}: interrupted{f' by {stop}' if str(stop) else ''}", file=sys.stderr)
         code = 130
     sys.stdout.flush()

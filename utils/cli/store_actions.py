@@ -1,9 +1,10 @@
-"""The run-store actions: --runs (with --where/--sort/--show/--columns/--format/--html), --diff, --tag, --untag,
---note, --delete, --restore, --purge. None of them imports TensorFlow, Keras or JAX."""
+"""The run-store subcommands: runs, diff, tag, untag, note, delete, restore, purge. None of them imports
+TensorFlow, Keras or JAX."""
 import sys
 from pathlib import Path
 
-from utils.cli.actions import action
+from utils.cli.actions import in_scope
+from utils.cli.commands import command
 from utils.core.errors import UsageError, UserError
 from utils.runs.folder import RUN_FILE, RunFolder
 from utils.runs.lock import RunLock
@@ -17,14 +18,14 @@ def resolve_run(text: str, outputs) -> Path:
     raise UsageError(f"{text} is not a run: no {RUN_FILE} in {text} or in {Path(outputs) / text}.")
 
 
-@action(lambda args: args.runs)
+@command("runs", "this task's runs: --where, --sort, --columns, --format, --html")
 def list_runs(task, args) -> int:
     from utils.runs.index import load_rows
     from utils.runs.query import chosen_columns, known_columns, order, query_rows, render
 
     rows = load_rows(args.outputs)
     columns = known_columns(rows)
-    shown = order(query_rows(args.outputs, args.where, rows), args.sort, columns)
+    shown = order(query_rows(args.outputs, args.where, in_scope(task, args, rows)), args.sort, columns)
     hidden = len(shown) - args.show if args.show and len(shown) > args.show else 0
     shown = shown[: args.show] if hidden else shown
     if not rows and args.output_format == "table":
@@ -47,14 +48,14 @@ def list_runs(task, args) -> int:
     return 0
 
 
-@action(lambda args: args.diff)
+@command("diff", "what differs between two runs: settings, data, environment, results")
 def diff_runs(task, args) -> int:
     from utils.runs.diff import differences, render
     from utils.runs.record import RunRecord
 
     first, second = (resolve_run(text, args.outputs) for text in args.diff)
     if first.resolve() == second.resolve():
-        raise UsageError(f"--diff needs two different runs; both name {first}.")
+        raise UsageError(f"diff needs two different runs; both name {first}.")
     records = RunRecord.load(first), RunRecord.load(second)
     print(render(*records, differences(*records, show_all=args.show_all), args.output_format))
     return 0
@@ -65,7 +66,7 @@ def parse_tags(pairs) -> dict:
     for pair in pairs:
         key, _, value = pair.partition("=")
         if not key.strip() or any(character.isspace() for character in key):
-            raise UsageError(f"--tag expects KEY=VALUE (or KEY) after the run. Received: {pair!r}.")
+            raise UsageError(f"tag expects KEY=VALUE (or KEY) after the run. Received: {pair!r}.")
         tags[key] = value if "=" in pair else "true"
     return tags
 
@@ -82,20 +83,20 @@ def edit_record(folder: Path, change) -> None:
         write_run_report(folder)
 
 
-@action(lambda args: args.tag)
+@command("tag", "tag a run: KEY=VALUE (KEY alone means KEY=true)")
 def tag_run(task, args) -> int:
-    if len(args.tag) < 2:
-        raise UsageError("--tag expects a run and at least one KEY=VALUE, e.g. --tag RUN baseline owner=ana.")
-    folder = resolve_run(args.tag[0], args.outputs)
-    tags = parse_tags(args.tag[1:])
+    if not args.tags:
+        raise UsageError("tag expects a run and at least one KEY=VALUE, e.g. tag RUN baseline owner=ana.")
+    folder = resolve_run(args.run, args.outputs)
+    tags = parse_tags(args.tags)
     edit_record(folder, lambda record: record.set_tags(tags))
     print(f"{folder.name}: tagged {', '.join(f'{key}={value}' for key, value in tags.items())}")
     return 0
 
 
-@action(lambda args: args.untag)
+@command("untag", "remove a tag from a run")
 def untag_run(task, args) -> int:
-    folder, key = resolve_run(args.untag[0], args.outputs), args.untag[1]
+    folder, key = resolve_run(args.run, args.outputs), args.key
 
     def remove(record):
         if not record.remove_tag(key):
@@ -106,44 +107,44 @@ def untag_run(task, args) -> int:
     return 0
 
 
-@action(lambda args: args.note)
+@command("note", "add a note to a run")
 def note_run(task, args) -> int:
-    folder, text = resolve_run(args.note[0], args.outputs), args.note[1]
+    folder, text = resolve_run(args.run, args.outputs), args.text
     if not text.strip():
-        raise UsageError("--note expects a run and a non-empty text.")
+        raise UsageError("note expects a run and a non-empty text.")
     edit_record(folder, lambda record: record.add_note(text))
     print(f"{folder.name}: note added")
     return 0
 
 
-@action(lambda args: args.delete)
+@command("delete", "move runs to <outputs>/.trash/ (never a run still training)")
 def delete_runs(task, args) -> int:
     from utils.runs import trash
 
-    folders = [resolve_run(text, args.outputs) for text in args.delete]  # every name checked before anything moves
+    folders = [resolve_run(text, args.outputs) for text in args.targets]  # every name checked before anything moves
     for folder in folders:
         target = trash.delete(folder, args.outputs)
-        print(f"{folder.name} -> {target} (--restore {folder.name} brings it back)")
+        print(f"{folder.name} -> {target} (restore {folder.name} brings it back)")
     return 0
 
 
-@action(lambda args: args.restore)
+@command("restore", "bring runs back from the trash")
 def restore_runs(task, args) -> int:
     from utils.runs import trash
 
-    for name in args.restore:
+    for name in args.targets:
         print(f"restored {trash.restore(name, args.outputs)}")
     return 0
 
 
-@action(lambda args: args.purge)
+@command("purge", "delete trashed runs for good (--older-than AGE, --yes)")
 def purge_runs(task, args) -> int:
     from utils.runs import trash
 
     age = trash.parse_age(args.older_than) if args.older_than else 0.0
     folders = trash.purgeable(args.outputs, age)
     if not args.yes:
-        raise UsageError(f"--purge deletes trashed runs for good ({len(folders)} now); add --yes to confirm.")
+        raise UsageError(f"purge deletes trashed runs for good ({len(folders)} now); add --yes to confirm.")
     if not folders:
         print("Nothing to purge.")
         return 0

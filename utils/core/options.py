@@ -38,6 +38,8 @@ class Option:
     nargs: Any = None
     const: Any = None
     exclusive: Optional[str] = None  # options sharing this name are mutually exclusive
+    commands: tuple = ("train", "sweep")  # the subcommands that take it (a run setting: training and sweeps)
+    positional: bool = False  # an argument of its subcommand (flags[0] names it in --help), not a --flag
 
     @property
     def flag_name(self) -> str:
@@ -135,71 +137,75 @@ def epochs_range(value):
 
 
 # ---------------------------------------------------------------- the declarations
-ACTIONS = "what to do (default: train)"
+MODEL = "model"
 SWEEPS = "sweeps (--grid, --search; each trial a run folder, the sweep in outputs/sweep_*)"
 TRAINING, FEATURES, INTEGRATIONS, SETTINGS, OUTPUT = (
-    "training", "training features", "integrations", "settings files and sweeps", "output",
+    "training", "training features", "integrations", "settings files", "output",
 )
 STORE = "the run store"
+ARGUMENTS = "arguments"
 LR_SCHEDULES = ("constant", "step", "cosine", "plateau")
 DISTRIBUTE_KINDS = ("none", "mirrored", "multi-worker")
 DEFAULT_SEED = 42
 
+# The subcommands that take an option. Every run setting belongs to training and to sweeps (a sweep's trials are
+# trainings); the run-store commands take only their own few options.
+TRAINS = ("train", "sweep")
+TRAINS_OR_RESUMES = ("train", "sweep", "resume")
+MULTI_WORKER_JOB = ("train", "resume")  # who this process is in a job: not for sweeps
+LOUD = ("train", "sweep", "resume", "evaluate", "predict", "compare", "rerun")
+EVERY_STORE = ("train", "sweep", "resume", "evaluate", "predict", "compare", "runs", "diff", "tag", "untag", "note",
+               "delete", "restore", "purge", "rerun")
+
 OPTIONS = (
-    Option("model", ("-m", "--model"), nargs="+", metavar="NAME", group=ACTIONS, setting=False,
+    Option("model", ("-m", "--model"), nargs="+", metavar="NAME", group=MODEL, setting=False, commands=TRAINS,
            help="model(s) to train, or 'all' (default: {task_default})"),
-    Option("list", ("--list",), bool, flag=True, group=ACTIONS, setting=False, in_config=False, exclusive="action",
-           help="list the registered models and exit"),
-    Option("runs", ("--runs",), bool, flag=True, group=ACTIONS, setting=False, in_config=False, exclusive="action",
-           help="list the runs in --outputs (newest 50; see --where, --sort, --show, --columns, --format, --html)"),
-    Option("compare", ("--compare",), nargs="*", metavar="RUN", group=ACTIONS, setting=False, in_config=False,
-           exclusive="action",
-           help="overlay the histories of these run folders (paths or globs; add --last N for the newest N runs)"),
-    Option("evaluate", ("--evaluate",), metavar="PATH", group=ACTIONS, setting=False, in_config=False,
-           exclusive="action", help="evaluate a run folder's final model, or one of its checkpoints, on the test set"),
-    Option("predict", ("--predict",), nargs="+", metavar=("PATH", "INPUT"), group=ACTIONS, setting=False,
-           in_config=False, exclusive="action", help="predict with a saved model: {task_predict_help}"),
-    Option("resume", ("--resume",), metavar="RUN", group=ACTIONS, setting=False, in_config=False, exclusive="action",
-           help="continue a run from its last checkpoint up to --epochs in total"),
-    Option("last", ("--last",), int, metavar="N", group=ACTIONS, setting=False, in_config=False, check=at_least(1),
-           help="with --compare: add the newest N runs in --outputs"),
+    # The subcommands' positional arguments (flags[0] is the name --help shows).
+    Option("run", ("run",), metavar="RUN", group=ARGUMENTS, setting=False, in_config=False, positional=True,
+           commands=("evaluate", "predict", "resume", "tag", "untag", "note"),
+           help="a run folder, or a run's name under --outputs (evaluate and predict also take a model file in one)"),
+    Option("compare", ("runs",), nargs="*", metavar="RUN", group=ARGUMENTS, setting=False, in_config=False,
+           positional=True, commands=("compare",),
+           help="run folders, globs or run names (add --last N or --where for more)"),
+    Option("diff", ("runs",), nargs=2, metavar="RUN", group=ARGUMENTS, setting=False, in_config=False,
+           positional=True, commands=("diff",), help="the two runs"),
+    Option("targets", ("runs",), nargs="+", metavar="RUN", group=ARGUMENTS, setting=False, in_config=False,
+           positional=True, commands=("delete", "restore"), help="run folders or run names"),
+    Option("inputs", ("inputs",), nargs="+", metavar="INPUT", group=ARGUMENTS, setting=False, in_config=False,
+           positional=True, commands=("predict",), help="{task_predict_help}"),
+    Option("tags", ("tags",), nargs="*", metavar="KEY=VALUE", group=ARGUMENTS, setting=False, in_config=False,
+           positional=True, commands=("tag",), help="tags to set (KEY alone means KEY=true)"),
+    Option("key", ("key",), metavar="KEY", group=ARGUMENTS, setting=False, in_config=False, positional=True,
+           commands=("untag",), help="the tag to remove"),
+    Option("text", ("text",), metavar="TEXT", group=ARGUMENTS, setting=False, in_config=False, positional=True,
+           commands=("note",), help="the note"),
 
-    # The run store (issue 13): listing, querying, diffing, tagging and deleting runs; none of it imports TensorFlow.
+    Option("last", ("--last",), int, metavar="N", group=STORE, setting=False, in_config=False, check=at_least(1),
+           commands=("compare",), help="add the newest N runs of this task"),
     Option("where", ("--where",), nargs="+", metavar="FILTER", group=STORE, setting=False, in_config=False,
-           help="with --runs or --compare: only runs matching every filter, e.g. model=conv_net status=completed "
+           commands=("runs", "compare"),
+           help="only runs matching every filter, e.g. model=conv_net status=completed "
                 "'test_accuracy>0.9' tag:baseline 'started>2026-11-01' sweep=ID (operators = != < <= > >= ~)"),
-    Option("sort", ("--sort",), metavar="[-]COLUMN", group=STORE, setting=False, in_config=False,
-           help="with --runs: sort by COLUMN; --sort=-COLUMN sorts descending (default: newest first)"),
+    Option("all_tasks", ("--all-tasks",), bool, False, flag=True, group=STORE, setting=False, in_config=False,
+           commands=("runs", "compare"), help="include the runs of every task, not only this entry point's"),
+    Option("sort", ("--sort",), metavar="[-]COLUMN", group=STORE, setting=False, in_config=False, commands=("runs",),
+           help="sort by COLUMN; --sort=-COLUMN sorts descending (default: newest first)"),
     Option("show", ("--show",), int, 50, metavar="N", group=STORE, setting=False, in_config=False, check=at_least(0),
-           help="with --runs: show at most N runs, and say how many are hidden; 0 shows all (default: 50)"),
+           commands=("runs",), help="show at most N runs, and say how many are hidden; 0 shows all (default: 50)"),
     Option("columns", ("--columns",), metavar="A,B,...", group=STORE, setting=False, in_config=False,
-           help="with --runs: the columns to show: any run fact, hyperparameter or metric"),
+           commands=("runs",), help="the columns to show: any run fact, hyperparameter or metric"),
     Option("output_format", ("--format",), str, "table", group=STORE, setting=False, in_config=False,
-           choices=("table", "csv", "json"), help="with --runs or --diff: table, csv or json (default: table)"),
+           choices=("table", "csv", "json"), commands=("runs", "diff"), help="table, csv or json (default: table)"),
     Option("html", ("--html",), bool, False, flag=True, group=STORE, setting=False, in_config=False,
-           help="with --runs: also write outputs/index.html, every run and comparison on one page"),
-    Option("diff", ("--diff",), nargs=2, metavar=("RUN_A", "RUN_B"), group=STORE, setting=False, in_config=False,
-           exclusive="action", help="show what differs between two runs: settings, data, environment, results"),
+           commands=("runs",), help="also write outputs/index.html, every run and comparison on one page"),
     Option("show_all", ("--all",), bool, False, flag=True, group=STORE, setting=False, in_config=False,
-           help="with --diff: show everything, not only what differs"),
-    Option("tag", ("--tag",), nargs="+", metavar=("RUN", "KEY=VALUE"), group=STORE, setting=False, in_config=False,
-           exclusive="action", help="tag a run (KEY alone means KEY=true)"),
-    Option("untag", ("--untag",), nargs=2, metavar=("RUN", "KEY"), group=STORE, setting=False, in_config=False,
-           exclusive="action", help="remove a run's tag"),
-    Option("note", ("--note",), nargs=2, metavar=("RUN", "TEXT"), group=STORE, setting=False, in_config=False,
-           exclusive="action", help="add a note to a run"),
-    Option("delete", ("--delete",), nargs="+", metavar="RUN", group=STORE, setting=False, in_config=False,
-           exclusive="action", help="move runs to <outputs>/.trash/ (a run still training is refused)"),
-    Option("restore", ("--restore",), nargs="+", metavar="RUN", group=STORE, setting=False, in_config=False,
-           exclusive="action", help="bring runs back from <outputs>/.trash/"),
-    Option("purge", ("--purge",), bool, False, flag=True, group=STORE, setting=False, in_config=False,
-           exclusive="action", help="delete the trashed runs for good (needs --yes)"),
+           commands=("diff",), help="show everything, not only what differs"),
     Option("older_than", ("--older-than",), metavar="AGE", group=STORE, setting=False, in_config=False,
-           help="with --purge: only runs trashed more than AGE ago, e.g. 30d, 12h, 2w"),
+           commands=("purge",), help="only runs trashed more than AGE ago, e.g. 30d, 12h, 2w"),
     Option("yes", ("--yes",), bool, False, flag=True, group=STORE, setting=False, in_config=False,
-           help="with --purge: yes, delete for good"),
+           commands=("purge",), help="yes, delete for good"),
 
-    Option("epochs", ("--epochs",), int, 10, metavar="N", check=epochs_range,
+    Option("epochs", ("--epochs",), int, 10, metavar="N", check=epochs_range, commands=TRAINS_OR_RESUMES,
            help="total epochs (default: {task_default}, or the model's own)"),
     Option("batch_size", ("--batch-size",), int, 32, metavar="N", check=at_least(1),
            help="samples per step (default: {task_default}, or the model's own)"),
@@ -244,6 +250,7 @@ OPTIONS = (
     Option("mlflow", ("--mlflow",), str, nargs="?", const="default", metavar="URI", group=INTEGRATIONS,
            help="log the run to MLflow (default URI: sqlite:///<outputs>/mlflow.db; any tracking URI works)"),
     Option("distribute", ("--distribute",), str, "none", group=INTEGRATIONS, choices=DISTRIBUTE_KINDS,
+           commands=TRAINS_OR_RESUMES,
            help="mirrored = all local GPUs (or --devices) with tf.distribute; multi-worker = several processes or "
                 "machines joined by --coordinator (KERAS_BACKEND=jax); --batch-size is the global batch (default: none)"),
     Option("devices", ("--devices",), str, metavar="LIST", group=INTEGRATIONS,
@@ -252,53 +259,58 @@ OPTIONS = (
            help="mirrored on a CPU-only machine: split the CPU into N devices (for testing)"),
     # Who this process is in a multi-worker job: not run settings (each process differs; a resume may move the
     # job), so run.json records them as the run's "world" instead of among its hyperparameters.
-    Option("coordinator", ("--coordinator",), str, metavar="HOST:PORT", group=INTEGRATIONS, setting=False,
+    Option("coordinator", ("--coordinator",), str, metavar="HOST:PORT", group=INTEGRATIONS, setting=False, commands=MULTI_WORKER_JOB,
            help="multi-worker: the address of process 0, which the others connect to "
                 "(default: KERAS_DISTRIBUTION_JOB_ADDRESSES, or found by JAX under SLURM/Open MPI)"),
-    Option("num_processes", ("--num-processes",), int, metavar="N", group=INTEGRATIONS, setting=False,
+    Option("num_processes", ("--num-processes",), int, metavar="N", group=INTEGRATIONS, setting=False, commands=MULTI_WORKER_JOB,
            check=at_least(1), help="multi-worker: how many processes take part (default: KERAS_DISTRIBUTION_NUM_PROCESSES)"),
-    Option("process_id", ("--process-id",), int, metavar="I", group=INTEGRATIONS, setting=False, check=at_least(0),
+    Option("process_id", ("--process-id",), int, metavar="I", group=INTEGRATIONS, setting=False, commands=MULTI_WORKER_JOB, check=at_least(0),
            help="multi-worker: this process's number, 0 to N-1; process 0 writes the run folder "
                 "(default: KERAS_DISTRIBUTION_PROCESS_ID)"),
-    Option("worker_timeout", ("--worker-timeout",), int, 60, metavar="SECONDS", group=INTEGRATIONS, setting=False,
+    Option("worker_timeout", ("--worker-timeout",), int, 60, metavar="SECONDS", group=INTEGRATIONS, setting=False, commands=MULTI_WORKER_JOB,
            check=at_least(1), help="multi-worker: how long to wait for every process to join, and for one that "
                                    "stops answering, before giving up (default: 60)"),
 
-    Option("config", ("--config",), metavar="FILE", group=SETTINGS, setting=False, in_config=False,
+    Option("config", ("--config",), metavar="FILE", group=SETTINGS, setting=False, in_config=False, commands=TRAINS,
            help="read option values from a YAML or TOML file; the command line wins"),
-    Option("grid", ("--grid",), nargs="+", metavar="KEY=V1,V2", group=SETTINGS, setting=False, in_config=False,
+    Option("grid", ("--grid",), nargs="+", metavar="KEY=V1,V2", group=SWEEPS, setting=False, in_config=False,
+           commands=("sweep",),
            help="train every combination, e.g. learning_rate=0.001,0.0003 batch_size=128,256; then compare them"),
 
-    Option("search", ("--search",), str, group=SWEEPS, choices=("random", "tpe"), setting=False, in_config=False,
+    Option("search", ("--search",), str, group=SWEEPS, choices=("random", "tpe"), setting=False, in_config=False, commands=("sweep",),
            help="an Optuna search over --space: random or tpe (Bayesian)"),
-    Option("trials", ("--trials",), int, metavar="N", group=SWEEPS, setting=False, in_config=False, check=at_least(1),
+    Option("trials", ("--trials",), int, metavar="N", group=SWEEPS, setting=False, in_config=False, commands=("sweep",), check=at_least(1),
            help="trials of a --search; with --resume-sweep, extends it to N (default: 10)"),
-    Option("space", ("--space",), metavar="FILE", group=SWEEPS, setting=False, in_config=False,
+    Option("space", ("--space",), metavar="FILE", group=SWEEPS, setting=False, in_config=False, commands=("sweep",),
            help="YAML search space: option: [choices] | {{int|uniform|loguniform: [low, high]}}"),
     Option("objective", ("--objective",), str, "val_accuracy", metavar="METRIC", group=SWEEPS, setting=False,
-           in_config=False, help="what a sweep optimizes: the best epoch's val_accuracy, val_loss, ... or test_accuracy "
+           in_config=False, commands=("sweep",), help="what a sweep optimizes: the best epoch's val_accuracy, val_loss, ... or test_accuracy "
                                  "(default: val_accuracy)"),
-    Option("prune", ("--prune",), str, group=SWEEPS, choices=("median", "hyperband"), setting=False, in_config=False,
+    Option("prune", ("--prune",), str, group=SWEEPS, choices=("median", "hyperband"), setting=False, in_config=False, commands=("sweep",),
            help="stop hopeless trials early with Optuna's pruner (default: none)"),
-    Option("workers", ("--workers",), int, metavar="N", group=SWEEPS, setting=False, in_config=False, check=at_least(1),
+    Option("workers", ("--workers",), int, metavar="N", group=SWEEPS, setting=False, in_config=False, commands=("sweep",), check=at_least(1),
            help="trials running at once, each in its own process (default: 1)"),
     Option("executor", ("--executor",), str, "local", group=SWEEPS, choices=("local", "ray"), setting=False,
-           in_config=False, help="run trials here or as Ray tasks on a cluster (default: local)"),
-    Option("ray_address", ("--ray-address",), metavar="HOST:PORT", group=SWEEPS, setting=False, in_config=False,
+           in_config=False, commands=("sweep",), help="run trials here or as Ray tasks on a cluster (default: local)"),
+    Option("ray_address", ("--ray-address",), metavar="HOST:PORT", group=SWEEPS, setting=False, in_config=False, commands=("sweep",),
            help="the Ray cluster for --executor ray (default: $RAY_ADDRESS)"),
-    Option("gpus_per_trial", ("--gpus-per-trial",), float, metavar="G", group=SWEEPS, setting=False, in_config=False,
+    Option("gpus_per_trial", ("--gpus-per-trial",), float, metavar="G", group=SWEEPS, setting=False, in_config=False, commands=("sweep",),
            check=lambda value: None if value > 0 else "must be greater than 0",
            help="GPUs per trial; 0.5 lets two trials share one (default: 1 when there are GPUs)"),
-    Option("resume_sweep", ("--resume-sweep",), metavar="FOLDER", group=SWEEPS, setting=False, in_config=False,
+    Option("resume_sweep", ("--resume",), metavar="FOLDER", group=SWEEPS, setting=False, in_config=False,
+           commands=("sweep",),
            help="continue a sweep folder: skip finished trials, rerun failed ones, continue interrupted ones"),
 
     Option("outputs", ("--outputs",), str, "outputs", metavar="DIR", group=OUTPUT, setting=False,
+           commands=EVERY_STORE,
            help="folder for run folders (default: outputs/)"),
     Option("name", ("--name",), str, metavar="LABEL", group=OUTPUT, check=folder_label,
            help="a label added to the run folder's name (letters, digits, - _ .)"),
     Option("verbose", ("-v", "--verbose"), bool, False, flag=True, group=OUTPUT, setting=False, exclusive="loudness",
+           commands=LOUD,
            help="also show TensorFlow's own log lines (progress: a bar on a terminal, one line per epoch when piped)"),
     Option("quiet", ("--quiet",), bool, False, flag=True, group=OUTPUT, setting=False, exclusive="loudness",
+           commands=LOUD,
            help="print only the run folder path and errors"),
 )
 

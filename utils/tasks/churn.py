@@ -129,6 +129,6 @@ register_task(
         defaults={"epochs": 100, "batch_size": 10, "optimizer": "adam", "loss": "binary_crossentropy"},
         data_options=CHURN_DATA_OPTIONS,
         read_predict_inputs=read_churn_inputs,
-        predict_help="a run folder or .h5, then CSV files of customers (Exited may be absent)",
+        predict_help="CSV files of customers (Exited may be absent)",
     )
 )

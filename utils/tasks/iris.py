@@ -44,6 +44,6 @@ register_task(
         default_model="iris_mlp",
         defaults={"epochs": 100, "batch_size": 8, "optimizer": "adam", "loss": "categorical_crossentropy"},
         read_predict_inputs=read_iris_inputs,
-        predict_help="a run folder or .h5, then rows of four measurements in cm such as 5.1,3.5,1.4,0.2",
+        predict_help="rows of four measurements in cm such as 5.1,3.5,1.4,0.2",
     )
 )

@@ -225,6 +225,6 @@ register_task(
         defaults={"epochs": 60, "batch_size": 256, "optimizer": "adam", "loss": "categorical_crossentropy"},
         data_options=IMAGE_DATA_OPTIONS,
         read_predict_inputs=read_image_files,
-        predict_help="a run folder or .h5, then image files (PNG/JPG of any size and background)",
+        predict_help="image files (PNG/JPG of any size and background)",
     )
 )

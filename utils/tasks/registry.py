@@ -19,7 +19,7 @@ class Task:
     # read_predict_inputs(inputs, preprocessing): --predict inputs (file paths or rows of numbers) -> model-ready
     # features plus a label per input; `preprocessing` is the run's saved TabularPreprocessor or None.
     read_predict_inputs: Optional[Callable] = None
-    predict_help: str = "a model path, then inputs"
+    predict_help: str = "inputs to predict"
 
     @property
     def binary(self) -> bool:

@@ -37,6 +37,6 @@ register_task(
         default_model="xor_mlp",
         defaults={"epochs": 500, "batch_size": 1, "optimizer": "adam", "loss": "binary_crossentropy"},
         read_predict_inputs=read_xor_inputs,
-        predict_help="a run folder or .h5, then rows such as 0,1 1,1",
+        predict_help="rows such as 0,1 1,1",
     )
 )
