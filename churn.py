@@ -1,4 +1,4 @@
-"""Predict bank-customer churn from Churn_Modelling.csv.  python churn.py --data PATH  |  python churn.py --list"""
+"""Predict bank-customer churn from Churn_Modelling.csv.  python churn.py --data PATH  |  python churn.py list"""
 from utils.cli import run_task
 
 if __name__ == "__main__":

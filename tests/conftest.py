@@ -1,6 +1,7 @@
 """Shared helpers: run an entrypoint as a user would (a subprocess), and find the real offline data."""
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +9,12 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parent.parent
-CHURN_CSV = PROJECT.parent / "shared" / "data" / "Churn_Modelling.csv"
+# Where a user keeps the churn CSV (churn.py's own default, data/), then the copy beside the project; $CHURN_CSV or
+# pytest's --churn-csv PATH name another.
+CHURN_PLACES = (PROJECT / "data" / "Churn_Modelling.csv", PROJECT.parent / "shared" / "data" / "Churn_Modelling.csv")
+CHURN_CSV = next((path for path in CHURN_PLACES if path.is_file()), CHURN_PLACES[0])
+if os.environ.get("CHURN_CSV"):
+    CHURN_CSV = Path(os.environ["CHURN_CSV"])
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 sys.path.insert(0, str(PROJECT))
@@ -40,18 +46,65 @@ def read_run(folder) -> dict:
     return json.loads((Path(folder) / "run.json").read_text())
 
 
+def require_file(path: Path, how: str) -> Path:
+    """`path`, or a skip naming the file and how to get it; on CI, which has every file, a failure instead."""
+    if not Path(path).is_file():
+        message = f"{path} is missing: {how}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return Path(path)
+
+
+def churn_path() -> Path:
+    return require_file(CHURN_CSV, "put Churn_Modelling.csv in data/ (or pass --churn-csv PATH or set $CHURN_CSV)")
+
+
 @pytest.fixture(scope="session")
 def churn_csv():
-    if not CHURN_CSV.is_file():
-        pytest.fail(f"{CHURN_CSV} is missing: the churn tests read the shared copy beside the project")
-    return CHURN_CSV
+    return churn_path()
 
 
 @pytest.fixture(scope="session")
 def fashion_available():
-    if not (FASHION_DIR / "train-images-idx3-ubyte.gz").is_file():
-        pytest.fail("Fashion-MNIST is missing: apt-get install -y dataset-fashion-mnist (.ci/run does this)")
+    require_file(FASHION_DIR / "train-images-idx3-ubyte.gz", "apt-get install -y dataset-fashion-mnist")
     return FASHION_DIR
+
+
+def make_run(outputs, name, model="conv_net", status="completed", accuracy=0.9, learning_rate=0.001, task="mnist",
+             started="2026-11-10T10:00:00+00:00", packages="keras==3.15.0\nnumpy==2.0.0\n", tags=None, sweep=None):
+    """A run folder as the engine writes it (run.json, history.csv, environment.txt), without training."""
+    from utils.runs.folder import RunFolder
+
+    folder = RunFolder(Path(outputs) / name)
+    folder.path.mkdir(parents=True)
+    record = {
+        "run_id": name, "format": 2, "task": task, "model": model, "status": status, "command": f"python {task}.py",
+        "hyperparameters": {"epochs": 2, "batch_size": 32, "learning_rate": learning_rate, "optimizer": "adam"},
+        "data": {"name": "fashion_mnist", "source": "idx", "sha256": "ab" * 32, "sizes": {"train": 270}},
+        "parameters": 93322, "environment": {"python": "3.11.7", "keras": "3.15.0", "git_commit": "abc123",
+                                              "hostname": "elsewhere", "pid": 1},
+        "started": started, "ended": started, "epochs_completed": 2, "seconds_per_epoch": [1.0, 2.0],
+        "best": {"metric": "val_accuracy", "value": accuracy - 0.01, "epoch": 2},
+        "test_metrics": {"test_accuracy": accuracy, "test_loss": 0.3}, "resumes": [], "tags": tags or {},
+    }
+    if sweep:
+        record["sweep"] = {"id": sweep}
+    folder.run_file.write_text(json.dumps(record))
+    folder.history.write_text("epoch,accuracy,val_accuracy\n1,0.5,0.6\n2,0.7,0.8\n")
+    folder.environment.write_text(packages)
+    return folder.path
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 at this moment."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def pytest_addoption(parser):
+    parser.addoption("--churn-csv", metavar="PATH", help="the churn CSV (default: data/, then ../shared/data/)")
 
 
 @pytest.fixture(scope="session")
@@ -65,5 +118,8 @@ def mnist_run(tmp_path_factory, fashion_available):
 
 
 def pytest_configure(config):
+    global CHURN_CSV
+    if config.getoption("--churn-csv"):
+        CHURN_CSV = Path(config.getoption("--churn-csv")).resolve()
     # Tests that start a training subprocess; `pytest -m "not slow"` runs the in-process tier only.
     config.addinivalue_line("markers", "slow: starts a training subprocess (seconds to minutes)")

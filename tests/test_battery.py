@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import CHURN_CSV, PROJECT  # noqa: F401  (puts the project on sys.path)
+from conftest import PROJECT, churn_path  # noqa: F401  (puts the project on sys.path)
 from utils.core.errors import UserError
 
 
@@ -163,7 +163,7 @@ def test_config_may_name_outputs_and_grid_accepts_jit_yes(tmp_path):
 
 # ---------------------------------------------------------------- 3. non-finite data
 def churn_frame(rows=60):
-    frame = pd.read_csv(CHURN_CSV, nrows=rows)
+    frame = pd.read_csv(churn_path(), nrows=rows)
     return frame
 
 

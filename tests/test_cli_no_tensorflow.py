@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from test_run_store import PROJECT, make_run
+from conftest import PROJECT, make_run
 
 # Runs each command through the entry point's run_task (exit code and stderr as a user sees them) and reports,
 # after each, which of the heavy frameworks are imported.

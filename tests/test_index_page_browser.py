@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from conftest import last_line, run_script
-from test_run_store import make_run
+from conftest import make_run
 from utils.reports.index_page import write_index_page
 from utils.runs.folder import RunFolder
 

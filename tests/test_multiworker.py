@@ -6,7 +6,6 @@ import hashlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 
@@ -14,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import PROJECT, last_line, read_run, run_folder_of, run_script
+from conftest import PROJECT, free_port, last_line, read_run, run_folder_of, run_script
 from utils.core.errors import UsageError
 from utils.training import multiworker
 from utils.training.inputs import EpochPlan, numpy_training_batches
@@ -92,12 +91,6 @@ def test_a_run_resumes_with_the_kind_of_job_it_trained_with():
 
 
 # ---------------------------------------------------------------- slow: real jobs of two processes
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def start_job(*args, processes=2, timeout=30):
     """The same mnist.py command once per process, as a user starts it on each machine."""
     port = free_port()

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from conftest import make_run  # noqa: F401  (the tests below build stores with it)
 from utils.cli.main import main
 from utils.core.errors import UsageError, UserError
 from utils.runs.folder import RunFolder, store_index, trash
@@ -14,29 +15,6 @@ from utils.runs.index import load_rows
 from utils.runs.query import known_columns, order, parse_filter, query_rows, render
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def make_run(outputs, name, model="conv_net", status="completed", accuracy=0.9, learning_rate=0.001,
-             started="2026-11-10T10:00:00+00:00", packages="keras==3.15.0\nnumpy==2.0.0\n", tags=None, sweep=None):
-    """A run folder as the engine writes it (run.json, history.csv, environment.txt), without training."""
-    folder = RunFolder(outputs / name)
-    folder.path.mkdir(parents=True)
-    record = {
-        "run_id": name, "format": 2, "task": "mnist", "model": model, "status": status, "command": "python mnist.py",
-        "hyperparameters": {"epochs": 2, "batch_size": 32, "learning_rate": learning_rate, "optimizer": "adam"},
-        "data": {"name": "fashion_mnist", "source": "idx", "sha256": "ab" * 32, "sizes": {"train": 270}},
-        "parameters": 93322, "environment": {"python": "3.11.7", "keras": "3.15.0", "git_commit": "abc123",
-                                              "hostname": "elsewhere", "pid": 1},
-        "started": started, "ended": started, "epochs_completed": 2, "seconds_per_epoch": [1.0, 2.0],
-        "best": {"metric": "val_accuracy", "value": accuracy - 0.01, "epoch": 2},
-        "test_metrics": {"test_accuracy": accuracy, "test_loss": 0.3}, "resumes": [], "tags": tags or {},
-    }
-    if sweep:
-        record["sweep"] = {"id": sweep}
-    folder.run_file.write_text(json.dumps(record))
-    folder.history.write_text("epoch,accuracy,val_accuracy\n1,0.5,0.6\n2,0.7,0.8\n")
-    folder.environment.write_text(packages)
-    return folder.path
 
 
 @pytest.fixture

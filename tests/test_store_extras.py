@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from test_run_store import make_run
+from conftest import make_run
 from utils.reports.index_page import render_page, sparkline, write_index_page
 from utils.reports.network import plot_network
 from utils.runs import environment

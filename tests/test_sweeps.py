@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import PROJECT, read_run, run_script
+from conftest import PROJECT, free_port, read_run, run_script
 
 TINY = ["--dataset", "fashion_mnist", "--limit", 300, "--epochs", 2, "-m", "mlp_one_layer"]
 
@@ -108,12 +108,6 @@ def test_trial_options_become_the_entry_points_own_flags(mnist_parser):
                                                              "jit": False, "augment": False, "dataset": "fashion_mnist"})
     assert arguments == ["--model", "conv_net", "--learning-rate", "0.001", "--nesterov", "--no-jit", "--dataset", "fashion_mnist"]
     assert parser.parse_args(["train", *arguments]).learning_rate == 0.001
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -291,7 +285,7 @@ def test_sigterm_stops_the_workers_marks_their_trials_interrupted_and_exits_130(
     stdout, stderr = driver.communicate(timeout=120)
     assert driver.returncode == 130, stderr
     [folder] = sweep_folders(tmp_path)
-    assert f"--resume-sweep {folder}" in stderr and len(stderr.strip().splitlines()) == 1
+    assert f"sweep --resume {folder}" in stderr and len(stderr.strip().splitlines()) == 1
     trials = trials_of(folder)
     assert list(trials["status"]) == ["interrupted", "interrupted"]
     assert all(read_run(run)["status"] == "interrupted" for run in trials["run"])

@@ -132,7 +132,8 @@ def build_parser(task, model_names) -> argparse.ArgumentParser:
 
 def command_argv(argv: list, prog: str, model_names=()) -> list:
     """`argv` with its subcommand first: old flag spellings translated, `train` when none is named."""
-    load_commands()
+    if argv and argv[0] in load_commands():
+        return list(argv)
     argv = legacy.rewrite(list(argv))
     if not argv or (argv[0].startswith("-") and argv[0] not in HELP_FLAGS):
         return [DEFAULT_COMMAND, *argv]

@@ -280,7 +280,7 @@ OPTIONS = (
     Option("search", ("--search",), str, group=SWEEPS, choices=("random", "tpe"), setting=False, in_config=False, commands=("sweep",),
            help="an Optuna search over --space: random or tpe (Bayesian)"),
     Option("trials", ("--trials",), int, metavar="N", group=SWEEPS, setting=False, in_config=False, commands=("sweep",), check=at_least(1),
-           help="trials of a --search; with --resume-sweep, extends it to N (default: 10)"),
+           help="trials of a --search; with --resume, extends it to N (default: 10)"),
     Option("space", ("--space",), metavar="FILE", group=SWEEPS, setting=False, in_config=False, commands=("sweep",),
            help="YAML search space: option: [choices] | {{int|uniform|loguniform: [low, high]}}"),
     Option("objective", ("--objective",), str, "val_accuracy", metavar="METRIC", group=SWEEPS, setting=False,

@@ -88,7 +88,7 @@ def write_run_report(folder) -> Path:
         "<h2>Model</h2>", _figures([folder.model_plot]), _pre(folder.summary),
         "<h2>Tags and notes</h2>", _table({**(record.get("tags") or {}),
                                            **{note.get("written", "note"): note.get("text") for note in record.get("notes") or []}}
-                                          or {"tags": "none (add with --tag RUN key=value, --note RUN text)"}),
+                                          or {"tags": "none (add with: tag RUN key=value, note RUN text)"}),
         "<h2>Environment</h2>", _table(record.get("environment", {})),
         f"<p>Command: <code>{html.escape(record.get('command', ''))}</code></p>",
     ]

@@ -33,13 +33,13 @@ def resolve_runs(patterns, last, outputs) -> list:
         for match in matches:
             path = Path(match)
             if not RunFolder(path).is_run():
-                raise UsageError(f"{match} is not a run folder (no {RUN_FILE}); pass run folders, globs or --last N.")
+                raise UsageError(f"{match} is not a run folder (no {RUN_FILE}); pass run folders, globs, run names or --last N.")
             folders.append(path)
     if last:
         folders += find_runs(outputs)[-last:]
     unique = list(dict.fromkeys(folder.resolve() for folder in folders))
     if not unique:
-        raise UsageError("Nothing to compare: pass run folders or globs after --compare, or --last N.")
+        raise UsageError("Nothing to compare: pass run folders, globs or run names, or --last N or --where.")
     return unique
 
 

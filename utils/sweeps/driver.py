@@ -23,7 +23,7 @@ DEFAULT_TRIALS = 10
 
 
 def run_sweep(task, args, verbosity: int = 1) -> int:
-    """The entry of --grid, --search and --resume-sweep; returns the exit code (1 when a trial failed)."""
+    """The entry of `sweep` (--grid, --search, --resume); returns the exit code (1 when a trial failed)."""
     options = sweepable_options(task)
     if not args.resume_sweep:
         spec = plan(task, args, options)
@@ -189,7 +189,8 @@ class Sweep:
             for finished in self.executor.stop():
                 self.settle(finished, interrupted=True)
             self.save()
-            raise UserError(f"Sweep interrupted; continue with --resume-sweep {self.folder.path}", exit_code=130)
+            raise UserError(f"Sweep interrupted; continue with: {self.spec['task']}.py sweep --resume {self.folder.path}",
+                            exit_code=130)
         finally:
             signal.signal(signal.SIGTERM, previous)
             signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -250,7 +251,7 @@ class Sweep:
         continuing = (trial.status == "interrupted" and trial.run and checkpoint.is_file()
                       and self.spec["executor"] == "local" and self.optuna_trial_running(trial))
         if continuing:
-            arguments = [script, "--resume", trial.run]
+            arguments = [script, "resume", trial.run]
         else:
             if not self.optuna_trial_running(trial):
                 trial.optuna_trial_id = studies.ask(self.study, self.parameters, fixed=trial.params)._trial_id

@@ -37,23 +37,24 @@ def disk_message(error: OSError) -> str:
 def recorded_outcome(record):
     """Map every exception of a run's life to its status in run.json and one UserError line."""
     folder = record.folder
+    again = f"{record.get('task')}.py resume {folder}"
     try:
         yield
-    except ProcessLost as lost:  # an outside event, like a signal: the run can go on with --resume
+    except ProcessLost as lost:  # an outside event, like a signal: the run can go on with `resume`
         mark_end(record, "interrupted", f"the multi-worker job lost a process: {lost}")
         raise UserError(
             f"Multi-worker training stopped: the job lost a process ({lost}) after {record.epochs_completed} completed "
-            f"epochs; start all processes again with --resume {folder} and the same multi-worker options"
+            f"epochs; start all processes again with `{again}` and the same multi-worker options"
         )
     except TrainingInterrupted as stop:
         mark_end(record, "interrupted", f"{stop} received")
         raise UserError(
-            f"Interrupted by {stop} after {record.epochs_completed} completed epochs; continue with --resume {folder}",
+            f"Interrupted by {stop} after {record.epochs_completed} completed epochs; continue with: {again}",
             exit_code=130,
         )
     except KeyboardInterrupt:
         mark_end(record, "interrupted", "SIGINT received")
-        raise UserError(f"Interrupted; continue with --resume {folder}", exit_code=130)
+        raise UserError(f"Interrupted; continue with: {again}", exit_code=130)
     except LossNotFinite as error:
         mark_end(record, "failed", str(error), failed_epoch=error.epoch)
         kept = (

@@ -69,7 +69,7 @@ def evaluate(task, path, verbosity: int = 1) -> Path:
 def predict(task, path, inputs, verbosity: int = 1) -> Path:
     """Class and probability for each input; the table is printed and saved under <run>/predictions/."""
     if not inputs:
-        raise UsageError("--predict needs a model path and at least one input after it.")
+        raise UsageError("predict needs a run (or a model file) and at least one input after it.")
     record, model_file, _ = run_of(path, task)
     model = load_model_file(model_file, task)
     features, names = task.read_predict_inputs(inputs, saved_preprocessing(record.folder))
