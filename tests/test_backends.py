@@ -59,7 +59,7 @@ def test_mixed_precision_run_records_policy_keeps_float32_output_and_resumes(tmp
     # Two steps on 270 images: not good yet, but clearly above chance (10 %), so bfloat16 training does learn.
     assert record["test_metrics"]["test_accuracy"] > 0.15
 
-    resumed = run_script("mnist", "--resume", folder, "--epochs", 2, "--quiet")
+    resumed = run_script("mnist", "resume", folder, "--epochs", 2, "--quiet")
     assert run_folder_of(resumed) == folder
     record = read_run(folder)
     assert (record["status"], record["epochs_completed"]) == ("completed", 2)
@@ -83,7 +83,7 @@ def test_mixed_float16_adds_loss_scaling_and_resume_restores_its_state(tmp_path,
     assert read_run(folder)["execution"]["dtype_policy"] == "mixed_float16"
     with h5py.File(folder / "checkpoints" / "last.h5", "r") as saved:
         assert "loss_scale_optimizer" in saved["optimizer_weights"]
-    resumed = run_python(wrapper, "--resume", folder, "--epochs", 2, "--quiet")
+    resumed = run_python(wrapper, "resume", folder, "--epochs", 2, "--quiet")
     assert resumed.returncode == 0, resumed.stderr
     assert read_run(folder)["epochs_completed"] == 2
 
@@ -99,7 +99,7 @@ def test_jax_backend_trains_resumes_and_refuses_tensorflow_only_options(tmp_path
     assert record["status"] == "completed" and len(record["seconds_per_epoch"]) == 1
     assert result.stderr.strip() == ""  # TensorFlow, imported by Keras' data adapters, stays quiet
 
-    resumed = run_script("mnist", "--resume", folder, "--epochs", 2, "--quiet", env=JAX)
+    resumed = run_script("mnist", "resume", folder, "--epochs", 2, "--quiet", env=JAX)
     assert run_folder_of(resumed) == folder
     assert read_run(folder)["epochs_completed"] == 2
 

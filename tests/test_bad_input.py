@@ -75,13 +75,13 @@ def test_an_outputs_folder_that_cannot_be_created_is_refused(tmp_path):
 
 
 def test_predict_needs_inputs_and_readable_images(mnist_run, tmp_path):
-    result = run_script("mnist", "--predict", mnist_run)
+    result = run_script("mnist", "predict", mnist_run)
     assert_one_clear_line(result, 2, ["needs a model path and at least one input"])
     fake = tmp_path / "digit.png"
     fake.write_text("not an image")
-    result = run_script("mnist", "--predict", mnist_run, fake)
+    result = run_script("mnist", "predict", mnist_run, fake)
     assert_one_clear_line(result, 1, ["Cannot read image", "digit.png"])
-    result = run_script("mnist", "--predict", mnist_run, tmp_path / "absent.png")
+    result = run_script("mnist", "predict", mnist_run, tmp_path / "absent.png")
     assert_one_clear_line(result, 1, ["Image not found"])
 
 
@@ -89,7 +89,7 @@ def test_a_damaged_run_json_and_a_bad_last_count_are_reported(tmp_path):
     folder = tmp_path / "20260101-000000_xor_mlp"
     folder.mkdir()
     (folder / "run.json").write_text('{"status": "runn')
-    result = run_script("xor", "--resume", folder)
+    result = run_script("xor", "resume", folder)
     assert_one_clear_line(result, 1, ["not valid JSON", "damaged"])
-    result = run_script("xor", "--compare", "--last", 0, "--outputs", tmp_path)
+    result = run_script("xor", "compare", "--last", 0, "--outputs", tmp_path)
     assert_one_clear_line(result, 2, ["--last must be at least 1"])

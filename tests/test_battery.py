@@ -103,9 +103,9 @@ REFUSED_OPTIONS = [
     (["--batch-size", "0"], "--batch-size"),
     (["--validation-split", "1"], "--validation-split"),
     (["--limit", "-3"], "--limit"),
-    (["--grid", "jit=maybe"], "--jit"),
-    (["--grid", "learning_rate=0.1,inf"], "--learning-rate"),
-    (["--grid", "colour=red"], "unknown setting"),
+    (["sweep", "--grid", "jit=maybe"], "--jit"),
+    (["sweep", "--grid", "learning_rate=0.1,inf"], "--learning-rate"),
+    (["sweep", "--grid", "colour=red"], "unknown setting"),
 ]
 
 
@@ -185,7 +185,7 @@ def test_non_finite_churn_values_are_refused_with_column_and_row(tmp_path, capsy
 def test_non_finite_xor_predict_rows_are_refused(xor_run, capsys, row):
     predictions = xor_run / "predictions"
     before = sorted(predictions.iterdir()) if predictions.is_dir() else []
-    code = cli("xor", ["--predict", xor_run, "0,1", row])
+    code = cli("xor", ["predict", xor_run, "0,1", row])
     assert_one_line(capsys, code, 1, "row 2", "column")
     assert (sorted(predictions.iterdir()) if predictions.is_dir() else []) == before
 
@@ -230,7 +230,7 @@ def test_an_unreadable_run_json_is_one_row_of_the_listing(tmp_path, capsys, text
     fake_run(tmp_path, "good")
     broken = fake_run(tmp_path, "broken")
     (broken / "run.json").write_text(text)
-    code = cli("xor", ["--runs", "--outputs", tmp_path])
+    code = cli("xor", ["runs", "--outputs", tmp_path])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "good" in captured.out and "completed" in captured.out
@@ -243,7 +243,7 @@ def test_comparing_an_unreadable_run_is_one_line_and_no_compare_folder(tmp_path,
     fake_run(outputs, "good")
     broken = fake_run(outputs, "broken")
     (broken / "run.json").write_text(text)
-    code = cli("xor", ["--compare", "--last", "2", "--outputs", outputs])
+    code = cli("xor", ["compare", "--last", "2", "--outputs", outputs])
     assert_one_line(capsys, code, 1, "broken", reason)
     assert not list(outputs.glob("compare_*"))
 
@@ -257,7 +257,7 @@ def test_a_corrupt_history_makes_compare_one_line_and_no_compare_folder(tmp_path
     outputs = tmp_path / "outputs"
     fake_run(outputs, "good")
     fake_run(outputs, "torn", history=history)
-    code = cli("xor", ["--compare", "--last", "2", "--outputs", outputs])
+    code = cli("xor", ["compare", "--last", "2", "--outputs", outputs])
     assert_one_line(capsys, code, 1, "history.csv", "damaged")
     assert not list(outputs.glob("compare_*"))
 
@@ -275,11 +275,11 @@ def foreign_model(kind):
 
 
 @pytest.mark.parametrize("kind", ["twenty_classes", "two_inputs", "two_softmax"])
-@pytest.mark.parametrize("action", ["--evaluate", "--predict"])
+@pytest.mark.parametrize("action", ["evaluate", "predict"])
 def test_foreign_models_are_refused_before_any_folder_is_created(xor_copy, capsys, kind, action):
     path = xor_copy / "checkpoints" / f"{kind}.h5"
     foreign_model(kind).save(path)
-    argv = [action, path] + (["0,1"] if action == "--predict" else [])
+    argv = [action, path] + (["0,1"] if action == "predict" else [])
     code = cli("xor", argv)
     assert_one_line(capsys, code, 1, "another task")
     assert not (xor_copy / "evaluations").exists() and not (xor_copy / "predictions").exists()
@@ -291,7 +291,7 @@ def test_the_safe_mode_refusal_is_a_whole_sentence(xor_copy, capsys):
     model = keras.Sequential([keras.Input((2,)), keras.layers.Lambda(lambda x: x * 2), keras.layers.Dense(1)])
     path = xor_copy / "checkpoints" / "lambda.keras"
     model.save(path)
-    code = cli("xor", ["--evaluate", path])
+    code = cli("xor", ["evaluate", path])
     line = assert_one_line(capsys, code, 1, "safe_mode")
     assert line.endswith(".") and " . " not in line
 
@@ -366,13 +366,13 @@ def test_a_text_file_named_png_is_one_line(tmp_path):
     (["--mixed-precision"], "--mixed-precision"), (["--name", "again"], "--name"), (["--seed", "3"], "--seed"),
 ])
 def test_resume_refuses_training_options_in_one_line(xor_copy, capsys, extra, flag):
-    code = cli("xor", ["--resume", xor_copy, "--epochs", 3, *extra])
+    code = cli("xor", ["resume", xor_copy, "--epochs", 3, *extra])
     assert_one_line(capsys, code, 2, flag, "only --epochs")
     assert record_of(xor_copy)["epochs_completed"] == 2
 
 
 def test_resume_refuses_a_data_option(tmp_path, capsys):
-    code = cli("mnist", ["--resume", tmp_path, "--dataset", "mnist_5k"])
+    code = cli("mnist", ["resume", tmp_path, "--dataset", "mnist_5k"])
     assert_one_line(capsys, code, 2, "--dataset")
 
 
@@ -383,7 +383,7 @@ def test_a_second_trainer_is_refused_naming_the_holder(xor_copy, capsys):
     set_record(xor_copy, status="running")
     with RunLock(xor_copy, "train"):
         assert RunRecord.load(xor_copy).status == "running"
-        code = cli("xor", ["--resume", xor_copy, "--epochs", 3])
+        code = cli("xor", ["resume", xor_copy, "--epochs", 3])
         assert_one_line(capsys, code, 1, "locked by process", str(os.getpid()))
     assert RunRecord.load(xor_copy).status == "crashed"  # the lock is free: nobody is training it
 
@@ -400,12 +400,12 @@ def test_a_lock_held_by_another_process_is_released_by_the_kernel_when_it_dies(x
     )
     try:
         assert holder.stdout.readline().strip() == "held"
-        code = cli("xor", ["--resume", xor_copy, "--epochs", 3])
+        code = cli("xor", ["resume", xor_copy, "--epochs", 3])
         assert_one_line(capsys, code, 1, f"process {holder.pid}", "(resume)")
     finally:
         holder.kill()
         holder.wait()
-    assert cli("xor", ["--resume", xor_copy, "--epochs", 3, "--quiet"]) == 0  # SIGKILL left no stale lock
+    assert cli("xor", ["resume", xor_copy, "--epochs", 3, "--quiet"]) == 0  # SIGKILL left no stale lock
     record = record_of(xor_copy)
     assert record["status"] == "completed" and record["resumes"][-1]["status_before"] == "crashed"
 
@@ -414,10 +414,10 @@ def test_runs_tells_running_from_crashed_by_the_lock_not_the_pid(xor_copy, capsy
     from utils.runs.lock import RunLock
 
     set_record(xor_copy, status="running", environment={"pid": os.getpid(), "hostname": os.uname().nodename})
-    assert cli("xor", ["--runs", "--outputs", xor_copy.parent]) == 0
+    assert cli("xor", ["runs", "--outputs", xor_copy.parent]) == 0
     assert "crashed" in capsys.readouterr().out  # our own pid is alive, but nobody holds the lock
     with RunLock(xor_copy):
-        assert cli("xor", ["--runs", "--outputs", xor_copy.parent]) == 0
+        assert cli("xor", ["runs", "--outputs", xor_copy.parent]) == 0
         assert "running" in capsys.readouterr().out
 
 
@@ -426,7 +426,7 @@ def test_a_damaged_last_checkpoint_falls_back_to_best(xor_copy, capsys, damage):
     last = xor_copy / "checkpoints" / "last.h5"
     data = last.read_bytes()
     last.write_bytes({"truncate": data[: len(data) // 2], "garbage": b"\x89HDF\r\n" + os.urandom(3000), "empty": b""}[damage])
-    code = cli("xor", ["--resume", xor_copy, "--epochs", 3, "--quiet"])
+    code = cli("xor", ["resume", xor_copy, "--epochs", 3, "--quiet"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "last.h5 is" in captured.err and "best.h5" in captured.err
@@ -438,14 +438,14 @@ def test_a_damaged_last_checkpoint_falls_back_to_best(xor_copy, capsys, damage):
 def test_no_sound_checkpoint_is_one_clear_line(xor_copy, capsys):
     (xor_copy / "checkpoints" / "last.h5").write_bytes(b"garbage")
     (xor_copy / "checkpoints" / "best.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
-    code = cli("xor", ["--resume", xor_copy, "--epochs", 3])
+    code = cli("xor", ["resume", xor_copy, "--epochs", 3])
     assert_one_line(capsys, code, 1, "last.h5 is", "best.h5 is", "train again")
     assert record_of(xor_copy)["status"] == "completed"  # untouched
 
 
 def test_resume_after_history_was_deleted_warns_and_records_the_gap(xor_copy, capsys):
     (xor_copy / "history.csv").unlink()
-    code = cli("xor", ["--resume", xor_copy, "--epochs", 3, "--quiet"])
+    code = cli("xor", ["resume", xor_copy, "--epochs", 3, "--quiet"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "lacks epochs 1-2" in captured.err
@@ -458,7 +458,7 @@ def test_resume_finishes_a_run_whose_epochs_are_done(xor_copy, capsys, status):
     for name in ("model.h5", "report.html", "classification_report.txt"):
         (xor_copy / name).unlink()
     set_record(xor_copy, status=status, test_metrics=None)
-    code = cli("xor", ["--resume", xor_copy, "--quiet"])
+    code = cli("xor", ["resume", xor_copy, "--quiet"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     record = record_of(xor_copy)
@@ -468,7 +468,7 @@ def test_resume_finishes_a_run_whose_epochs_are_done(xor_copy, capsys, status):
 
 
 def test_resume_of_a_completed_run_still_asks_for_more_epochs(xor_copy, capsys):
-    code = cli("xor", ["--resume", xor_copy])
+    code = cli("xor", ["resume", xor_copy])
     assert_one_line(capsys, code, 2, "already has 2 epochs")
 
 
@@ -504,9 +504,9 @@ def test_sigterm_outside_fit_marks_the_run_interrupted_and_resume_finishes_it(tm
     code = train_xor(outputs)
     line = assert_one_line(capsys, code, 130, "SIGTERM")
     (folder,) = run_folders(outputs)
-    assert record_of(folder)["status"] == "interrupted" and "--resume" in line
+    assert record_of(folder)["status"] == "interrupted" and f"resume {folder}" in line
     monkeypatch.undo()
-    code = cli("xor", ["--resume", folder, "--quiet"])
+    code = cli("xor", ["resume", folder, "--quiet"])
     captured = capsys.readouterr()
     if moment == "setup":  # no epoch ran: nothing to resume, and that is said in one line
         assert code == 1 and "no last checkpoint" in captured.err

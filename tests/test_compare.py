@@ -96,9 +96,9 @@ def test_last_n_picks_the_newest_runs(three_runs):
 def test_compare_of_nothing_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="Nothing to compare"):
         store.resolve_runs([], None, tmp_path)
-    result = run_script("xor", "--compare", "--outputs", tmp_path)
+    result = run_script("xor", "compare", "--outputs", tmp_path)
     assert result.returncode == 2 and "Nothing to compare" in result.stderr and "Traceback" not in result.stderr
-    result = run_script("xor", "--compare", tmp_path / "nope", "--outputs", tmp_path)
+    result = run_script("xor", "compare", tmp_path / "nope", "--outputs", tmp_path)
     assert result.returncode == 2 and "is not a run folder" in result.stderr
 
 
@@ -108,5 +108,5 @@ def test_several_models_end_with_a_comparison_and_runs_lists_them(tmp_path, chur
     folder = tmp_path / last_line(result.stdout).split("/")[-1]
     assert folder.name.startswith("compare_")
     assert list(pd.read_csv(folder / "comparison.csv")["model"]) == ["churn_mlp", "churn_wide_dropout"]
-    listing = run_script("churn", "--runs", "--outputs", tmp_path)
+    listing = run_script("churn", "runs", "--outputs", tmp_path)
     assert listing.returncode == 0 and "churn_wide_dropout" in listing.stdout and "completed" in listing.stdout

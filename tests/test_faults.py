@@ -58,10 +58,10 @@ def test_sigkill_at_random_moments_leaves_a_consistent_resumable_run(tmp_path):
         assert list(rows["epoch"])[: len(rows) - (0 if whole else 1)] == list(range(1, len(rows) + (1 if whole else 0)))
         with h5py.File(folder / "checkpoints" / "last.h5", "r") as checkpoint:
             saved_epoch = int(checkpoint.attrs["epoch"])
-        listing = run_script("mnist", "--runs", "--outputs", outputs)
+        listing = run_script("mnist", "runs", "--outputs", outputs)
         assert "crashed" in listing.stdout, listing.stdout
 
-        resumed = run_script("mnist", "--resume", folder, "--epochs", saved_epoch + 1, "--quiet")
+        resumed = run_script("mnist", "resume", folder, "--epochs", saved_epoch + 1, "--quiet")
         assert resumed.returncode == 0, resumed.stderr
         record = read_run(folder)
         assert record["status"] == "completed" and record["epochs_completed"] == saved_epoch + 1
@@ -152,12 +152,12 @@ def test_evaluate_and_resume_warn_when_the_data_on_disk_changed(tmp_path, churn_
     data = tmp_path / "churn.csv"
     data.write_bytes(churn_csv.read_bytes())
     folder = run_folder_of(run_script("churn", "--data", data, "--epochs", 1, "--batch-size", 256, "--outputs", tmp_path / "o", "--quiet"))
-    quiet = run_script("churn", "--evaluate", folder)
+    quiet = run_script("churn", "evaluate", folder)
     assert quiet.returncode == 0 and "differs" not in quiet.stderr
     frame = pd.read_csv(data)
     frame.loc[0, "Age"] = frame.loc[0, "Age"] + 1
     frame.to_csv(data, index=False)
-    for arguments in (["--evaluate", folder], ["--resume", folder, "--epochs", 2]):
+    for arguments in (["evaluate", folder], ["resume", folder, "--epochs", 2]):
         result = run_script("churn", *arguments)
         assert result.returncode == 0, result.stderr
         assert "warning:" in result.stderr and "differs from the data this run trained on" in result.stderr

@@ -97,7 +97,7 @@ def test_optimizer_options_and_loss_override_reach_the_compiled_model(tmp_path):
 
 
 def test_grid_trains_every_combination_then_compares_them(tmp_path):
-    result = run_script("iris", "--grid", "learning_rate=0.01,0.001", "batch_size=8,16", "--epochs", 2,
+    result = run_script("iris", "sweep", "--grid", "learning_rate=0.01,0.001", "batch_size=8,16", "--epochs", 2,
                         "--outputs", tmp_path, "--quiet")
     assert result.returncode == 0, result.stderr
     runs = [path for path in tmp_path.iterdir() if (path / "run.json").is_file()]
@@ -107,7 +107,7 @@ def test_grid_trains_every_combination_then_compares_them(tmp_path):
     [comparison_csv] = (tmp_path / last_line(result.stdout).split("/")[-1]).glob("compare_*/comparison.csv")
     comparison = pd.read_csv(comparison_csv)
     assert len(comparison) == 4
-    bad = run_script("iris", "--grid", "learning_rat=0.1", "--outputs", tmp_path / "bad")
+    bad = run_script("iris", "sweep", "--grid", "learning_rat=0.1", "--outputs", tmp_path / "bad")
     assert bad.returncode == 2 and "unknown setting 'learning_rat'" in bad.stderr
 
 

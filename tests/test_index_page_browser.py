@@ -64,5 +64,5 @@ def test_a_real_run_records_its_environment_draws_its_network_and_updates_the_in
     assert folder.model_plot.is_file() and 'alt="model"' in folder.report.read_text()
     page = (tmp_path / "index.html").read_text()
     assert f'href="{folder.name}/report.html"' in page
-    listing = run_script("xor", "--runs", "--html", "--outputs", tmp_path, "--format", "csv", "--columns", "run,status")
+    listing = run_script("xor", "runs", "--html", "--outputs", tmp_path, "--format", "csv", "--columns", "run,status")
     assert listing.returncode == 0 and f"{folder.name},completed" in listing.stdout

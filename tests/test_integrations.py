@@ -79,7 +79,7 @@ def test_mirrored_strategy_trains_on_two_logical_cpus(tmp_path):
     assert record["status"] == "completed"
     assert record["distribution"]["replicas"] == 2 and len(record["distribution"]["devices"]) == 2
     assert record["test_metrics"]["test_accuracy"] > 0.3  # it learned, from 10 % chance
-    evaluated = run_script("mnist", "--evaluate", folder)
+    evaluated = run_script("mnist", "evaluate", folder)
     assert evaluated.returncode == 0, evaluated.stderr
 
 
@@ -93,7 +93,7 @@ def test_a_resumed_mirrored_run_gets_its_strategy_again(tmp_path):
     record = read_run(folder)
     del record["distribution"]  # only a strategy made by the resume can write it back
     (folder / "run.json").write_text(json.dumps(record))
-    resumed = run_script("mnist", "--resume", folder, "--epochs", 2, "--quiet")
+    resumed = run_script("mnist", "resume", folder, "--epochs", 2, "--quiet")
     assert resumed.returncode == 0, resumed.stderr
     record = read_run(folder)
     assert record["status"] == "completed" and record["epochs_completed"] == 2

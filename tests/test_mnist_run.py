@@ -74,7 +74,7 @@ def test_several_models_get_one_folder_each_and_a_summary_table(tmp_path):
     small = read_run(folders[1])["hyperparameters"]
     assert (small["optimizer"], small["loss"], small["learning_rate"]) == ("rmsprop", "mse", 0.001)
     # A model trained with the short loss alias 'mse' reloads with plain Keras (full names are compiled in).
-    evaluated = run_script("mnist", "--evaluate", folders[1])
+    evaluated = run_script("mnist", "evaluate", folders[1])
     assert evaluated.returncode == 0, evaluated.stderr
     assert "best_val_accuracy" in result.stdout and "test_accuracy" in result.stdout
     # The command ends with the folders it made, then the comparison of them.
@@ -98,7 +98,7 @@ def test_the_command_line_overrides_a_models_own_defaults(tmp_path):
 
 
 def test_list_shows_every_model_with_its_parameters():
-    result = run_script("mnist", "--list")
+    result = run_script("mnist", "list")
     assert result.returncode == 0, result.stderr
     assert "conv_net" in result.stdout and "93,322" in result.stdout and "rmsprop" in result.stdout
     assert result.stderr == ""

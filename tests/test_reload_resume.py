@@ -25,7 +25,7 @@ def one_line_error(result, code=1):
 
 def test_evaluate_reproduces_the_recorded_test_accuracy_and_leaves_the_run_untouched(mnist_run):
     before = (mnist_run / "run.json").read_text(), (mnist_run / "classification_report.txt").read_text()
-    result = run_script("mnist", "--evaluate", mnist_run / "model.h5")
+    result = run_script("mnist", "evaluate", mnist_run / "model.h5")
     assert result.returncode == 0, result.stderr
     report = mnist_run / "evaluations" / last_line(result.stdout).split("/")[-1]
     metrics = json.loads((report / "metrics.json").read_text())
@@ -35,20 +35,20 @@ def test_evaluate_reproduces_the_recorded_test_accuracy_and_leaves_the_run_untou
 
 
 def test_evaluate_refuses_missing_corrupt_and_foreign_checkpoints(mnist_run, tmp_path):
-    assert "does not exist" in one_line_error(run_script("mnist", "--evaluate", tmp_path / "nothing.h5"))
+    assert "does not exist" in one_line_error(run_script("mnist", "evaluate", tmp_path / "nothing.h5"))
     copy = tmp_path / "run"
     shutil.copytree(mnist_run, copy)
     data = (copy / "checkpoints" / "last.h5").read_bytes()
     (copy / "checkpoints" / "truncated.h5").write_bytes(data[: len(data) // 2])
-    assert "truncated.h5" in one_line_error(run_script("mnist", "--evaluate", copy / "checkpoints" / "truncated.h5"))
+    assert "truncated.h5" in one_line_error(run_script("mnist", "evaluate", copy / "checkpoints" / "truncated.h5"))
     (copy / "checkpoints" / "text.h5").write_text("not a model")
-    assert "not an HDF5 file" in one_line_error(run_script("mnist", "--evaluate", copy / "checkpoints" / "text.h5"))
+    assert "not an HDF5 file" in one_line_error(run_script("mnist", "evaluate", copy / "checkpoints" / "text.h5"))
     xor = run_folder_of(run_script("xor", "--epochs", 1, "--outputs", tmp_path / "xor", "--quiet"))
-    assert "is a xor run; use xor.py" in one_line_error(run_script("mnist", "--evaluate", xor))
+    assert "is a xor run; use xor.py" in one_line_error(run_script("mnist", "evaluate", xor))
     shutil.copy(xor / "model.h5", copy / "checkpoints" / "foreign.h5")
-    error = one_line_error(run_script("mnist", "--evaluate", copy / "checkpoints" / "foreign.h5"))
+    error = one_line_error(run_script("mnist", "evaluate", copy / "checkpoints" / "foreign.h5"))
     assert "belongs to another task" in error
-    assert "is not a run folder" in one_line_error(run_script("mnist", "--resume", tmp_path))
+    assert "is not a run folder" in one_line_error(run_script("mnist", "resume", tmp_path))
 
 
 def render_digit(pixels, path, size, dark_on_light):
@@ -80,7 +80,7 @@ def test_predict_on_digit_images_rendered_from_the_test_set_returns_their_labels
         path = tmp_path / f"digit_{number}.{'png' if number % 2 else 'jpg'}"
         render_digit(data.x_test[index], path, size=(112, 112) if number else (70, 90), dark_on_light=number != 1)
         paths.append(path)
-    result = run_script("mnist", "--predict", folder, *paths)
+    result = run_script("mnist", "predict", folder, *paths)
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(last_line(result.stdout))
     assert [int(label) for label in table["predicted"]] == [int(data.y_test[index]) for index in chosen]
@@ -89,17 +89,17 @@ def test_predict_on_digit_images_rendered_from_the_test_set_returns_their_labels
 
 def test_predict_scores_xor_rows_and_rejects_malformed_ones(tmp_path):
     folder = run_folder_of(run_script("xor", "--outputs", tmp_path, "--quiet"))
-    result = run_script("xor", "--predict", folder, "0,0", "0 1", "1,0", "1,1")
+    result = run_script("xor", "predict", folder, "0,0", "0 1", "1,0", "1,1")
     assert result.returncode == 0, result.stderr
     assert list(pd.read_csv(last_line(result.stdout))["predicted"]) == [0, 1, 1, 0]
-    assert "takes 2 per row" in one_line_error(run_script("xor", "--predict", folder, "0,1,1"))
+    assert "takes 2 per row" in one_line_error(run_script("xor", "predict", folder, "0,1,1"))
 
 
 def test_resume_equals_an_uninterrupted_run(tmp_path):
     common = ["--dataset", "mnist_5k", "--limit", 500, "-m", "conv_net_dropout", "--deterministic", "--quiet"]
     straight = run_folder_of(run_script("mnist", *common, "--epochs", 4, "--outputs", tmp_path / "straight"))
     split = run_folder_of(run_script("mnist", *common, "--epochs", 2, "--outputs", tmp_path / "split"))
-    resumed = run_script("mnist", "--resume", split, "--epochs", 4, "--quiet")
+    resumed = run_script("mnist", "resume", split, "--epochs", 4, "--quiet")
     assert resumed.returncode == 0, resumed.stderr
     a = pd.read_csv(straight / "history.csv")
     b = pd.read_csv(split / "history.csv")
@@ -111,7 +111,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path):
     assert [(entry["at_epoch"], entry["to_epochs"]) for entry in record["resumes"]] == [(2, 4)]
     assert len(record["seconds_per_epoch"]) == 4
     assert record["test_metrics"]["test_accuracy"] == pytest.approx(read_run(straight)["test_metrics"]["test_accuracy"])
-    already = run_script("mnist", "--resume", split, "--epochs", 3)
+    already = run_script("mnist", "resume", split, "--epochs", 3)
     assert "already has 4 epochs" in one_line_error(already, code=2)
 
 
@@ -174,7 +174,7 @@ def test_sigint_during_epoch_two_leaves_a_resumable_run(tmp_path, fashion_availa
     assert done >= 1 and list(history["epoch"]) == list(range(1, done + 1))
     assert (folder / "history.csv").read_text().endswith("\n")
     assert not (folder / "model.h5").exists()
-    resumed = run_script("mnist", "--resume", folder, "--epochs", done + 1, "--quiet")
+    resumed = run_script("mnist", "resume", folder, "--epochs", done + 1, "--quiet")
     assert resumed.returncode == 0, resumed.stderr
     record = read_run(folder)
     assert record["status"] == "completed" and record["epochs_completed"] == done + 1
@@ -187,13 +187,13 @@ def test_predict_scores_new_churn_customers_and_iris_rows(tmp_path, churn_csv):
                                      "--outputs", tmp_path, "--quiet"))
     customers = tmp_path / "customers.csv"
     pd.read_csv(churn_csv).head(25).drop(columns=["Exited"]).to_csv(customers, index=False)
-    result = run_script("churn", "--predict", churn, customers)
+    result = run_script("churn", "predict", churn, customers)
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(last_line(result.stdout))
     assert len(table) == 25 and table["input"].iloc[0].startswith("customers.csv:")
     assert table["P(exited)"].between(0, 1).all()
     assert set(table["predicted"]) <= {"stayed", "exited"}
     iris = run_folder_of(run_script("iris", "--outputs", tmp_path / "iris", "--quiet"))
-    result = run_script("iris", "--predict", iris, "5.1,3.5,1.4,0.2", "6.7 3.0 5.2 2.3")
+    result = run_script("iris", "predict", iris, "5.1,3.5,1.4,0.2", "6.7 3.0 5.2 2.3")
     assert result.returncode == 0, result.stderr
     assert list(pd.read_csv(last_line(result.stdout))["predicted"]) == ["setosa", "virginica"]

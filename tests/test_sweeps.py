@@ -111,14 +111,14 @@ def test_trial_options_become_the_entry_points_own_flags(mnist_parser):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--grid", "learning_rate=0.1", "--trials", "0"], "--trials"),
-    (["--search", "tpe", "--trials", "0", "--space", "SPACE"], "--trials must be at least 1"),
-    (["--grid", "learning_rate=0.1", "--workers", str((os.cpu_count() or 1) + 1)], "above this machine's"),
-    (["--search", "random", "--space", "SPACE", "--objective", "val_acc"], "--objective must be one of"),
-    (["--grid", "learnin_rate=0.1"], "unknown setting 'learnin_rate'"),
-    (["--grid", "epochs=0,2"], "--epochs must be at least 1"),
-    (["--resume-sweep", "OUTPUTS"], "is not a sweep folder"),
-    (["--grid", "learning_rate=0.1", "--executor", "ray", "--ray-address", "127.0.0.1:PORT"], "No Ray cluster reachable"),
+    (["sweep", "--grid", "learning_rate=0.1", "--trials", "0"], "--trials"),
+    (["sweep", "--search", "tpe", "--trials", "0", "--space", "SPACE"], "--trials must be at least 1"),
+    (["sweep", "--grid", "learning_rate=0.1", "--workers", str((os.cpu_count() or 1) + 1)], "above this machine's"),
+    (["sweep", "--search", "random", "--space", "SPACE", "--objective", "val_acc"], "--objective must be one of"),
+    (["sweep", "--grid", "learnin_rate=0.1"], "unknown setting 'learnin_rate'"),
+    (["sweep", "--grid", "epochs=0,2"], "--epochs must be at least 1"),
+    (["sweep", "--resume", "OUTPUTS"], "is not a sweep folder"),
+    (["sweep", "--grid", "learning_rate=0.1", "--executor", "ray", "--ray-address", "127.0.0.1:PORT"], "No Ray cluster reachable"),
 ])
 def test_bad_sweep_input_is_one_line_and_leaves_no_sweep_folder(tmp_path, extra, message):
     from utils.cli.main import main
@@ -142,7 +142,7 @@ def test_bad_sweep_input_is_one_line_and_leaves_no_sweep_folder(tmp_path, extra,
 @pytest.mark.slow
 def test_parallel_workers_overlap_a_failing_trial_is_recorded_and_resume_reruns_only_it(tmp_path, fashion_available):
     # adam takes no --momentum: that trial fails in its own process, the others finish.
-    result = run_script("mnist", "--grid", "optimizer=sgd,adam,rmsprop", "--momentum", 0.5, "--workers", 2,
+    result = run_script("mnist", "sweep", "--grid", "optimizer=sgd,adam,rmsprop", "--momentum", 0.5, "--workers", 2,
                         *TINY, "--outputs", tmp_path)
     assert result.returncode == 1, result.stderr
     assert "failed: trial 001-" in result.stderr and "--momentum does not apply to the adam optimizer" in result.stderr
@@ -159,7 +159,7 @@ def test_parallel_workers_overlap_a_failing_trial_is_recorded_and_resume_reruns_
     objectives = trials.set_index("trial")["objective"]
     assert [line.split()[0] for line in table][:2] == list(objectives.dropna().sort_values(ascending=False).index)
 
-    again = run_script("mnist", "--resume-sweep", folder, "--outputs", tmp_path)
+    again = run_script("mnist", "sweep", "--resume", folder, "--outputs", tmp_path)
     assert again.returncode == 1
     resumed = trials_of(folder)
     assert list(resumed["trial"]) == list(trials["trial"])  # no renumbering
@@ -169,7 +169,7 @@ def test_parallel_workers_overlap_a_failing_trial_is_recorded_and_resume_reruns_
 
 @pytest.mark.slow
 def test_resume_after_sigkill_of_the_driver_continues_the_interrupted_trial(tmp_path, fashion_available):
-    arguments = ["--grid", "learning_rate=0.001,0.002,0.003", "--dataset", "fashion_mnist", "--limit", 2000,
+    arguments = ["sweep", "--grid", "learning_rate=0.001,0.002,0.003", "--dataset", "fashion_mnist", "--limit", 2000,
                  "--epochs", 20, "-m", "mlp_one_layer", "--outputs", tmp_path]
     driver = subprocess.Popen([sys.executable, str(PROJECT / "mnist.py"), *map(str, arguments)], cwd=PROJECT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -193,7 +193,7 @@ def test_resume_after_sigkill_of_the_driver_continues_the_interrupted_trial(tmp_
     before = trials_of(folder)
     assert list(before["status"]) == ["completed", "running", "pending"]
 
-    result = run_script("mnist", "--resume-sweep", folder, "--quiet")
+    result = run_script("mnist", "sweep", "--resume", folder, "--quiet")
     assert result.returncode == 0, result.stderr
     after = trials_of(folder)
     assert list(after["trial"]) == list(before["trial"]) and list(after["status"]) == ["completed"] * 3
@@ -206,7 +206,7 @@ def test_resume_after_sigkill_of_the_driver_continues_the_interrupted_trial(tmp_
 
 @pytest.mark.slow
 def test_median_pruning_stops_the_hopeless_trial_and_marks_it(tmp_path, fashion_available):
-    result = run_script("mnist", "--grid", "learning_rate=0.003,0.001,0.00001", "--prune", "median", *TINY[:-4],
+    result = run_script("mnist", "sweep", "--grid", "learning_rate=0.003,0.001,0.00001", "--prune", "median", *TINY[:-4],
                         "--epochs", 4, "-m", "mlp_one_layer", "--outputs", tmp_path, "--quiet")
     assert result.returncode == 0, result.stderr
     [folder] = sweep_folders(tmp_path)
@@ -244,7 +244,7 @@ def ray_head(tmp_path_factory):
 
 @pytest.mark.slow
 def test_ray_executor_runs_trials_on_a_local_head_and_brings_their_folders_back(tmp_path, fashion_available, ray_head):
-    result = run_script("mnist", "--grid", "learning_rate=0.001,0.003", "--executor", "ray", "--ray-address", ray_head,
+    result = run_script("mnist", "sweep", "--grid", "learning_rate=0.001,0.003", "--executor", "ray", "--ray-address", ray_head,
                         *TINY, "--outputs", tmp_path, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     [folder] = sweep_folders(tmp_path)
@@ -273,7 +273,7 @@ def test_gpus_are_given_one_worker_at_a_time_or_shared_by_gpus_per_trial():
 
 @pytest.mark.slow
 def test_sigterm_stops_the_workers_marks_their_trials_interrupted_and_exits_130(tmp_path, fashion_available):
-    arguments = ["--grid", "learning_rate=0.001,0.002", "--workers", 2, "--dataset", "fashion_mnist", "--limit", 2000,
+    arguments = ["sweep", "--grid", "learning_rate=0.001,0.002", "--workers", 2, "--dataset", "fashion_mnist", "--limit", 2000,
                  "--epochs", 40, "-m", "mlp_one_layer", "--outputs", tmp_path]
     driver = subprocess.Popen([sys.executable, str(PROJECT / "mnist.py"), *map(str, arguments)], cwd=PROJECT,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -296,11 +296,11 @@ def test_trials_on_resume_extends_a_search_without_touching_its_trials(tmp_path,
     space = tmp_path / "space.yaml"
     space.write_text("learning_rate: {loguniform: [1.0e-4, 1.0e-2]}\n")
     outputs = tmp_path / "outputs"
-    first = run_script("mnist", "--search", "random", "--trials", 1, "--space", space, *TINY, "--outputs", outputs, "--quiet")
+    first = run_script("mnist", "sweep", "--search", "random", "--trials", 1, "--space", space, *TINY, "--outputs", outputs, "--quiet")
     assert first.returncode == 0, first.stderr
     [folder] = sweep_folders(outputs)
     before = trials_of(folder)
-    again = run_script("mnist", "--resume-sweep", folder, "--trials", 2, "--quiet")
+    again = run_script("mnist", "sweep", "--resume", folder, "--trials", 2, "--quiet")
     assert again.returncode == 0, again.stderr
     after = trials_of(folder)
     assert len(after) == 2
