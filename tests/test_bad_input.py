@@ -76,7 +76,7 @@ def test_an_outputs_folder_that_cannot_be_created_is_refused(tmp_path):
 
 def test_predict_needs_inputs_and_readable_images(mnist_run, tmp_path):
     result = run_script("mnist", "predict", mnist_run)
-    assert_one_clear_line(result, 2, ["needs a model path and at least one input"])
+    assert_one_clear_line(result, 2, ["arguments are required: INPUT", "predict --help"])
     fake = tmp_path / "digit.png"
     fake.write_text("not an image")
     result = run_script("mnist", "predict", mnist_run, fake)

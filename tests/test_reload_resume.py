@@ -166,7 +166,7 @@ def test_sigint_during_epoch_two_leaves_a_resumable_run(tmp_path, fashion_availa
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
-    assert "Traceback" not in stderr and f"--resume {folder}" in stderr
+    assert "Traceback" not in stderr and f"mnist.py resume {folder}" in stderr
     record = read_run(folder)
     assert record["status"] == "interrupted"
     history = pd.read_csv(folder / "history.csv")

@@ -26,8 +26,9 @@ def atomic_path(path, suffix=None):
             os.fsync(written.fileno())
         os.replace(temporary, path)
     except Exception as error:
-        if not isinstance(error, OSError) and nearly_full(path.parent):
-            # h5py reports a full disk as RuntimeError ("Slist already enabled?"); say what it is.
+        if getattr(error, "errno", None) != errno.ENOSPC and nearly_full(path.parent):
+            # h5py reports a full disk as RuntimeError ("Slist already enabled?") or as an OSError with no errno
+            # ("file write failed"); say what it is.
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from error
         raise
     finally:
