@@ -3,6 +3,7 @@ import json
 import subprocess
 import sys
 
+import h5py
 import pandas as pd
 import pytest
 from conftest import PROJECT, read_run, run_folder_of, run_script
@@ -59,7 +60,10 @@ print(json.dumps(results))
     assert abs(results["model.h5"]["accuracy"] - record["test_metrics"]["test_accuracy"]) < 1e-6
     # The last checkpoint is the final epoch's model.
     assert abs(results["checkpoints/last.h5"]["accuracy"] - record["test_metrics"]["test_accuracy"]) < 1e-6
-    assert 0.0 <= results["checkpoints/best.h5"]["accuracy"] <= 1.0
+    # best.h5 is the epoch the record names as best, holding the validation value recorded for it.
+    with h5py.File(mnist_run / "checkpoints" / "best.h5", "r") as best:
+        assert best.attrs["epoch"] == record["best"]["epoch"]
+        assert abs(best.attrs["monitor_value"] - record["best"]["value"]) < 1e-9
 
 
 def test_several_models_get_one_folder_each_and_a_summary_table(tmp_path):

@@ -95,7 +95,9 @@ def test_diff_shows_only_what_differs_and_all_shows_everything(store, capsys):
     cli(store, "diff", "20261110-100000_conv_net", str(store / "20261111-100000_le_net"))
     out = capsys.readouterr().out
     assert "learning_rate" in out and "batch_size" not in out and "keras" in out and "pydot" in out
-    assert "model" not in out.split("[results]")[0] or "test_accuracy" in out
+    sections = [line for line in out.splitlines() if line.startswith("[")]
+    assert sections == ["[hyperparameters]", "[packages]", "[results]", "[tags]"]
+    assert ["test_accuracy", "0.91", "0.95"] in [line.split() for line in out.splitlines()]
     cli(store, "diff", "20261110-100000_conv_net", "20261111-100000_le_net", "--format", "json")
     diff = json.loads(capsys.readouterr().out)
     assert diff["hyperparameters"] == {"learning_rate": [0.001, 0.01]}
