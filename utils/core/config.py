@@ -39,6 +39,8 @@ def resolve_config(task, spec, options: dict) -> "TrainConfig":
     settings.update({key: value for key, value in options.items() if value is not None})
     config = TrainConfig.from_dict({**settings, "task": task.name, "model": spec.name})
     check_config(config)
+    if config.augment and len(task.sample_shape) < 2:
+        raise UsageError(f"--augment applies to image tasks, not {task.name}.")
     return config
 
 
@@ -54,5 +56,3 @@ def check_config(config) -> None:
             import mlflow  # noqa: F401
         except ImportError:
             raise UsageError("--mlflow needs the mlflow package: pip install mlflow")
-    if config.augment and config.task != "mnist":
-        raise UsageError(f"--augment applies to image tasks (mnist.py), not {config.task}.")

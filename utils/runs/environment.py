@@ -13,6 +13,22 @@ from utils.runs.folder import RunFolder
 
 PROJECT = Path(__file__).resolve().parents[2]
 
+# The packages behind each Keras backend; TensorFlow is recorded under every backend where installed (it reads the data).
+BACKEND_PACKAGES = {"tensorflow": ("tensorflow",), "jax": ("tensorflow", "jax", "jaxlib"), "torch": ("tensorflow", "torch")}
+
+
+def backend_versions() -> dict:
+    """The Keras backend and the versions of the packages behind it."""
+    import keras
+
+    found = {"keras_backend": keras.config.backend()}
+    for package in BACKEND_PACKAGES.get(found["keras_backend"], ()):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
 
 def installed_packages() -> dict:
     """{distribution name (lower case): version} of everything importable, from importlib.metadata."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from utils.core import atomic
 from utils.core.errors import UserError
-from utils.runs.environment import capture as capture_environment
+from utils.runs.environment import backend_versions, capture as capture_environment
 from utils.runs.folder import FORMAT, RUN_FILE, RunFolder, keep_history_until
 from utils.runs.lock import is_locked
 
@@ -31,11 +31,9 @@ def environment() -> dict:
     import keras
     import numpy
 
-    from utils.training import backend
-
     return {
         "python": platform.python_version(),
-        **backend.versions(),
+        **backend_versions(),
         "keras": keras.__version__,
         "numpy": numpy.__version__,
         "platform": platform.platform(),

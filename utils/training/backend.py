@@ -5,7 +5,6 @@ The models and the engine are plain Keras, so `KERAS_BACKEND=jax` (or torch) run
 that framework has the GPU build; those backends get NumPy input batches instead of tf.data.
 """
 from contextlib import contextmanager
-from importlib.metadata import PackageNotFoundError, version
 
 import keras
 
@@ -35,20 +34,6 @@ def has_gpu() -> bool:
 
         return torch.cuda.is_available()
     return False
-
-
-# The packages behind each backend; TensorFlow is recorded under every backend where installed (it reads the data).
-BACKEND_PACKAGES = {"tensorflow": ("tensorflow",), "jax": ("tensorflow", "jax", "jaxlib"), "torch": ("tensorflow", "torch")}
-
-
-def versions() -> dict:
-    found = {"keras_backend": name()}
-    for package in BACKEND_PACKAGES.get(name(), ()):
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            pass
-    return found
 
 
 def mixed_precision_policy() -> str:
