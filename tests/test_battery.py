@@ -1,4 +1,4 @@
-"""An adversarial battery (issue 12): bad values, damaged files, foreign models, full disks, signals at every moment
+"""An adversarial battery: bad values, damaged files, foreign models, full disks, signals at every moment
 of a run's life, two trainers on one run. Each case runs in-process through the real entry point
 (utils.cli.main.run_task) and checks the promise: one line on stderr, the exit code, and nothing half-written.
 

@@ -13,10 +13,6 @@ from utils.runs.record import RunRecord
 from utils.runs.store import format_table, summary_rows
 
 
-def summary_table(folders) -> str:
-    return format_table(summary_rows(folders).drop(columns=["run", "task", "status", "started"]))
-
-
 def long_history(folders) -> pd.DataFrame:
     """Every epoch of every run: run, model, epoch (from 1), each metric, seconds."""
     frames = []

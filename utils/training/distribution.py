@@ -39,7 +39,7 @@ def make_distribution(kind: str, devices: Optional[str] = None, logical_cpus: Op
         return None
     if kind == "multi-worker":
         return None  # not tf.distribute: utils.training.multiworker joins the processes on the JAX backend
-    import tensorflow as tf  # check_config has refused --distribute under other Keras backends
+    import tensorflow as tf  # engine.check_plans has refused mirrored under other Keras backends
 
     if kind == "mirrored":
         if logical_cpus:

@@ -113,7 +113,7 @@ def trackers_for(config, record, outputs) -> list:
         made.append(TensorBoardTracker(record))
     if config.mlflow:
         made.append(MlflowTracker(default_mlflow_uri(outputs) if config.mlflow == "default" else config.mlflow, record))
-    # --- sweeps (engine edit): a run started by a sweep driver records its trial and reports to Optuna ---
+    # --- sweeps: a run started by a sweep driver records its trial and reports to Optuna ---
     from utils.training.trial import SweepTrialTracker, trial_settings
 
     if trial_settings():

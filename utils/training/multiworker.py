@@ -153,10 +153,6 @@ def _use_all_devices() -> None:
     keras.distribution.set_distribution(distribution)
 
 
-def joined_world() -> Optional[World]:
-    return _joined
-
-
 def leave(exit_code: int) -> None:
     """End this process now when the job failed: JAX's exit waits for every process at a shutdown barrier (and
     aborts with a stack trace when one is gone), which a failed job must not do."""
