@@ -15,7 +15,7 @@ from utils.runs.record import RunRecord, now_iso
 from utils.sweeps import study as studies
 from utils.sweeps.command import base_options, script_of, trial_arguments, trial_environment
 from utils.sweeps.folder import SweepFolder
-from utils.sweeps.space import Parameter, grid_parameters, model_names, read_space, sweepable_options
+from utils.sweeps.space import Parameter, check_value, grid_parameters, model_names, read_space, sweepable_options
 from utils.sweeps.trials import FINISHED, new_trial
 
 OBJECTIVES = ("val_accuracy", "val_loss", "accuracy", "loss", "test_accuracy", "test_loss")
@@ -34,7 +34,7 @@ def run_sweep(task, args, verbosity: int = 1) -> int:
         folder.save_trials([new_trial(position, combination) for position, combination in enumerate(grid)])
         folder.save_spec(spec)
     else:
-        folder, spec = reopen(task, args)
+        folder, spec = reopen(task, args, options)
         executor = make_executor(spec)
     return Sweep(task, folder, spec, options, executor, verbosity).run()
 
@@ -61,8 +61,10 @@ def plan(task, args, options) -> dict:
         raise UsageError("--prune reports each epoch to the study file on this machine; it cannot be used with --executor ray.")
     studies.require_optuna()
     base = base_options(args, options)
-    models = model_names(task) if base.get("model") == ["all"] else base.get("model") or [task.default_model]
-    base.pop("model", None)
+    # -m is no trial setting (sweepable_options leaves it out), so it is read from args: every trial trains what it names.
+    models = model_names(task) if args.model == ["all"] else args.model or [task.default_model]
+    for name in models:
+        check_value(task, options, "model", name, "-m")
     grid = []
     if args.search:
         if args.grid:
@@ -70,13 +72,17 @@ def plan(task, args, options) -> dict:
         if not args.space:
             raise UsageError(f"--search {args.search} needs --space FILE (a YAML search space).")
         parameters = read_space(task, args.space)
+        check_given_once(options, base, [parameter.name for parameter in parameters], bool(args.model))
         if len(models) > 1 and all(parameter.name != "model" for parameter in parameters):
             parameters.append(Parameter("model", "choice", list(models)))
     else:
         if args.trials is not None:
             raise UsageError("--trials applies to --search; a --grid runs each of its combinations once.")
         parameters, grid = grid_parameters(task, args.grid, models)
-        check_grid(task, base, grid)
+        # The grid's own keys (a model axis from several -m names is not one of them).
+        keys = [item.partition("=")[0].strip().replace("-", "_") for item in args.grid]
+        check_given_once(options, base, keys, bool(args.model))
+        check_grid(task, {**base, "model": models[0]}, grid)
     if all(parameter.name != "model" for parameter in parameters):
         base["model"] = models[0]
     outputs = prepare_outputs(args.outputs)
@@ -91,6 +97,15 @@ def plan(task, args, options) -> dict:
     }
 
 
+def check_given_once(options, base: dict, varied: list, models_given: bool) -> None:
+    """An option given beside the sweep (command line or --config) that the grid or space also varies would be
+    overridden in every trial without a word: refused, so that every option given reaches every trial."""
+    for name in varied:
+        if name == "model" and models_given or name in base:
+            flag = "-m" if name == "model" else options[name].flag_name
+            raise UsageError(f"{flag} is given beside the sweep and also varied by it ({name}); give it in one place.")
+
+
 def check_grid(task, base: dict, grid: list) -> None:
     """Every combination resolves to settings a run accepts (the checks a run makes before it starts)."""
     from models import get_model
@@ -102,12 +117,16 @@ def check_grid(task, base: dict, grid: list) -> None:
         resolve_config(task, spec, values)
 
 
-def reopen(task, args):
+def reopen(task, args, options):
     folder = SweepFolder.open(args.resume_sweep)
     spec = folder.spec()
     if spec.get("task") != task.name:
         raise UsageError(f"{folder.path} is a {spec.get('task')} sweep; resume it with {spec.get('task')}.py.")
     check_counts(args)
+    given = [options[name].flag_name for name in base_options(args, options)] + (["-m"] if args.model else [])
+    if given:  # the trials run with the recorded settings; a new one would reach only some of them
+        raise UsageError(f"sweep --resume continues with the sweep's recorded settings; it does not take "
+                         f"{', '.join(given)} (start a new sweep to change them).")
     if args.trials is not None:
         if spec["method"] == "grid":
             raise UsageError("--trials extends a search; a grid's trials are fixed by its combinations.")
