@@ -1,6 +1,7 @@
 """Shared helpers: run an entrypoint as a user would (a subprocess), and find the real offline data."""
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -123,3 +124,73 @@ def pytest_configure(config):
         CHURN_CSV = Path(config.getoption("--churn-csv")).resolve()
     # Tests that start a training subprocess; `pytest -m "not slow"` runs the in-process tier only.
     config.addinivalue_line("markers", "slow: starts a training subprocess (seconds to minutes)")
+
+
+# In-process runs of an entry point, as the hostile-input tests use them.
+def cli(task, argv):
+    """Run an entry point in-process as a user would; return its exit code."""
+    from utils.cli.main import run_task
+
+    with pytest.raises(SystemExit) as exited:
+        run_task(task, [str(argument) for argument in argv])
+    return exited.value.code
+
+
+def error_lines(stderr: str) -> list:
+    return [line for line in stderr.splitlines() if line.strip() and not line.startswith("warning:")]
+
+
+def assert_one_line(capsys, code, expected_code, *words):
+    """Exit code as expected, exactly one error line on stderr naming `words`, no traceback."""
+    captured = capsys.readouterr()
+    lines = error_lines(captured.err)
+    assert code == expected_code, captured.err
+    assert "Traceback" not in captured.err
+    assert len(lines) == 1, captured.err
+    for word in words:
+        assert word.lower() in lines[0].lower(), lines[0]
+    assert len(lines[0]) < 700, lines[0]
+    return lines[0]
+
+
+def run_folders(outputs) -> list:
+    outputs = Path(outputs)
+    return sorted(path for path in outputs.iterdir() if path.is_dir()) if outputs.is_dir() else []
+
+
+def record_of(folder) -> dict:
+    return json.loads((Path(folder) / "run.json").read_text())
+
+
+def train_xor(outputs, *extra, epochs=2):
+    return cli("xor", ["--epochs", epochs, "--outputs", outputs, "--quiet", *extra])
+
+
+@pytest.fixture(scope="session")
+def xor_run(tmp_path_factory):
+    """One completed 2-epoch XOR run; tests copy it before changing anything."""
+    outputs = tmp_path_factory.mktemp("xor_outputs")
+    assert train_xor(outputs) == 0
+    (folder,) = run_folders(outputs)
+    return folder
+
+
+@pytest.fixture
+def xor_copy(xor_run, tmp_path):
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    folder = outputs / xor_run.name
+    shutil.copytree(xor_run, folder)
+    return folder
+
+
+def set_record(folder, **changes):
+    data = record_of(folder)
+    data.update(changes)
+    (Path(folder) / "run.json").write_text(json.dumps(data))
+
+
+def churn_frame(rows=60):
+    import pandas as pd
+
+    return pd.read_csv(churn_path(), nrows=rows)

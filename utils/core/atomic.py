@@ -15,6 +15,8 @@ def atomic_path(path, suffix=None):
     The temporary name keeps the target's suffix because Keras picks the file format from the extension.
     """
     path = Path(path)
+    if path.suffix == ".h5":
+        refuse_when_full(path)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix or path.suffix)
     # mkstemp makes the file 0600; give it the mode an ordinary open() would (0644 under the usual umask 022), so a
     # colleague on a shared machine can read run.json, model.h5 and report.html like history.csv.
@@ -34,6 +36,14 @@ def atomic_path(path, suffix=None):
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+def refuse_when_full(path: Path) -> None:
+    """HDF5 can crash the process (a segmentation fault in flush) when the disk fills mid-write, so a model file is
+    refused up front when the free space is below the larger of 1 MiB and the size of the copy it replaces."""
+    needed = max(1 << 20, path.stat().st_size if path.is_file() else 0)
+    if nearly_full(path.parent, needed):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
 
 def nearly_full(folder, margin: int = 1 << 20) -> bool:
