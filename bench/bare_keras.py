@@ -9,7 +9,6 @@ prepared and fed differs. The last stdout line is one JSON object for bench/run.
     python bench/bare_keras.py --task churn --data ../shared/data/Churn_Modelling.csv --epochs 100
 """
 import argparse
-import gzip
 import json
 import os
 import sys
@@ -20,6 +19,7 @@ import numpy as np
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))  # run as a script from anywhere: models/ and utils/ live one folder up
+from utils.tasks.mnist import read_idx  # noqa: E402
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 CHURN_CSV = PROJECT.parent / "shared" / "data" / "Churn_Modelling.csv"
@@ -56,23 +56,14 @@ def epoch_clock():
 
 
 # ---------------------------------------------------------------- data, the tutorial way
-def read_idx(path: Path) -> np.ndarray:
-    """One gzipped IDX file: a big-endian header (magic, then one uint32 per dimension), then uint8 data."""
-    with gzip.open(path, "rb") as handle:
-        raw = handle.read()
-    dims = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
-
-
 def load_fashion_mnist(data_dir: Path, limit):
     """float64 pixels in [0, 1] (x / 255, as tutorials write it) and one-hot labels."""
     from keras.utils import to_categorical
 
-    x_train = read_idx(data_dir / "train-images-idx3-ubyte.gz")
-    y_train = read_idx(data_dir / "train-labels-idx1-ubyte.gz")
-    x_test = read_idx(data_dir / "t10k-images-idx3-ubyte.gz")
-    y_test = read_idx(data_dir / "t10k-labels-idx1-ubyte.gz")
+    x_train = read_idx(data_dir / "train-images-idx3-ubyte.gz", 3)
+    y_train = read_idx(data_dir / "train-labels-idx1-ubyte.gz", 1)
+    x_test = read_idx(data_dir / "t10k-images-idx3-ubyte.gz", 3)
+    y_test = read_idx(data_dir / "t10k-labels-idx1-ubyte.gz", 1)
     if limit:
         x_train, y_train = x_train[:limit], y_train[:limit]
     return (x_train / 255, to_categorical(y_train, 10)), (x_test / 255, to_categorical(y_test, 10))

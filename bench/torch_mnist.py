@@ -9,7 +9,6 @@ The last stdout line is one JSON object for bench/run.py, or {"skipped": ...} wh
     python bench/torch_mnist.py --model conv_net --epochs 3 [--limit N]
 """
 import argparse
-import gzip
 import json
 import os
 import sys
@@ -17,6 +16,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # utils/ lives one folder up
+from utils.tasks.mnist import read_idx  # noqa: E402
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 # The parameter counts of the Keras definitions; a mismatch means the two models are not the same network.
@@ -37,24 +39,16 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def read_idx(path: Path) -> np.ndarray:
-    with gzip.open(path, "rb") as handle:
-        raw = handle.read()
-    dims = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
-
-
 def load_tensors(data_dir: Path, limit):
     """float32 NCHW images in [0, 1] and int64 labels, train then test."""
     import torch
 
     def images(name):
         # .float() copies the read-only uint8 buffer; from_numpy only wraps it, so it is never written.
-        return torch.from_numpy(read_idx(data_dir / name).copy()).unsqueeze(1).float().div_(255)
+        return torch.from_numpy(read_idx(data_dir / name, 3).copy()).unsqueeze(1).float().div_(255)
 
     def labels(name):
-        return torch.from_numpy(read_idx(data_dir / name).astype(np.int64))
+        return torch.from_numpy(read_idx(data_dir / name, 1).astype(np.int64))
 
     x_train, y_train = images("train-images-idx3-ubyte.gz"), labels("train-labels-idx1-ubyte.gz")
     if limit:
