@@ -148,8 +148,10 @@ def compare_runs(task, args) -> int:
 
 def resolve_run_name(text: str, outputs) -> str:
     """A glob or folder as given, or a bare run name under --outputs."""
+    from utils.runs.folder import RunFolder
+
     candidate = Path(outputs) / text
-    if not Path(text).exists() and (candidate / "run.json").is_file():
+    if not Path(text).exists() and RunFolder(candidate).is_run():
         return str(candidate)
     return text
 
