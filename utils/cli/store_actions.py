@@ -1,5 +1,6 @@
 """The run-store subcommands: runs, diff, tag, untag, note, delete, restore, purge. None of them imports
 TensorFlow, Keras or JAX."""
+import os
 import sys
 from pathlib import Path
 
@@ -16,6 +17,15 @@ def resolve_run(text: str, outputs) -> Path:
         if RunFolder(candidate).is_run():
             return candidate
     raise UsageError(f"{text} is not a run: no {RUN_FILE} in {text} or in {Path(outputs) / text}.")
+
+
+def resolve_stored_run(text: str, outputs) -> Path:
+    """A run the store may write to (tag, note, delete): one directly inside --outputs, else one line. The folder
+    itself is not resolved, so a link in outputs stays a link (it is moved or refused as one, never followed)."""
+    folder = resolve_run(text, outputs)
+    if Path(os.path.abspath(folder)).parent.resolve() != Path(outputs).resolve():
+        raise UsageError(f"{folder} is not inside the outputs folder {outputs}; pass the --outputs it lives in.")
+    return folder
 
 
 @command("runs", "this task's runs: --where, --sort, --columns, --format, --html")
@@ -75,6 +85,8 @@ def edit_record(folder: Path, change) -> None:
     """Apply `change(record)` under the run's lock (a run still training is refused), then refresh report.html."""
     from utils.runs.record import RunRecord
 
+    if Path(folder).is_symlink():  # its lock and record would be written into a folder outside outputs
+        raise UsageError(f"{folder} is a link to {os.path.realpath(folder)}; edit the run where it lives.")
     with RunLock(folder, "tag"):
         change(RunRecord.load(folder))
     if RunFolder(folder).report.is_file():
@@ -87,7 +99,7 @@ def edit_record(folder: Path, change) -> None:
 def tag_run(task, args) -> int:
     if not args.tags:
         raise UsageError("tag expects a run and at least one KEY=VALUE, e.g. tag RUN baseline owner=ana.")
-    folder = resolve_run(args.run, args.outputs)
+    folder = resolve_stored_run(args.run, args.outputs)
     tags = parse_tags(args.tags)
     edit_record(folder, lambda record: record.set_tags(tags))
     print(f"{folder.name}: tagged {', '.join(f'{key}={value}' for key, value in tags.items())}")
@@ -96,7 +108,7 @@ def tag_run(task, args) -> int:
 
 @command("untag", "remove a tag from a run")
 def untag_run(task, args) -> int:
-    folder, key = resolve_run(args.run, args.outputs), args.key
+    folder, key = resolve_stored_run(args.run, args.outputs), args.key
 
     def remove(record):
         if not record.remove_tag(key):
@@ -109,7 +121,7 @@ def untag_run(task, args) -> int:
 
 @command("note", "add a note to a run")
 def note_run(task, args) -> int:
-    folder, text = resolve_run(args.run, args.outputs), args.text
+    folder, text = resolve_stored_run(args.run, args.outputs), args.text
     if not text.strip():
         raise UsageError("note expects a run and a non-empty text.")
     edit_record(folder, lambda record: record.add_note(text))
@@ -121,7 +133,7 @@ def note_run(task, args) -> int:
 def delete_runs(task, args) -> int:
     from utils.runs import trash
 
-    folders = [resolve_run(text, args.outputs) for text in args.targets]  # every name checked before anything moves
+    folders = [resolve_stored_run(text, args.outputs) for text in args.targets]  # every name checked before anything moves
     for folder in folders:
         target = trash.delete(folder, args.outputs)
         print(f"{folder.name} -> {target} (restore {folder.name} brings it back)")

@@ -30,6 +30,10 @@ def delete(folder, outputs) -> Path:
     bin_folder = trash(outputs)
     bin_folder.mkdir(exist_ok=True)
     target = _free_name(bin_folder, folder.name)
+    if folder.path.is_symlink():  # a link is moved as a link: nothing is written into the folder it points to
+        os.rename(folder.path, target)
+        os.utime(target, follow_symlinks=False)
+        return target
     try:
         lock = RunLock(folder, "delete").acquire()
     except UserError as error:  # a training process holds it: one line, and nothing moves
@@ -63,12 +67,20 @@ def purgeable(outputs, older_than: float = 0.0) -> list:
     if not bin_folder.is_dir():
         return []
     cutoff = time.time() - older_than
-    return sorted(path for path in bin_folder.iterdir() if path.stat().st_mtime <= cutoff)
+    return sorted(path for path in bin_folder.iterdir() if path.lstat().st_mtime <= cutoff)
 
 
 def purge(folders) -> None:
+    """Each run goes whole or not at all: it is first renamed to a hidden name (one atomic step that either
+    happens or not), then removed; a link is unlinked, never followed."""
     for folder in folders:
-        shutil.rmtree(folder)
+        folder = Path(folder)
+        doomed = folder if folder.name.startswith(".purging-") else folder.with_name(f".purging-{folder.name}")
+        os.rename(folder, doomed)  # (a purge stopped half-way left a .purging- folder: this one finishes it)
+        if doomed.is_symlink():
+            doomed.unlink()
+        else:
+            shutil.rmtree(doomed)
 
 
 def _free_name(parent: Path, name: str) -> Path:
