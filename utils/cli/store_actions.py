@@ -33,6 +33,8 @@ def list_runs(task, args) -> int:
     from utils.runs.index import load_rows
     from utils.runs.query import chosen_columns, known_columns, order, query_rows, render
 
+    if Path(args.outputs).exists() and not Path(args.outputs).is_dir():
+        raise UsageError(f"--outputs {args.outputs} is a file, not an outputs folder.")
     rows = load_rows(args.outputs)
     columns = known_columns(rows)
     shown = order(query_rows(args.outputs, args.where, in_scope(task, args, rows)), args.sort, columns)

@@ -9,6 +9,7 @@ import io
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from utils.core.errors import UsageError
 from utils.core.options import setting_options
@@ -21,6 +22,7 @@ OPERATORS = {
     ">=": lambda left, right: left >= right, "~": lambda left, right: str(right) in str(left),
 }
 FILTER = re.compile(r"^\s*(?P<column>tag:[^=<>!~\s]+|[A-Za-z_][\w.]*)\s*(?P<operator>[=<>!~]+)?\s*(?P<value>.*?)\s*$")
+DATE_COLUMNS = ("started", "ended")
 DEFAULT_COLUMNS = ("run", "status", "model", "epochs", "best_val_accuracy", "test_accuracy", "started", "tags")
 EXAMPLES = "e.g. model=conv_net, test_accuracy>0.9, started>2026-11-01, tag:baseline"
 
@@ -56,7 +58,26 @@ def parse_filter(text: str, columns) -> Filter:
         raise UsageError(f"--where {text!r}: unknown operator {operator!r}; use one of {' '.join(OPERATORS)}.")
     if not column.startswith("tag:") and column not in columns:
         raise UsageError(f"--where {text!r}: unknown column {column!r}. Known columns: {', '.join(columns)}.")
+    if column in DATE_COLUMNS and operator and operator != "~" and not _is_date(match["value"]):
+        # Dates compare as text: a non-date would match some runs by accident and say nothing.
+        raise UsageError(f"--where {text!r}: {match['value']!r} is not a date; use YYYY-MM-DD (or YYYY-MM, YYYY, "
+                         f"or an ISO time such as 2026-11-01T10:00).")
     return Filter(text, column, operator, match["value"])
+
+
+def _is_date(text: str) -> bool:
+    """An ISO date or time that exists (2026-02-30 does not), or a year or year-month prefix of one."""
+    for form in ("%Y", "%Y-%m"):
+        try:
+            datetime.strptime(text, form)
+            return True
+        except ValueError:
+            pass
+    try:
+        datetime.fromisoformat(text)
+        return True
+    except ValueError:
+        return False
 
 
 def _number(value):
