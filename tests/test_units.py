@@ -55,10 +55,10 @@ def test_config_precedence_is_declared_then_task_then_model_then_command_line():
 
 @pytest.mark.parametrize("settings, words", [
     ({"epochs": 0}, "--epochs must be at least 1"),
-    ({"learning_rate": float("inf")}, "--learning-rate must be greater than 0"),
-    ({"learning_rate": float("nan")}, "--learning-rate must be greater than 0"),
+    ({"learning_rate": float("inf")}, "--learning-rate must be finite"),
+    ({"learning_rate": float("nan")}, "--learning-rate must be finite"),
     ({"momentum": 1.0}, "--momentum must be in [0, 1)"),
-    ({"weight_decay": float("inf")}, "--weight-decay must be at least 0"),
+    ({"weight_decay": float("inf")}, "--weight-decay must be finite"),
     ({"seed": -1}, "--seed must be between 0 and 4294967295"),
     ({"seed": 2**32}, "--seed must be between 0 and 4294967295"),
     ({"epochs": 2**63}, "--epochs must be at most"),

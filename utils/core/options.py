@@ -14,6 +14,8 @@ ECHO_LIMIT = 200
 
 
 def echo(value) -> str:
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        value = value.item()  # a NumPy scalar (from a YAML file, a grid or a search) echoes as 0.1, not np.float64(0.1)
     text = repr(value)
     return text if len(text) <= ECHO_LIMIT else text[:ECHO_LIMIT] + f"… ({len(text):,} characters)"
 
@@ -107,7 +109,9 @@ def at_least(lowest):
 
 
 def positive_finite(value):
-    return None if math.isfinite(value) and value > 0 else "must be greater than 0"
+    if not math.isfinite(value):
+        return "must be finite"  # inf and nan are not "less than 0": say what is wrong with them
+    return None if value > 0 else "must be greater than 0"
 
 
 def between_exclusive(value):
@@ -119,7 +123,9 @@ def unit_interval_open_right(value):
 
 
 def non_negative_finite(value):
-    return None if math.isfinite(value) and value >= 0 else "must be at least 0"
+    if not math.isfinite(value):
+        return "must be finite"
+    return None if value >= 0 else "must be at least 0"
 
 
 def seed_range(value):
