@@ -227,7 +227,7 @@ def resumable_record(task, path, world, epochs, status_before) -> RunRecord:
     if record.get("task") != task.name:
         raise UserError(f"{folder} is a {record.get('task')} run; resume it with {record.get('task')}.py.")
     multiworker.check_resume(record.get("hyperparameters", {}), world)
-    done = resume_checkpoint(folder).info.epoch
+    done = resume_checkpoint(folder).info.epoch if has_checkpoint(folder) else 0
     target = epochs or record.get("hyperparameters")["epochs"]
     if target < done or (target == done and status_before == "completed"):
         raise UsageError(f"{folder} already has {done} epochs; pass --epochs N with N > {done} to train further.")
@@ -241,6 +241,8 @@ def resume_session(task, record, epochs, world) -> tuple:
     from utils.training.setup import seed_everything
 
     config = TrainConfig.from_dict(record.get("hyperparameters"))
+    if not has_checkpoint(record.folder):
+        return restart_session(task, record, config, epochs, world)
     checkpoint = resume_checkpoint(record.folder)
     done = checkpoint.info.epoch
     distribution = resumed_distribution(config)
@@ -254,6 +256,27 @@ def resume_session(task, record, epochs, world) -> tuple:
         best_so_far=checkpoint.best_value, saved_state=checkpoint.info.callback_state, world=world,
     )
     return session, checkpoint.path.name, distribution
+
+
+def restart_session(task, record, config, epochs, world) -> tuple:
+    """A run stopped before its first checkpoint starts again from epoch 1 in its own folder, with its own seed."""
+    from models import get_model
+    from utils.training.saved_models import reload_dataset
+    from utils.training.setup import seed_everything
+
+    distribution = resumed_distribution(config)
+    seed_everything(config.seed, config.deterministic)
+    config.epochs = epochs or config.epochs
+    dataset = reload_dataset(task, record, config)
+    with distribution.strategy.scope() if distribution else contextlib.nullcontext():
+        model = build_model(get_model(task.name, config.model), config, dataset.x_train.shape[1:], task.num_classes)
+        compile_model(model, task, config, epoch_plan(config, world).steps_per_epoch(len(dataset.x_train)),
+                      distributed=distribution is not None)
+    return TrainingSession(record, model, task, config, dataset, world=world), None, distribution
+
+
+def has_checkpoint(folder) -> bool:
+    return folder.last_checkpoint.is_file() or folder.best_checkpoint.is_file()
 
 
 def resumed_distribution(config):
@@ -275,6 +298,12 @@ def begin_resume(session: TrainingSession, status_before, checkpoint_name, distr
     if session.world is not None:
         record.note(world=session.world.describe())
     model = record.get("model")
+    if done == 0:
+        if session.is_chief:
+            write_run_files(folder, session.model, session.config, session.dataset)
+        say(session.verbosity, f"Restarting {model} from epoch 1 (it stopped before its first epoch ended), up to "
+            f"{target} epochs, in {folder}")
+        return
     say(session.verbosity, f"Finishing {model}: all {target} epochs are done; saving, evaluating and reporting in {folder}"
         if target == done else f"Resuming {model} after epoch {done}, up to {target} epochs, in {folder}")
 
