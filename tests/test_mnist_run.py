@@ -106,3 +106,11 @@ def test_list_shows_every_model_with_its_parameters():
     assert result.returncode == 0, result.stderr
     assert "conv_net" in result.stdout and "93,322" in result.stdout and "rmsprop" in result.stdout
     assert result.stderr == ""
+
+
+def test_the_optimizers_default_learning_rate_is_recorded_and_found(mnist_run):
+    record = read_run(mnist_run)
+    assert record["hyperparameters"]["learning_rate"] == pytest.approx(0.001)  # Adam's default, read from the optimizer
+    result = run_script("mnist", "runs", "--where", "learning_rate=0.001", "--outputs", mnist_run.parent)
+    assert result.returncode == 0, result.stderr
+    assert mnist_run.name in result.stdout and "None" not in result.stdout

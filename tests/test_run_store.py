@@ -192,3 +192,10 @@ def test_concurrent_listings_leave_a_whole_cache(store):
     assert counts == [33] * 8
     assert len(json.loads(store_index(store).read_text())["runs"]) == 33
     assert not [path for path in store.iterdir() if path.name.startswith(".runs-index.json") and path != store_index(store)]
+
+
+def test_an_older_run_with_no_learning_rate_shows_default(tmp_path, capsys):
+    make_run(tmp_path, "20261110-100000_conv_net", learning_rate=None)
+    assert cli(tmp_path, "runs", "--columns", "run,learning_rate") == 0
+    output = capsys.readouterr().out
+    assert "default" in output and "None" not in output

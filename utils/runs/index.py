@@ -42,8 +42,11 @@ def summary_row(record: RunRecord) -> dict:
         "notes": [note.get("text") for note in data.get("notes") or [] if isinstance(note, dict)],
         **{key: value for key, value in (data.get("test_metrics") or {}).items()},
     }
-    for key, value in (data.get("hyperparameters") or {}).items():
-        row.setdefault(key, value)
+    hyperparameters = dict(data.get("hyperparameters") or {})
+    if hyperparameters.get("learning_rate") is None and data.get("base_learning_rate") is not None:
+        hyperparameters["learning_rate"] = float(f"{data['base_learning_rate']:.7g}")  # older runs recorded the optimizer's default as None
+    for key, value in hyperparameters.items():
+        row.setdefault(key, "default" if value is None else value)
     row["_process"] = {key: (data.get("environment") or {}).get(key) for key in ("hostname", "pid")}
     row["_val_history"] = validation_history(record.folder)
     return row

@@ -376,6 +376,10 @@ def fit(session: TrainingSession, extra_callbacks=()) -> None:
     base_learning_rate = session.record.remember(
         "base_learning_rate", float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
     )
+    hyperparameters = session.record.data.setdefault("hyperparameters", {})
+    if hyperparameters.get("learning_rate") is None:  # the optimizer's default: record the value it trains with
+        hyperparameters["learning_rate"] = float(f"{base_learning_rate:.7g}")  # float32 noise off: 0.001, not 0.0010000000474
+        session.record.save()
     features = feature_callbacks(config, base_learning_rate, session.saved_state)
     checkpoints = checkpoint_callbacks(session, features) if session.is_chief else []
     history = [callbacks.HistoryLogger(session.folder.history, append=session.initial_epoch > 0)] if session.is_chief else []
