@@ -16,7 +16,7 @@ from utils.core import atomic
 from utils.core.errors import UserError
 from utils.runs.folder import RUN_FILE, RunFolder, store_index
 from utils.runs.lock import is_locked
-from utils.runs.record import MONITOR, RunRecord
+from utils.runs.record import MONITOR, RunRecord, without_float32_noise
 
 CACHE_VERSION = 1
 # Columns every row has, in their display order; hyperparameters and test metrics follow.
@@ -44,7 +44,8 @@ def summary_row(record: RunRecord) -> dict:
     }
     hyperparameters = dict(data.get("hyperparameters") or {})
     if hyperparameters.get("learning_rate") is None and data.get("base_learning_rate") is not None:
-        hyperparameters["learning_rate"] = float(f"{data['base_learning_rate']:.7g}")  # older runs recorded the optimizer's default as None
+        # older runs recorded the optimizer's default as None
+        hyperparameters["learning_rate"] = without_float32_noise(data["base_learning_rate"])
     for key, value in hyperparameters.items():
         row.setdefault(key, "default" if value is None else value)
     row["_process"] = {key: (data.get("environment") or {}).get(key) for key in ("hostname", "pid")}

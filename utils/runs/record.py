@@ -23,6 +23,11 @@ from utils.runs.lock import is_locked
 MONITOR = "val_accuracy"  # the validation value behind best.h5 and every run's "best"
 
 
+def without_float32_noise(value: float) -> float:
+    """A float32 value as the number it stands for: 0.001, not 0.0010000000474974513."""
+    return float(f"{value:.7g}")
+
+
 def now_iso() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
@@ -132,6 +137,13 @@ class RunRecord:
     def remember(self, key: str, value):
         """The value recorded under `key`, recording `value` first if there is none (kept across resumes)."""
         return self.data.setdefault(key, value)
+
+    def record_default_learning_rate(self, value: float) -> None:
+        """A run given no learning rate records the optimizer's default, the value it trains with."""
+        hyperparameters = self.data.setdefault("hyperparameters", {})
+        if hyperparameters.get("learning_rate") is None:
+            hyperparameters["learning_rate"] = without_float32_noise(value)
+            self.save()
 
     def record_epoch(self, epoch: int, seconds: float, logs: dict, save: bool = True) -> None:
         """Epoch `epoch` (1-based) finished: its time, the best validation value so far, the learning rate now."""

@@ -119,10 +119,7 @@ def train_new_run(task, spec, config, dataset, context: RunContext) -> Path:
 
     seed_everything(config.seed, config.deterministic)
     distribution, world = context.distribution, context.world
-    with distribution.strategy.scope() if distribution else contextlib.nullcontext():
-        model = build_model(spec, config, dataset.x_train.shape[1:], task.num_classes)
-        compile_model(model, task, config, epoch_plan(config, world).steps_per_epoch(len(dataset.x_train)),
-                      distributed=distribution is not None)
+    model = built_model(spec, task, config, dataset, distribution, world)
     shape_inputs(model, dataset.x_train[:1])  # refuse a model that does not fit before creating anything
 
     # Process 0 of a multi-worker job creates the folder; the others learn its name and write nothing there.
@@ -143,6 +140,15 @@ def train_new_run(task, spec, config, dataset, context: RunContext) -> Path:
         if lock:
             lock.release()
     return folder.path
+
+
+def built_model(spec, task, config, dataset, distribution, world):
+    """`spec` built and compiled for `dataset`, in the tf.distribute strategy's scope when there is one."""
+    with distribution.strategy.scope() if distribution else contextlib.nullcontext():
+        model = build_model(spec, config, dataset.x_train.shape[1:], task.num_classes)
+        compile_model(model, task, config, epoch_plan(config, world).steps_per_epoch(len(dataset.x_train)),
+                      distributed=distribution is not None)
+    return model
 
 
 def start_new_run(session: TrainingSession, distribution) -> None:
@@ -268,10 +274,7 @@ def restart_session(task, record, config, epochs, world) -> tuple:
     seed_everything(config.seed, config.deterministic)
     config.epochs = epochs or config.epochs
     dataset = reload_dataset(task, record, config)
-    with distribution.strategy.scope() if distribution else contextlib.nullcontext():
-        model = build_model(get_model(task.name, config.model), config, dataset.x_train.shape[1:], task.num_classes)
-        compile_model(model, task, config, epoch_plan(config, world).steps_per_epoch(len(dataset.x_train)),
-                      distributed=distribution is not None)
+    model = built_model(get_model(task.name, config.model), task, config, dataset, distribution, world)
     return TrainingSession(record, model, task, config, dataset, world=world), None, distribution
 
 
@@ -373,14 +376,7 @@ def fit(session: TrainingSession, extra_callbacks=()) -> None:
     config, model, dataset, task = session.config, session.model, session.dataset, session.task
     if session.initial_epoch >= config.epochs:
         return
-    base_learning_rate = session.record.remember(
-        "base_learning_rate", float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
-    )
-    hyperparameters = session.record.data.setdefault("hyperparameters", {})
-    if hyperparameters.get("learning_rate") is None:  # the optimizer's default: record the value it trains with
-        hyperparameters["learning_rate"] = float(f"{base_learning_rate:.7g}")  # float32 noise off: 0.001, not 0.0010000000474
-        session.record.save()
-    features = feature_callbacks(config, base_learning_rate, session.saved_state)
+    features = feature_callbacks(config, recorded_learning_rate(session), session.saved_state)
     checkpoints = checkpoint_callbacks(session, features) if session.is_chief else []
     history = [callbacks.HistoryLogger(session.folder.history, append=session.initial_epoch > 0)] if session.is_chief else []
     guard = callbacks.StopOnSignal()
@@ -419,6 +415,15 @@ def fit(session: TrainingSession, extra_callbacks=()) -> None:
     finally:
         guard.restore_handlers()
     note_early_stopping(session, features.get("early_stopping"))
+
+
+def recorded_learning_rate(session: TrainingSession) -> float:
+    """The optimizer's starting learning rate, kept across resumes (schedules scale it); a run given none records
+    the default it trains with."""
+    value = float(keras.ops.convert_to_numpy(session.model.optimizer.learning_rate))
+    base = session.record.remember("base_learning_rate", value)
+    session.record.record_default_learning_rate(base)
+    return base
 
 
 def checkpoint_callbacks(session: TrainingSession, features: dict) -> list:
