@@ -1,10 +1,39 @@
-"""plots/model.png: a picture of the network (keras.utils.plot_model, with shapes), shown in report.html."""
+"""The network as a run keeps it: summary.txt (Keras' model.summary) and plots/model.png (keras.utils.plot_model)."""
 import errno
+import os
 import sys
+from contextlib import contextmanager
+
+from utils.core import atomic
 
 DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
 
 INSTALL_HINT = "pip install pydot and install Graphviz (apt-get install graphviz, brew install graphviz)"
+# Characters per line of summary.txt: wide enough for every column (Layer, Output Shape, Param #) of our models.
+SUMMARY_WIDTH = 100
+
+
+@contextmanager
+def console_columns(columns: int):
+    """Keras 3 draws model.summary() with rich, which cuts its table to $COLUMNS or the terminal's width (80 when
+    piped); a file has no terminal, so the width is fixed here for the call only."""
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = str(columns)
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = saved
+
+
+def write_model_summary(model, path, width: int = SUMMARY_WIDTH) -> None:
+    """model.summary() into `path`, whole (every column, the totals) whatever the terminal's width."""
+    lines = []
+    with console_columns(width):
+        model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line), line_length=width)
+    atomic.write_text(path, "\n".join(lines) + "\n")
 
 
 def plot_network(model, path, plot=None) -> bool:

@@ -19,7 +19,7 @@ from utils.core.errors import UsageError, UserError
 from utils.reports import evaluation as reports
 from utils.reports.html import write_run_report
 from utils.reports.index_page import refresh_index_page
-from utils.reports.network import plot_network
+from utils.reports.network import plot_network, write_model_summary
 from utils.training.trial import TrialPruned
 from utils.reports.plots import plot_history
 from utils.runs.folder import RunFolder, create_run_folder
@@ -197,9 +197,7 @@ def write_run_files(folder: RunFolder, model, config, dataset) -> None:
     """What a run knows before its first epoch: the model summary, the resolved settings, the preprocessing, the
     network picture."""
     folder.checkpoints.mkdir()
-    lines = []
-    model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line), line_length=100)
-    atomic.write_text(folder.summary, "\n".join(lines) + "\n")
+    write_model_summary(model, folder.summary)
     save_resolved_config(config, folder.resolved_config)
     if dataset.preprocessing is not None:
         atomic.write_json(folder.preprocessing, dataset.preprocessing.to_json())
