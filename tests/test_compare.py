@@ -69,22 +69,29 @@ def test_every_figure_holds_one_train_and_one_validation_curve_per_run(three_run
         plt.close(figure)
 
 
-def test_compare_writes_tables_and_warns_about_mixed_tasks(three_runs, capsys):
+def test_compare_writes_tables_with_the_timing_vocabulary(three_runs, capsys):
     outputs, folders = three_runs
-    folder = compare_module.compare(folders, outputs)
+    folder = compare_module.compare(folders[:2], outputs)
     assert folder.name.startswith("compare_")
     table = pd.read_csv(folder / "comparison.csv")
-    assert list(table["model"]) == ["conv_net", "mlp_small", "churn_mlp"]
-    assert list(table["epochs"]) == [3, 2, 1] and list(table["best_val_accuracy"]) == [0.7, 0.75, 0.81]
-    assert table.loc[0, "total_seconds"] == 4.0
+    assert list(table["model"]) == ["conv_net", "mlp_small"]
+    assert list(table["epochs"]) == [3, 2] and list(table["best_val_accuracy"]) == [0.7, 0.75]
+    # a_run's epochs took 2, 1 and 1 s: steady is the median after the first, which has its own column
+    assert list(table["steady_epoch_seconds"]) == [1.0, 0.5] and list(table["first_epoch_seconds"]) == [2.0, 0.5]
+    assert table.loc[0, "training_seconds"] == 4.0 and "seconds_per_epoch" not in table
     epochs = pd.read_csv(folder / "epochs.csv")
-    assert len(epochs) == 6 and list(epochs[epochs["run"] == "a_run"]["epoch"]) == [1, 2, 3]
+    assert len(epochs) == 5 and list(epochs[epochs["run"] == "a_run"]["epoch"]) == [1, 2, 3]
     assert {"run", "model", "epoch", "loss", "val_loss", "epoch_seconds"} <= set(epochs.columns)
     for name in ("loss.png", "accuracy.png", "epoch_time.png"):
         assert (folder / name).stat().st_size > 1000
-    captured = capsys.readouterr()
-    assert "different tasks (churn, mnist)" in captured.err
-    assert "mlp_small" in captured.out
+    assert "mlp_small" in capsys.readouterr().out
+
+
+def test_runs_of_different_tasks_are_refused_and_nothing_is_written(three_runs):
+    outputs, folders = three_runs
+    with pytest.raises(UsageError, match="one task; these are runs of churn, mnist"):
+        compare_module.compare(folders, outputs)
+    assert not list(outputs.glob("compare_*"))
 
 
 def test_last_n_picks_the_newest_runs(three_runs):

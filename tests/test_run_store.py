@@ -35,7 +35,7 @@ def cli(outputs, *argv, task="mnist"):
 def test_runs_lists_filters_sorts_and_limits(store, capsys):
     assert cli(store, "runs") == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[:3] == ["run", "status", "model"]
+    assert lines[0].split()[:5] == ["run", "status", "task", "dataset", "model"]
     assert [line.split()[0] for line in lines[1:]] == [  # newest first by default
         "20261111-100000_le_net", "20261110-100000_conv_net", "20261101-100000_mlp_small"]
     cli(store, "runs", "--where", "test_accuracy>0.9", "status=completed", "--sort", "test_accuracy", "--columns", "run,learning_rate")

@@ -140,7 +140,7 @@ def compare_runs(task, args) -> int:
     from utils.reports.compare import compare
     from utils.runs.store import resolve_runs
 
-    named = [str(resolve_run_name(text, args.outputs)) for text in args.compare or []]
+    named = [name for text in args.compare or [] for name in resolve_run_names(text, args.outputs)]
     folders = resolve_runs(named + queried_runs(task, args) + newest_runs(task, args), None, args.outputs)
     print(compare(folders, args.outputs, verbosity_of(args)))
     return 0
@@ -154,6 +154,15 @@ def resolve_run_name(text: str, outputs) -> str:
     if not Path(text).exists() and RunFolder(candidate).is_run():
         return str(candidate)
     return text
+
+
+def resolve_run_names(text: str, outputs) -> list:
+    """compare's RUN: a folder, a glob, a bare run name, or a glob of run names under --outputs (2026*_conv_net)."""
+    import glob
+
+    if glob.has_magic(text) and not glob.glob(text):
+        return sorted(glob.glob(str(Path(outputs) / text))) or [text]
+    return [resolve_run_name(text, outputs)]
 
 
 @command("evaluate", "score a run's model (or one of its checkpoints) on the test set")

@@ -147,10 +147,23 @@ def command_argv(argv: list, prog: str, model_names=()) -> list:
     raise UsageError(f"unknown command {argv[0]!r}; the commands are {', '.join(COMMANDS)} ({prog} --help)")
 
 
+def attached_sort_value(argv: list) -> list:
+    """`--sort -test_accuracy` read as `--sort=-test_accuracy`: argparse takes any word starting with '-' for an
+    option, and would answer "expected one argument"."""
+    flags = {flag for option in OPTIONS for flag in option.flags}
+    joined = []
+    for token in argv:
+        if joined and joined[-1] == "--sort" and token.startswith("-") and token.split("=")[0] not in flags:
+            joined[-1] = f"--sort={token}"
+        else:
+            joined.append(token)
+    return joined
+
+
 def parse_arguments(parser, task, argv) -> argparse.Namespace:
     """Parse the command line; values from --config FILE fill in what the command line leaves unset. Options the
     command does not take are present as None (or their default), so every action reads the same namespace."""
-    args, unknown = parser.parse_known_args(argv)
+    args, unknown = parser.parse_known_args(attached_sort_value(argv))
     if unknown:  # said by the subcommand's parser, which names why it refuses them
         parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     for option in (*OPTIONS, *task.data_options):

@@ -37,11 +37,12 @@ def list_runs(task, args) -> int:
         raise UsageError(f"--outputs {args.outputs} is a file, not an outputs folder.")
     rows = load_rows(args.outputs)
     columns = known_columns(rows)
-    shown = order(query_rows(args.outputs, args.where, in_scope(task, args, rows)), args.sort, columns)
+    scoped = in_scope(task, args, rows)
+    shown = order(query_rows(args.outputs, args.where, scoped), args.sort, columns)
     hidden = len(shown) - args.show if args.show and len(shown) > args.show else 0
     shown = shown[: args.show] if hidden else shown
-    if not rows and args.output_format == "table":
-        print(f"No runs in {args.outputs}.")
+    if not shown and args.output_format == "table":
+        print(nothing_shown(task, args, rows, scoped))
     else:
         print(render(shown, chosen_columns(args.columns, columns), args.output_format))
     if args.output_format == "table":  # why each unreadable folder is unreadable, under the table
@@ -58,6 +59,15 @@ def list_runs(task, args) -> int:
         prepare_outputs(args.outputs)
         print(write_index_page(args.outputs))
     return 0
+
+
+def nothing_shown(task, args, rows, scoped) -> str:
+    """What an empty listing says instead of a bare header."""
+    if not rows:
+        return f"No runs in {args.outputs}."
+    if not scoped:
+        return f"No {task.name} runs in {args.outputs} ({len(rows)} of other tasks; --all-tasks lists them)."
+    return f"0 of {len(scoped)} runs match --where {' '.join(args.where or [])}."
 
 
 @command("diff", "what differs between two runs: settings, data, environment, results")

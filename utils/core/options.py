@@ -42,6 +42,7 @@ class Option:
     exclusive: Optional[str] = None  # options sharing this name are mutually exclusive
     commands: tuple = ("train", "sweep")  # the subcommands that take it (a run setting: training and sweeps)
     positional: bool = False  # an argument of its subcommand (flags[0] names it in --help), not a --flag
+    unset: str = "default"  # what a view shows for a run that recorded no value (--limit: all, --early-stopping: off)
 
     @property
     def flag_name(self) -> str:
@@ -225,7 +226,7 @@ OPTIONS = (
     Option("validation_split", ("--validation-split",), float, 0.1, metavar="F", check=between_exclusive,
            help="fraction of the training data held out for validation (default: 0.1)"),
     Option("limit", ("--limit",), int, metavar="N", check=at_least(1),
-           help="train on the first N training samples only (default: all)"),
+           unset="all", help="train on the first N training samples only (default: all)"),
     Option("steps_per_execution", ("--steps-per-execution",), int, metavar="N", check=at_least(1),
            help="training steps per compiled call (default: chosen from the batch size)"),
     Option("jit", ("--jit",), bool, negatable=True,
@@ -246,22 +247,22 @@ OPTIONS = (
                 "plateau halves it after 3 epochs without val_loss improvement (default: constant)"),
     Option("lr_step_epochs", ("--lr-step-epochs",), int, 10, metavar="N", group=FEATURES, check=at_least(1),
            help="epochs between halvings for --lr-schedule step (default: 10)"),
-    Option("early_stopping", ("--early-stopping",), int, metavar="PATIENCE", group=FEATURES, check=at_least(1),
+    Option("early_stopping", ("--early-stopping",), int, metavar="PATIENCE", group=FEATURES, check=at_least(1), unset="off",
            help="stop after PATIENCE epochs without val_loss improvement, keeping the best weights"),
     Option("augment", ("--augment",), bool, False, flag=True, group=FEATURES,
            help="augment training images: rotation 8°, shifts 8%%, shear 0.3, zoom 8%% (mnist.py)"),
 
     Option("tensorboard", ("--tensorboard",), bool, False, flag=True, group=INTEGRATIONS,
            help="write TensorBoard logs to <run>/tensorboard (tensorboard --logdir outputs/)"),
-    Option("mlflow", ("--mlflow",), str, nargs="?", const="default", metavar="URI", group=INTEGRATIONS,
+    Option("mlflow", ("--mlflow",), str, nargs="?", const="default", metavar="URI", group=INTEGRATIONS, unset="off",
            help="log the run to MLflow (default URI: sqlite:///<outputs>/mlflow.db; any tracking URI works)"),
     Option("distribute", ("--distribute",), str, "none", group=INTEGRATIONS, choices=DISTRIBUTE_KINDS,
            commands=TRAINS_OR_RESUMES,
            help="mirrored = all local GPUs (or --devices) with tf.distribute; multi-worker = several processes or "
                 "machines joined by --coordinator (KERAS_BACKEND=jax); --batch-size is the global batch (default: none)"),
-    Option("devices", ("--devices",), str, metavar="LIST", group=INTEGRATIONS,
+    Option("devices", ("--devices",), str, metavar="LIST", group=INTEGRATIONS, unset="all",
            help="mirrored: devices to use, e.g. /gpu:0,/gpu:1"),
-    Option("logical_cpus", ("--logical-cpus",), int, metavar="N", group=INTEGRATIONS, check=at_least(1),
+    Option("logical_cpus", ("--logical-cpus",), int, metavar="N", group=INTEGRATIONS, check=at_least(1), unset="off",
            help="mirrored on a CPU-only machine: split the CPU into N devices (for testing)"),
     # Who this process is in a multi-worker job: not run settings (each process differs; a resume may move the
     # job), so run.json records them as the run's "world" instead of among its hyperparameters.
@@ -310,7 +311,7 @@ OPTIONS = (
     Option("outputs", ("--outputs",), str, "outputs", metavar="DIR", group=OUTPUT, setting=False,
            commands=EVERY_STORE,
            help="folder for run folders (default: outputs/)"),
-    Option("name", ("--name",), str, metavar="LABEL", group=OUTPUT, check=folder_label,
+    Option("name", ("--name",), str, metavar="LABEL", group=OUTPUT, check=folder_label, unset="none",
            help="a label added to the run folder's name (letters, digits, - _ .)"),
     Option("verbose", ("-v", "--verbose"), bool, False, flag=True, group=OUTPUT, setting=False, exclusive="loudness",
            commands=LOUD,

@@ -5,9 +5,10 @@ from pathlib import Path
 import pandas as pd
 
 from utils.core import atomic
+from utils.core.errors import UsageError
 from utils.reports.html import write_compare_report
 from utils.reports.overlay import plot_comparison
-from utils.reports.run_labels import differing_summary, run_labels
+from utils.reports.run_labels import dataset_of, differing_summary, run_labels
 from utils.runs.folder import RunFolder, create_run_folder
 from utils.runs.record import RunRecord
 from utils.runs.store import format_table, summary_rows
@@ -27,13 +28,24 @@ def long_history(folders) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["run", "model", "epoch"])
 
 
+def check_comparable(records) -> None:
+    """Runs of different tasks are refused (their metrics mean different things); different datasets of one task
+    are compared with a warning, each label naming its dataset."""
+    tasks = sorted({str(record.get("task")) for record in records})
+    if len(tasks) > 1:
+        raise UsageError(f"compare takes runs of one task; these are runs of {', '.join(tasks)}. Compare each task's "
+                         f"runs apart (e.g. --where task={tasks[0]}).")
+    datasets = sorted({str(dataset_of(record)) for record in records})
+    if len(datasets) > 1:
+        print(f"warning: these runs trained on different datasets ({', '.join(datasets)}); each label names its "
+              f"dataset.", file=sys.stderr)
+
+
 def compare(folders, outputs, verbosity: int = 1) -> Path:
     """Write compare_<timestamp>/ with the figures and tables; print the table; return the folder."""
-    table = summary_rows(folders).drop(columns=["started"])
-    tasks = sorted(set(table["task"].dropna()))
-    if len(tasks) > 1:
-        print(f"warning: comparing runs of different tasks ({', '.join(tasks)}); their numbers are not comparable.", file=sys.stderr)
     records = [RunRecord.load(path).data for path in folders]
+    check_comparable(records)
+    table = summary_rows(folders).drop(columns=["started"])
     labels = run_labels(records)
     table.insert(1, "label", labels)  # the figures' names for the runs, beside their ids
     epochs = long_history(folders)  # read (and checked) before the compare folder exists: no empty folder is left

@@ -9,12 +9,15 @@ from utils.core import atomic
 from utils.reports.formatting import (SEPARATOR, constant_series_notes, format_sizes, format_value, percent,
                                       test_metric_rows)
 from utils.reports.overlay import MANY_RUNS
+from utils.reports.run_labels import comparison_title
 from utils.runs.folder import RunFolder
 from utils.runs.record import RunRecord
+from utils.runs.settings import effective_settings
+from utils.runs.timing import timing_of
 
 CURVES_NOTE = ('<p class="note">Colour: run, named by what differs between the runs (the table above gives each '
                "label's run id); line style: split, training dashed, validation solid.</p>")
-SHARED_COLUMNS = ("task", "model", "status", "params", "epochs")
+SHARED_COLUMNS = ("task", "dataset", "model", "status", "limit", "batch_size", "params", "epochs")
 OBJECTIVE_COLUMN = "best_val_accuracy"  # comparison.csv's column for overlay.OBJECTIVE
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -37,8 +40,13 @@ def _figures(paths, wide=False) -> str:
     return f'<div class="figures{" wide" if wide else ""}">' + "".join(_image(path) for path in paths if path.is_file()) + "</div>"
 
 
+# Numbers that name something (a process, a seed) print as they are: pid 20571, not 20,571.
+IDENTIFIERS = {"pid", "seed", "process_id", "port"}
+
+
 def _table(mapping: dict) -> str:
-    rows = "".join(f"<tr><th>{html.escape(str(key))}</th><td>{html.escape(format_value(value))}</td></tr>" for key, value in mapping.items())
+    rows = "".join(f"<tr><th>{html.escape(str(key))}</th><td>{html.escape(str(value) if key in IDENTIFIERS else format_value(value))}</td></tr>"
+                   for key, value in mapping.items())
     return f"<table>{rows}</table>"
 
 
@@ -62,13 +70,9 @@ def _page(title: str, body: str) -> str:
 def write_run_report(folder) -> Path:
     folder = RunFolder(folder)
     record = RunRecord.load(folder).data
-    seconds = record.get("seconds_per_epoch") or []
-    timings = {
-        "epochs completed": record.get("epochs_completed"),
-        "total training seconds": round(sum(seconds), 2),
-        "seconds per epoch (mean)": round(sum(seconds) / len(seconds), 3) if seconds else None,
-        "started": record.get("started"), "ended": record.get("ended"),
-    }
+    timings = {"epochs completed": record.get("epochs_completed"),
+               **{key.replace("_", " "): "-" if value is None else value for key, value in timing_of(record).items()},
+               "started": record.get("started"), "ended": record.get("ended") or "-"}
     history = folder.read_history()
     plots = folder.plots
     notes = "".join(f'<p class="note">{note}</p>' for note in constant_series_notes(history))
@@ -82,7 +86,7 @@ def write_run_report(folder) -> Path:
         _figures([plots / "epoch_time.png", plots / "learning_rate.png"]), notes,
         "<h2>Classification report and confusion matrix</h2>", _pre(folder.classification_report),
         _figures([plots / "confusion_matrix.png"], wide=True),
-        "<h2>Hyperparameters</h2>", _table(record.get("hyperparameters", {})),
+        "<h2>Hyperparameters</h2>", _table(effective_settings(record)),
         "<h2>Timings</h2>", _table(timings),
         "<h2>Every epoch</h2>", history.to_html(index=False, float_format=lambda v: f"{v:.5g}") if not history.empty else "<p>none</p>",
         "<h2>Model</h2>", _figures([folder.model_plot]), _pre(folder.summary),
@@ -123,9 +127,8 @@ def write_compare_report(folder) -> Path:
     folder = Path(folder)
     table = pd.read_csv(folder / "comparison.csv")
     figures = sorted(folder.glob("*.png"), key=lambda path: (path.stem != "loss", path.stem != "accuracy", path.stem))
-    tasks = ", ".join(sorted(set(table["task"].dropna().astype(str))))
     body = ["<h2>Runs</h2>", comparison_table(table),
             "<h2>Curves</h2>", CURVES_NOTE, _figures(figures, wide=True)]
     path = folder / "report.html"
-    atomic.write_text(path, _page(f"Comparison of {len(table)} {tasks} runs — {folder.name}", "".join(body)))
+    atomic.write_text(path, _page(f"{comparison_title(table.to_dict('records'))} — {folder.name}", "".join(body)))
     return path

@@ -12,8 +12,8 @@ from utils.core import atomic
 from utils.runs.folder import RunFolder, index_page
 from utils.runs.index import load_rows
 
-COLUMNS = ("run", "status", "task", "model", "epochs", "best_val_accuracy", "test_accuracy", "seconds_per_epoch",
-           "started", "tags")
+COLUMNS = ("run", "status", "task", "dataset", "model", "batch_size", "learning_rate", "epochs", "best_val_accuracy",
+           "test_accuracy", "steady_epoch_seconds", "first_epoch_seconds", "started", "tags")
 
 SCRIPT = """
 const table = document.getElementById('runs'), body = table.tBodies[0];

@@ -1,13 +1,16 @@
 """--diff RUN_A RUN_B: two runs side by side, only what differs (or everything with --all).
 
 Sections: hyperparameters; data (name, sha256, sizes); environment (versions, git commit, the source patch, and
-every package whose version changed, from environment.txt); results (best validation value, test metrics,
-seconds per epoch); tags and notes.
+every package whose version changed, from environment.txt); results (best validation value, test metrics, the
+timings of utils.runs.timing); tags and notes. Settings are the values each run trained with (utils.runs.settings).
 """
 import json
 
 from utils.runs.environment import changed_packages, describe_patch, read_packages
+from utils.runs.index import data_facts, execution_facts
 from utils.runs.record import RunRecord
+from utils.runs.settings import effective_settings
+from utils.runs.timing import timing_of
 
 SECTIONS = ("hyperparameters", "data", "environment", "packages", "results", "tags")
 
@@ -16,18 +19,17 @@ def facts(record: RunRecord) -> dict:
     """{section: {key: value}} of one run, values as comparable plain data."""
     data = record.data
     environment = data.get("environment") or {}
-    seconds = data.get("seconds_per_epoch") or []
     best = data.get("best") or {}
     return {
-        "hyperparameters": dict(data.get("hyperparameters") or {}),
-        "data": {key: (data.get("data") or {}).get(key) for key in ("name", "source", "sha256", "sizes")},
-        "environment": {**{key: value for key, value in environment.items() if key != "pid"},
+        "hyperparameters": effective_settings(data),
+        "data": data_facts(data),
+        "environment": {**execution_facts(data), **{key: value for key, value in environment.items() if key != "pid"},
                         "source.patch": describe_patch(record.folder)},
         "results": {
             "status": data.get("status"), "epochs": data.get("epochs_completed"), "parameters": data.get("parameters"),
             f"best {best.get('metric', 'val_accuracy')}": best.get("value"), "best epoch": best.get("epoch"),
             **(data.get("test_metrics") or {}),
-            "seconds per epoch": round(sum(seconds) / len(seconds), 3) if seconds else None,
+            **{key.replace("_", " "): value for key, value in timing_of(data).items()},
         },
         "tags": {**(data.get("tags") or {}),
                  "notes": [note.get("text") for note in data.get("notes") or [] if isinstance(note, dict)] or None},

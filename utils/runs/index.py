@@ -16,38 +16,51 @@ from utils.core import atomic
 from utils.core.errors import UserError
 from utils.runs.folder import RUN_FILE, RunFolder, store_index
 from utils.runs.lock import is_locked
-from utils.runs.record import MONITOR, RunRecord, without_float32_noise
+from utils.runs.record import MONITOR, RunRecord
+from utils.runs.settings import effective_settings
+from utils.runs.timing import TIMING_COLUMNS, timing_of
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # the row's shape: a cache of another version is rebuilt
 # Columns every row has, in their display order; hyperparameters and test metrics follow.
-BASE_COLUMNS = ("run", "status", "task", "model", "params", "epochs", "best_val_accuracy", "best_epoch",
-                "test_accuracy", "test_loss", "seconds_per_epoch", "total_seconds", "started", "ended", "sweep",
-                "data", "tags", "notes")
+BASE_COLUMNS = ("run", "status", "task", "dataset", "model", "params", "epochs", "best_val_accuracy", "best_epoch",
+                "test_accuracy", "test_loss", *TIMING_COLUMNS, "started", "ended", "sweep", "data_source", "data_sha256",
+                "train_samples", "validation_samples", "test_samples", "backend", "device", "tags", "notes")
+
+
+def data_facts(data: dict) -> dict:
+    """The dataset a run trained on: its name, source, SHA-256 and sample counts."""
+    recorded = data.get("data") if isinstance(data.get("data"), dict) else {}
+    sizes = recorded.get("sizes") if isinstance(recorded.get("sizes"), dict) else {}
+    return {"dataset": recorded.get("name"), "data_source": recorded.get("source"), "data_sha256": recorded.get("sha256"),
+            **{f"{split}_samples": sizes.get(split) for split in ("train", "validation", "test")}}
+
+
+def execution_facts(data: dict) -> dict:
+    execution = data.get("execution") if isinstance(data.get("execution"), dict) else {}
+    gpu = execution.get("gpu")
+    return {"backend": execution.get("backend") or (data.get("environment") or {}).get("keras_backend"),
+            "device": None if gpu is None else "gpu" if gpu else "cpu"}
 
 
 def summary_row(record: RunRecord) -> dict:
-    """One run as a flat row: its facts, results, tags, then every hyperparameter under its own name."""
+    """One run as a flat row: its facts, results, timings, tags, then every setting it trained with (never None:
+    utils.runs.settings) under its own name."""
     data = record.data
-    seconds = data.get("seconds_per_epoch") or []
     best = data.get("best") or {}
     sweep = data.get("sweep")
     row = {
-        "run": record.folder.name, "status": data.get("status"), "task": data.get("task"), "model": data.get("model"),
+        "run": record.folder.name, "status": data.get("status"), "task": data.get("task"),
+        "dataset": data_facts(data)["dataset"], "model": data.get("model"),
         "params": data.get("parameters"), "epochs": data.get("epochs_completed"),
         "best_val_accuracy": best.get("value"), "best_epoch": best.get("epoch"),
-        "seconds_per_epoch": round(sum(seconds) / len(seconds), 3) if seconds else None,
-        "total_seconds": round(sum(seconds), 2), "started": data.get("started"), "ended": data.get("ended"),
+        **timing_of(data), "started": data.get("started"), "ended": data.get("ended"),
         "sweep": sweep.get("id") if isinstance(sweep, dict) else sweep,
-        "data": (data.get("data") or {}).get("name"), "tags": dict(data.get("tags") or {}),
+        **data_facts(data), **execution_facts(data), "tags": dict(data.get("tags") or {}),
         "notes": [note.get("text") for note in data.get("notes") or [] if isinstance(note, dict)],
         **{key: value for key, value in (data.get("test_metrics") or {}).items()},
     }
-    hyperparameters = dict(data.get("hyperparameters") or {})
-    if hyperparameters.get("learning_rate") is None and data.get("base_learning_rate") is not None:
-        # older runs recorded the optimizer's default as None
-        hyperparameters["learning_rate"] = without_float32_noise(data["base_learning_rate"])
-    for key, value in hyperparameters.items():
-        row.setdefault(key, "default" if value is None else value)
+    for key, value in effective_settings(data).items():
+        row.setdefault(key, value)
     row["_process"] = {key: (data.get("environment") or {}).get(key) for key in ("hostname", "pid")}
     row["_val_history"] = validation_history(record.folder)
     return row

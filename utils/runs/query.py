@@ -23,7 +23,8 @@ OPERATORS = {
 }
 FILTER = re.compile(r"^\s*(?P<column>tag:[^=<>!~\s]+|[A-Za-z_][\w.]*)\s*(?P<operator>[=<>!~]+)?\s*(?P<value>.*?)\s*$")
 DATE_COLUMNS = ("started", "ended")
-DEFAULT_COLUMNS = ("run", "status", "model", "epochs", "best_val_accuracy", "test_accuracy", "started", "tags")
+DEFAULT_COLUMNS = ("run", "status", "task", "dataset", "model", "epochs", "best_val_accuracy", "test_accuracy", "started",
+                   "tags")
 EXAMPLES = "e.g. model=conv_net, test_accuracy>0.9, started>2026-11-01, tag:baseline"
 
 
@@ -104,6 +105,26 @@ def _compare(left, operator: str, right: str, text: str) -> bool:
     return OPERATORS[operator](str(left), right)
 
 
+def check_value_type(condition: Filter, rows) -> None:
+    """A value of the wrong type for its column is one UsageError before any row is compared: text against a column
+    of numbers, a number ordered against a column of text, anything but true/false against a yes/no column."""
+    if condition.column.startswith("tag:") or condition.operator in ("", "~"):
+        return
+    values = [row.get(condition.column) for row in rows if row.get(condition.column) is not None]
+    if not values:
+        return
+    flags = [value for value in values if isinstance(value, bool)]
+    numbers = [value for value in values if isinstance(value, (int, float)) and not isinstance(value, bool)]
+    if len(flags) == len(values) and condition.value.lower() not in ("true", "false"):
+        raise UsageError(f"--where {condition.text!r}: the column holds true/false; {condition.value!r} is neither.")
+    if numbers and _number(condition.value) is None:
+        raise UsageError(f"--where {condition.text!r}: the column holds numbers; {condition.value!r} is not one.")
+    if not numbers and not flags and condition.operator in ("<", "<=", ">", ">=") and _number(condition.value) is not None \
+            and condition.column not in DATE_COLUMNS:
+        raise UsageError(f"--where {condition.text!r}: the column holds text (e.g. {str(values[0])!r}), not numbers; "
+                         f"use = != or ~ with it.")
+
+
 def select(rows, filters) -> list:
     return [row for row in rows if all(condition.matches(row) for condition in filters)]
 
@@ -173,4 +194,6 @@ def query_rows(outputs, where, rows=None) -> list:
     rows = load_rows(outputs) if rows is None else rows
     columns = known_columns(rows)
     filters = [parse_filter(text, columns) for text in where or []]
+    for condition in filters:
+        check_value_type(condition, rows)
     return select(rows, filters)

@@ -11,6 +11,7 @@ import platform
 import socket
 import subprocess
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from utils.core.errors import UserError
 from utils.runs.environment import backend_versions, capture as capture_environment
 from utils.runs.folder import FORMAT, RUN_FILE, RunFolder, keep_history_until
 from utils.runs.lock import is_locked
+from utils.runs.timing import setup_began_at, steady_epoch_seconds
 
 MONITOR = "val_accuracy"  # the validation value behind best.h5 and every run's "best"
 
@@ -72,6 +74,8 @@ class RunRecord:
     def __init__(self, folder, data: dict):
         self.folder = RunFolder(folder)
         self.data = data
+        self._setup_began = None  # wall-clock time this process began setting the run up (create, resume)
+        self._last_epoch_ended = None  # wall-clock time the last epoch this process trained ended
 
     # ---------------------------------------------------------------- creating and loading
     @classmethod
@@ -82,8 +86,9 @@ class RunRecord:
             "run_id": folder.name, "format": FORMAT, "task": task, "model": model, "status": "running",
             "command": command_line(), **facts, "environment": environment(), "started": now_iso(), "ended": None,
             "epochs_completed": 0, "seconds_per_epoch": [], "best": None, "test_metrics": None, "resumes": [],
-            "config_hash": config_hash(task, model, facts.get("hyperparameters", {})),
+            "config_hash": config_hash(task, model, facts.get("hyperparameters", {})), "timing": {},
         })
+        record._setup_began = setup_began_at()
         record.save()
         capture_environment(folder)  # environment.txt and source.patch, for --diff
         return record
@@ -140,15 +145,34 @@ class RunRecord:
 
     def record_default_learning_rate(self, value: float) -> None:
         """A run given no learning rate records the optimizer's default, the value it trains with."""
+        self.record_resolved_settings({"learning_rate": without_float32_noise(value)})
+
+    def record_resolved_settings(self, values: dict) -> None:
+        """Settings the run was given no value for (None) record the value it trains with, chosen by the engine or
+        Keras; `resolved_settings` names them, so that a figure's labels can tell them from settings given."""
         hyperparameters = self.data.setdefault("hyperparameters", {})
-        if hyperparameters.get("learning_rate") is None:
-            hyperparameters["learning_rate"] = without_float32_noise(value)
+        resolved = [key for key, value in values.items() if value is not None and hyperparameters.get(key) is None]
+        for key in resolved:
+            hyperparameters[key] = values[key]
+        if resolved:
+            self.data["resolved_settings"] = list(dict.fromkeys([*self.data.get("resolved_settings", []), *resolved]))
             self.save()
+
+    def record_fit_started(self) -> None:
+        """The first training step is about to run: set-up took from the process's start (for a later run of the
+        same process, from its record's creation or its resume) until now."""
+        now = time.time()
+        self.data.setdefault("fit_started_at", now)  # the run's first fit, kept across resumes (bench/run.py)
+        if self._setup_began is not None:
+            self.data.setdefault("timing", {})["setup_seconds"] = round(now - self._setup_began, 3)
 
     def record_epoch(self, epoch: int, seconds: float, logs: dict, save: bool = True) -> None:
         """Epoch `epoch` (1-based) finished: its time, the best validation value so far, the learning rate now."""
         data = self.data
         data.setdefault("seconds_per_epoch", []).append(round(seconds, 4))
+        self._last_epoch_ended = time.time()
+        data.setdefault("timing", {}).update(first_epoch_seconds=data["seconds_per_epoch"][0],
+                                             steady_epoch_seconds=steady_epoch_seconds(data["seconds_per_epoch"]))
         value = logs.get(MONITOR)
         best = data.get("best")
         if value is not None and math.isfinite(value) and (best is None or value > best["value"]):
@@ -159,6 +183,8 @@ class RunRecord:
 
     def mark(self, status: str, reason=None, **details) -> None:
         """The run ended (completed, failed, interrupted, pruned) or is running again."""
+        if status != "running" and self._last_epoch_ended is not None:
+            self.data.setdefault("timing", {})["finish_seconds"] = round(time.time() - self._last_epoch_ended, 3)
         self.data.update(status=status, reason=reason, ended=None if status == "running" else now_iso(), **details)
         self.save()
 
@@ -205,6 +231,10 @@ class RunRecord:
         }]
         data["hyperparameters"]["epochs"] = target
         data["seconds_per_epoch"] = data.get("seconds_per_epoch", [])[:done]
+        seconds = data["seconds_per_epoch"]
+        data["timing"] = {"first_epoch_seconds": seconds[0] if seconds else None,
+                          "steady_epoch_seconds": steady_epoch_seconds(seconds)}
+        self._setup_began = setup_began_at()
         data.update(best=best, environment=environment(), epochs_completed=done, test_metrics=None, format=FORMAT)
         self.mark("running")
         return gap

@@ -6,7 +6,10 @@ import pandas as pd
 
 from utils.core.errors import UsageError, UserError
 from utils.runs.folder import RUN_FILE, RunFolder
+from utils.runs.index import data_facts
 from utils.runs.record import RunRecord
+from utils.runs.settings import effective_settings, unset_word
+from utils.runs.timing import timing_of
 
 
 def find_runs(outputs) -> list:
@@ -44,22 +47,27 @@ def resolve_runs(patterns, last, outputs) -> list:
 
 
 def summary_row(record: RunRecord) -> dict:
+    """A run as a comparison table row: what it trained on (dataset, limit, batch size), how it went, how long it
+    took (the timing vocabulary of utils.runs.timing); the settings as it trained with them, never None."""
     data = record.data
-    seconds = data.get("seconds_per_epoch") or []
     best = data.get("best") or {}
     test = data.get("test_metrics") or {}
+    settings = effective_settings(data)
+    timing = timing_of(data)
     return {
         "run": data["run_id"],
         "task": data.get("task"),
+        "dataset": data_facts(data)["dataset"],
         "model": data["model"],
         "status": record.status,
+        "limit": settings.get("limit", unset_word("limit")),
+        "batch_size": settings.get("batch_size"),
         "params": data.get("parameters"),
         "epochs": data.get("epochs_completed"),
         "best_val_accuracy": best.get("value"),
         "best_epoch": best.get("epoch"),
         "test_accuracy": test.get("test_accuracy"),
-        "total_seconds": round(sum(seconds), 2),
-        "seconds_per_epoch": round(sum(seconds) / len(seconds), 3) if seconds else None,
+        **{key: timing[key] for key in ("steady_epoch_seconds", "first_epoch_seconds", "training_seconds")},
         "started": data.get("started"),
     }
 
@@ -81,18 +89,3 @@ def _row_or_unreadable(folder, tolerant: bool) -> dict:
 
 def format_table(table: pd.DataFrame) -> str:
     return table.to_string(index=False, float_format=lambda value: f"{value:.4f}", na_rep="-")
-
-
-def list_runs(outputs) -> str:
-    folders = find_runs(outputs)
-    if not folders:
-        return f"No runs in {outputs}."
-    table = summary_rows(folders, tolerant=True)
-    columns = ["run", "status", "task", "model", "epochs", "best_val_accuracy", "test_accuracy", "started"]
-    table = table.reindex(columns=columns + ["reason"])
-    table["epochs"] = pd.to_numeric(table["epochs"], errors="coerce").round().astype("Int64")  # whole numbers even beside an unreadable row's gap
-    listing = format_table(table[columns])
-    unreadable = table[table["status"] == "unreadable"]
-    if not unreadable.empty:
-        listing += "".join(f"\nunreadable {row.run}: {row.reason}" for row in unreadable.itertuples())
-    return listing

@@ -162,8 +162,8 @@ class RunProgress(keras.callbacks.Callback):
         self.min_interval = min_interval
 
     def on_train_begin(self, logs=None):
-        # Wall-clock time of the first training step, for start-up measurements (bench/run.py).
-        self.record.remember("fit_started_at", time.time())
+        # The first training step is next: set-up ends here (run.json's timing; bench/run.py's start-up).
+        self.record.record_fit_started()
         self._last_write = 0.0
 
     def on_train_end(self, logs=None):

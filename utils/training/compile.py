@@ -105,3 +105,24 @@ def build_model(spec, config, input_shape, num_classes):
     # (Under mixed_float16 Keras' compile wraps the optimizer in a LossScaleOptimizer by itself.)
     model.layers[-1].dtype_policy = "float32"
     return model
+
+
+def built_optimizer_settings(model) -> dict:
+    """The compiled model's optimizer as it trains: every setting of its Keras config (betas, epsilon, momentum,
+    weight decay, ...), plain JSON (the loss-scaling wrapper of mixed_float16 is looked through)."""
+    optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)
+    settings = {}
+    for key, value in optimizer.get_config().items():
+        if isinstance(value, float):
+            value = float(f"{value:.7g}")  # float32 noise off: 0.9, not 0.8999999761581421
+        if value is None or isinstance(value, (bool, int, float, str)):
+            settings[key] = value
+    return settings
+
+
+def resolved_settings(model) -> dict:
+    """The values the engine or Keras chose for settings a run may leave unset: steps per compiled call, XLA, and
+    the optimizer's own momentum, nesterov and weight decay where it has them."""
+    optimizer = built_optimizer_settings(model)
+    return {"steps_per_execution": model.steps_per_execution, "jit": bool(model.jit_compile),
+            **{key: optimizer[key] for key in OPTIMIZER_OPTIONS if optimizer.get(key) is not None}}

@@ -31,7 +31,9 @@ from utils.training import backend, callbacks, multiworker
 from utils.training.checkpoints import (
     load_model_file, restore_optimizer_state, restore_seed_states, usable_checkpoint,
 )
-from utils.training.compile import build_model, build_optimizer, canonical_loss, compile_model
+from utils.training.compile import (
+    build_model, build_optimizer, built_optimizer_settings, canonical_loss, compile_model, resolved_settings,
+)
 from utils.training.distribution import make_distribution, weights_sha256
 from utils.training.inputs import EpochPlan, training_dataset, validation_batch_size, validation_dataset
 from utils.training.integrations import trackers_for
@@ -169,7 +171,7 @@ def start_new_run(session: TrainingSession, distribution) -> None:
 
 
 def new_run_record(folder: RunFolder, task, config, dataset, model, saved: bool = True) -> RunRecord:
-    return (RunRecord if saved else UnsavedRecord).create(
+    record = (RunRecord if saved else UnsavedRecord).create(
         folder,
         task=task.name,
         model=config.model,
@@ -189,8 +191,11 @@ def new_run_record(folder: RunFolder, task, config, dataset, model, saved: bool 
             "dtype_policy": model.dtype_policy.name,
             "backend": backend.name(),
             "gpu": backend.has_gpu(),
+            "optimizer": built_optimizer_settings(model),
         },
     )
+    record.record_resolved_settings(resolved_settings(model))  # what the run trains with where it was given none
+    return record
 
 
 def write_run_files(folder: RunFolder, model, config, dataset) -> None:
