@@ -112,7 +112,8 @@ def built_optimizer_settings(model) -> dict:
     weight decay, ...), plain JSON (the loss-scaling wrapper of mixed_float16 is looked through)."""
     optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)
     settings = {}
-    for key, value in optimizer.get_config().items():
+    config = {**optimizer.get_config(), "name": type(optimizer).__name__.lower()}  # adam, not the instance's adam_1
+    for key, value in config.items():
         if isinstance(value, float):
             value = float(f"{value:.7g}")  # float32 noise off: 0.9, not 0.8999999761581421
         if value is None or isinstance(value, (bool, int, float, str)):
