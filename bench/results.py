@@ -147,7 +147,7 @@ def render(selection, skipped, figures, out: Path, argv) -> str:
         "",
         *table.setup_lines(all_rows),
         "- Columns: test accuracy is measured once on the test set after the last epoch; best validation accuracy and "
-        "its epoch (1-based) come from the 10 % of the training data held out for validation; s/epoch is the mean over "
+        "its epoch (1-based) come from the 10 % of the training data held out for validation; s/epoch is the median of "
         "epochs 2..E, because the first epoch also traces and compiles the model; training time is the sum of all "
         "epochs (no data loading, no test evaluation); device is the Keras backend and CPU or GPU the run trained on. "
         "Times are wall clock on the machine as it was: compare them only between rows of one device, and note that a "

@@ -58,12 +58,12 @@ def draw_curves(dataset: str, rows, column: str, path: Path) -> None:
 
 
 def draw_epoch_times(dataset: str, rows, path: Path) -> None:
-    """Per model: the first epoch (which includes compiling) beside the mean of the later ones."""
+    """Per model: the first epoch (which includes compiling) beside the median of the later ones."""
     figure, axes = plt.subplots(figsize=(7, 0.35 * len(rows) + 1.2))
     positions = range(len(rows))
     first = [row.seconds_per_epoch[0] if row.seconds_per_epoch else 0 for row in rows]
     steady = [row.steady_seconds_per_epoch or 0 for row in rows]
-    axes.barh([p - 0.2 for p in positions], steady, height=0.4, label="mean of epochs 2..E")
+    axes.barh([p - 0.2 for p in positions], steady, height=0.4, label="median of epochs 2..E")
     axes.barh([p + 0.2 for p in positions], first, height=0.4, label="epoch 1 (includes compiling)", alpha=0.6)
     axes.set_yticks(list(positions), [device_label(row) for row in rows], fontsize=8)
     axes.invert_yaxis()

@@ -14,6 +14,7 @@ from typing import Optional
 from utils.core.errors import UserError
 from utils.runs.folder import RunFolder
 from utils.runs.record import RunRecord
+from utils.runs.timing import steady_epoch_seconds
 
 TASK = "mnist"
 DATASETS = ["mnist", "fashion_mnist", "mnist_5k"]
@@ -70,9 +71,8 @@ class ModelRow:
 
     @property
     def steady_seconds_per_epoch(self) -> Optional[float]:
-        """Mean over epochs 2..E: the first epoch also traces and compiles the model, so it is left out."""
-        steady = self.seconds_per_epoch[1:]
-        return sum(steady) / len(steady) if steady else None
+        """The median of epochs 2..E (utils.runs.timing, as every view): the first also traces and compiles."""
+        return steady_epoch_seconds(self.seconds_per_epoch)
 
     @property
     def training_seconds(self) -> float:

@@ -1,5 +1,6 @@
 """bench/results.py: RESULTS.md's numbers are the run folders' run.json, and --from-runs rebuilds the same file."""
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -151,7 +152,7 @@ def expected_cells(run_json: dict) -> dict:
         "test accuracy": f"{run_json['test_metrics']['test_accuracy'] * 100:.2f} %",
         "best validation accuracy": f"{run_json['best']['value'] * 100:.2f} %",
         "best epoch": str(run_json["best"]["epoch"]),
-        "s/epoch after the 1st": f"{sum(seconds[1:]) / (len(seconds) - 1):.2f}" if len(seconds) > 1 else "—",
+        "s/epoch after the 1st": f"{statistics.median(seconds[1:]):.2f}" if len(seconds) > 1 else "—",
         "training time": f"{total / 60:.1f} min" if total >= 600 else f"{total:.1f} s",
         "run folder": f"`{run_json['run_id']}`",
     }
