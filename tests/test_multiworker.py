@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ from conftest import PROJECT, free_port, last_line, read_run, run_folder_of, run
 from utils.core.errors import UsageError
 from utils.training import multiworker
 from utils.training.inputs import EpochPlan, numpy_training_batches
+from utils.training.placement import SingleProcess
 
 # A small Fashion-MNIST slice: 230 training images after the 10 % validation split.
 DATA = ("-m", "conv_net", "--dataset", "fashion_mnist", "--limit", 256)
@@ -83,11 +85,31 @@ def test_the_global_batch_must_divide_among_the_devices():
 
 def test_a_run_resumes_with_the_kind_of_job_it_trained_with():
     world = multiworker.World("h:1", 2, 0, devices=2)
-    multiworker.check_resume({"distribute": "multi-worker", "batch_size": 64}, world)
+    multiworker.Chief(world).check_resume({"distribute": "multi-worker", "batch_size": 64})
+    multiworker.Follower(replace(world, process_id=1)).check_resume({"distribute": "multi-worker", "batch_size": 64})
+    SingleProcess().check_resume({"distribute": "none", "batch_size": 64})
     with pytest.raises(UsageError, match="resume it the same way"):
-        multiworker.check_resume({"distribute": "multi-worker", "batch_size": 64}, None)
+        SingleProcess().check_resume({"distribute": "multi-worker", "batch_size": 64})
     with pytest.raises(UsageError, match="without the multi-worker options"):
-        multiworker.check_resume({"distribute": "none", "batch_size": 64}, world)
+        multiworker.Chief(world).check_resume({"distribute": "none", "batch_size": 64})
+    with pytest.raises(UsageError, match="divide evenly"):
+        multiworker.Chief(world).check_resume({"distribute": "multi-worker", "batch_size": 63})
+
+
+def test_each_place_in_a_job_plans_its_own_slice_and_only_the_chief_writes(tmp_path):
+    """The placement hands each process its share of the global batches and keeps followers out of the folder."""
+    from types import SimpleNamespace
+
+    config = SimpleNamespace(batch_size=64, seed=1, epochs=2)
+    world = multiworker.World("h:1", 2, 0, devices=2)
+    chief, follower = multiworker.Chief(world), multiworker.Follower(replace(world, process_id=1))
+    alone = SingleProcess().epoch_plan(config)
+    assert alone.steps_per_epoch(640) == chief.epoch_plan(config).steps_per_epoch(640) == 10
+    assert (chief.epoch_plan(config).process_index, follower.epoch_plan(config).process_index) == (0, 1)
+    assert [SingleProcess().owns(len, "ab"), chief.owns(len, "ab"), follower.owns(len, "ab")] == [2, 2, None]
+    record = follower.create_record(tmp_path / "shared", task="xor", model="m")
+    assert not (tmp_path / "shared").exists() and record.folder.run_file.is_file()  # its own private copy
+    assert chief.checkpoint_options == {"overhead_budget": float("inf")} and SingleProcess().checkpoint_options == {}
 
 
 # ---------------------------------------------------------------- slow: real jobs of two processes

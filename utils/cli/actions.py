@@ -55,15 +55,14 @@ def train(task, args) -> int:
     with_keras(args)
     from utils.runs.folder import prepare_outputs
     from utils.training.engine import RunContext, check_plans, train_new_run
-    from utils.training.multiworker import start_if_requested
+    from utils.training.multiworker import placement_for
 
     context = RunContext(outputs=args.outputs, verbosity=verbosity_of(args))
     # A multi-worker job is joined, and tf.distribute strategies made, before any other JAX or TensorFlow work
     # (the checks below create variables).
-    context.world = start_if_requested(args, [config for _, config in plans])
+    context.placement = placement_for(args, [config for _, config in plans])
     context.distribution = check_plans([config for _, config in plans])
-    if context.world is None or context.world.is_chief:  # the other processes write nothing under --outputs
-        prepare_outputs(args.outputs)
+    context.placement.owns(prepare_outputs, args.outputs)  # the other processes of a job write nothing there
     datasets = {}
     folders = []
     for spec, config in plans:
@@ -72,7 +71,7 @@ def train(task, args) -> int:
             datasets[key] = task.load(config.data_options, config.seed, config.validation_split, config.limit)
         folders.append(train_new_run(task, spec, config, datasets[key], context))
     comparison = None
-    if len(folders) > 1 and (context.world is None or context.world.is_chief):  # the others may not see the folders
+    if len(folders) > 1 and context.placement.owns_folder:  # the other processes of a job may not see the folders
         from utils.reports.compare import compare
 
         comparison = compare(folders, args.outputs, context.verbosity)
@@ -187,8 +186,8 @@ def predict(task, args) -> int:
 def resume(task, args) -> int:
     with_keras(args)
     from utils.training.engine import resume_run
-    from utils.training.multiworker import start_if_requested
+    from utils.training.multiworker import placement_for
 
-    world = start_if_requested(args)  # before any JAX work, as joining a multi-worker job requires
-    resume_run(task, resolve_run_name(args.run, args.outputs), args.epochs, verbosity_of(args), world=world)
+    placement = placement_for(args)  # before any JAX work, as joining a multi-worker job requires
+    resume_run(task, resolve_run_name(args.run, args.outputs), args.epochs, verbosity_of(args), placement)
     return 0

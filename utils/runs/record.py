@@ -240,14 +240,6 @@ class RunRecord:
         return gap
 
 
-class UnsavedRecord(RunRecord):
-    """A run's record as the other processes of a multi-worker job keep it: in memory only, since process 0
-    alone writes the run folder (and those processes may run on machines that cannot see it)."""
-
-    def save(self) -> None:
-        pass
-
-
 def config_hash(task: str, model: str, hyperparameters: dict) -> str:
     """A fingerprint of what a run trains: a rerun of the same grid recognises its finished runs by it."""
     text = json.dumps({"task": task, "model": model, **hyperparameters}, sort_keys=True, default=str)

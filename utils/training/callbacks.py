@@ -10,6 +10,7 @@ import time
 import keras
 
 from utils.core.signals import TrainingInterrupted  # noqa: F401  (re-exported)
+from utils.training.outcome import LossNotFinite  # noqa: F401  (re-exported)
 from utils.training.checkpoints import CheckpointInfo, seed_states, set_seed_states, write_checkpoint
 
 
@@ -126,14 +127,6 @@ def _set_model_state(model, state):
     for variable, value in zip(model.optimizer.variables if model.optimizer else [], optimizer):
         variable.assign(value)
     set_seed_states(model, seeds)
-
-
-class LossNotFinite(Exception):
-    """Raised when an epoch's loss is NaN or infinite."""
-
-    def __init__(self, epoch: int, loss: float):
-        super().__init__(f"the training loss became {loss} in epoch {epoch}")
-        self.epoch = epoch
 
 
 class NanGuard(keras.callbacks.Callback):

@@ -4,9 +4,8 @@ Both build a TrainingSession (the run's record, model, task, settings, data) and
 fits the remaining epochs and finishes the run, recording how it ended whatever happens.
 """
 import contextlib
-import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -22,12 +21,11 @@ from utils.reports.index_page import refresh_index_page
 from utils.reports.network import plot_network, write_model_summary
 from utils.training.trial import TrialPruned
 from utils.reports.plots import plot_history
-from utils.runs.folder import RunFolder, create_run_folder
+from utils.runs.folder import RunFolder
 from utils.core.signals import TrainingInterrupted
-from utils.runs.lock import RunLock
-from utils.runs.record import MONITOR, RunRecord, UnsavedRecord
+from utils.runs.record import MONITOR, RunRecord
 from utils.tasks.inputs import encode_labels, shape_inputs
-from utils.training import backend, callbacks, multiworker
+from utils.training import backend, callbacks
 from utils.training.checkpoints import (
     load_model_file, restore_optimizer_state, restore_seed_states, usable_checkpoint,
 )
@@ -37,7 +35,8 @@ from utils.training.compile import (
 from utils.training.distribution import make_distribution, weights_sha256
 from utils.training.inputs import EpochPlan, training_dataset, validation_batch_size, validation_dataset
 from utils.training.integrations import trackers_for
-from utils.training.outcome import TrackerFailed, recorded_outcome, removed_on_failure
+from utils.training.outcome import TrackerFailed, recorded_outcome
+from utils.training.placement import SingleProcess
 
 # Test sets this small (XOR's truth table) are printed row by row with their predicted probabilities.
 SMALL_TEST_SET = 16
@@ -50,7 +49,7 @@ class RunContext:
     outputs: Path
     verbosity: int = 1  # 0 quiet, 1 normal, 2 verbose (TensorFlow's logs too)
     distribution: Optional[object] = None  # a tf.distribute wrapper (utils.training.distribution)
-    world: Optional[object] = None  # the multi-worker job this process joined (utils.training.multiworker.World)
+    placement: SingleProcess = field(default_factory=SingleProcess)  # or a process of a multi-worker job
 
 
 @dataclass
@@ -66,29 +65,18 @@ class TrainingSession:
     initial_epoch: int = 0  # epochs already finished (a resume starts after them)
     best_so_far: Optional[float] = None  # the monitored value behind an existing best.h5
     saved_state: Optional[dict] = None  # other callbacks' counters from the checkpoint
-    world: Optional[object] = None  # a multi-worker job (utils.training.multiworker.World)
+    placement: SingleProcess = field(default_factory=SingleProcess)
 
     @property
     def folder(self) -> RunFolder:
         return self.record.folder
 
-    @property
-    def is_chief(self) -> bool:
-        """Whether this process writes the run folder: the only process, or process 0 of a multi-worker job."""
-        return self.world is None or self.world.is_chief
-
     def epoch_plan(self) -> EpochPlan:
-        return epoch_plan(self.config, self.world, self.initial_epoch)
+        return self.placement.epoch_plan(self.config, self.initial_epoch)
 
     @property
     def steps_per_epoch(self) -> int:
         return self.epoch_plan().steps_per_epoch(len(self.dataset.x_train))
-
-
-def epoch_plan(config, world=None, first_epoch: int = 0) -> EpochPlan:
-    """The batches of the run's epochs; in a multi-worker job, this process's slices of them."""
-    return EpochPlan(config.batch_size, config.seed, first_epoch, config.epochs,
-                     *((world.num_processes, world.process_id, world.devices) if world else ()))
 
 
 def say(verbosity: int, message: str) -> None:
@@ -100,7 +88,7 @@ def check_plans(configs) -> object:
     """Refuse settings no run could use before anything is written; return the tf.distribute wrapper, if any.
 
     The strategy is made first: tf.distribute must exist before any other TensorFlow work (the checks create
-    variables). A multi-worker job has been joined before this (utils.training.multiworker.start_if_requested)."""
+    variables). A multi-worker job has been joined before this (utils.training.multiworker.placement_for)."""
     first = configs[0]
     for config in configs:
         if config.deterministic or config.distribute == "mirrored":
@@ -120,35 +108,30 @@ def train_new_run(task, spec, config, dataset, context: RunContext) -> Path:
     from utils.training.setup import seed_everything
 
     seed_everything(config.seed, config.deterministic)
-    distribution, world = context.distribution, context.world
-    model = built_model(spec, task, config, dataset, distribution, world)
+    distribution, placement = context.distribution, context.placement
+    model = built_model(spec, task, config, dataset, distribution, placement)
     shape_inputs(model, dataset.x_train[:1])  # refuse a model that does not fit before creating anything
 
-    # Process 0 of a multi-worker job creates the folder; the others learn its name and write nothing there.
     label = f"{config.model}_{config.name}" if config.name else config.model
-    chief = world is None or world.is_chief
-    folder = RunFolder(multiworker.agreed_text(world, lambda: create_run_folder(context.outputs, label)))
-    # The lock is held for the run's whole life: `--runs` shows `running` while it is held, `crashed` once the
-    # process is gone, and a second trainer (a --resume of this folder) is refused.
-    lock = RunLock(folder, "train") if chief else None
-    try:
-        with removed_on_failure(folder) if chief else contextlib.nullcontext():  # a full disk leaves no folder
-            if lock:
-                lock.acquire()
-            record = new_run_record(folder, task, config, dataset, model, saved=chief)
-        session = TrainingSession(record, model, task, config, dataset, verbosity=context.verbosity, world=world)
+    folder = placement.create_folder(context.outputs, label)
+    # The lock is held for the run's whole life: `runs` shows `running` while it is held, `crashed` once the
+    # process is gone, and a second trainer (a resume of this folder) is refused.
+    with contextlib.ExitStack() as held:
+        with placement.starting(folder):  # a full disk leaves no folder behind
+            held.enter_context(placement.lock(folder, "train"))
+            record = placement.create_record(folder, **new_run_facts(task, config, dataset, model))
+            record.record_resolved_settings(resolved_settings(model))  # what the run trains with where none was given
+        session = TrainingSession(record, model, task, config, dataset, verbosity=context.verbosity,
+                                  placement=placement)
         run_session(session, setup=lambda: start_new_run(session, distribution))
-    finally:
-        if lock:
-            lock.release()
     return folder.path
 
 
-def built_model(spec, task, config, dataset, distribution, world):
+def built_model(spec, task, config, dataset, distribution, placement):
     """`spec` built and compiled for `dataset`, in the tf.distribute strategy's scope when there is one."""
     with distribution.strategy.scope() if distribution else contextlib.nullcontext():
         model = build_model(spec, config, dataset.x_train.shape[1:], task.num_classes)
-        compile_model(model, task, config, epoch_plan(config, world).steps_per_epoch(len(dataset.x_train)),
+        compile_model(model, task, config, placement.epoch_plan(config).steps_per_epoch(len(dataset.x_train)),
                       distributed=distribution is not None)
     return model
 
@@ -158,10 +141,8 @@ def start_new_run(session: TrainingSession, distribution) -> None:
     folder, config, model, dataset = session.folder, session.config, session.model, session.dataset
     if distribution is not None:
         session.record.note(distribution=distribution.describe())
-    if session.world is not None:
-        session.record.note(world=session.world.describe())
-    if session.is_chief:
-        write_run_files(folder, model, config, dataset)
+    session.placement.note(session.record)
+    session.placement.owns(write_run_files, folder, model, config, dataset)
     say(
         session.verbosity,
         f"Training {config.model} ({model.count_params():,} params) on {dataset.name}: "
@@ -170,9 +151,9 @@ def start_new_run(session: TrainingSession, distribution) -> None:
     )
 
 
-def new_run_record(folder: RunFolder, task, config, dataset, model, saved: bool = True) -> RunRecord:
-    record = (RunRecord if saved else UnsavedRecord).create(
-        folder,
+def new_run_facts(task, config, dataset, model) -> dict:
+    """What a new run's record says before its first epoch."""
+    return dict(
         task=task.name,
         model=config.model,
         hyperparameters=config.to_dict(),
@@ -194,8 +175,6 @@ def new_run_record(folder: RunFolder, task, config, dataset, model, saved: bool 
             "optimizer": built_optimizer_settings(model),
         },
     )
-    record.record_resolved_settings(resolved_settings(model))  # what the run trains with where it was given none
-    return record
 
 
 def write_run_files(folder: RunFolder, model, config, dataset) -> None:
@@ -209,19 +188,19 @@ def write_run_files(folder: RunFolder, model, config, dataset) -> None:
     plot_network(model, folder.model_plot)  # plots/model.png, for report.html
 
 
-def resume_run(task, path, epochs, verbosity: int = 1, world=None) -> Path:
+def resume_run(task, path, epochs, verbosity: int = 1, placement: Optional[SingleProcess] = None) -> Path:
     """Continue a run from its last valid checkpoint up to `epochs` in total, appending to its history and run.json.
 
     A run whose epochs are all done but which never finished (interrupted, crashed or failed during the final
     save, evaluation or report) is finished: its model is saved, evaluated and reported. A mirrored run gets its
-    strategy again; in a multi-worker job (`world`, joined already) process 0 checks the run and hands its record
-    and last checkpoint to the others, which may not see the folder."""
-    chief = world is None or world.is_chief
+    strategy again; in a multi-worker job (joined already) process 0 checks the run and hands its record and last
+    checkpoint to the others, which may not see the folder."""
+    placement = placement or SingleProcess()
     # How the run stood before this process's own lock makes it `running`.
-    status_before = RunRecord.load(path).status if chief else None
-    with RunLock(path, "resume") if chief else contextlib.nullcontext():
-        record = multiworker.shared_record(world, lambda: resumable_record(task, path, world, epochs, status_before))
-        session, checkpoint_name, distribution = resume_session(task, record, epochs, world)
+    status_before = placement.owns(lambda: RunRecord.load(path).status)
+    with placement.lock(path, "resume"):
+        record = placement.resumable_record(lambda: resumable_record(task, path, placement, epochs, status_before))
+        session, checkpoint_name, distribution = resume_session(task, record, epochs, placement)
         session.verbosity = verbosity
         # run.json is told about the resume inside the run's error handling: a signal then marks it interrupted.
         run_session(session, setup=lambda: begin_resume(session, status_before, checkpoint_name, distribution))
@@ -229,13 +208,13 @@ def resume_run(task, path, epochs, verbosity: int = 1, world=None) -> Path:
     return Path(path)
 
 
-def resumable_record(task, path, world, epochs, status_before) -> RunRecord:
+def resumable_record(task, path, placement, epochs, status_before) -> RunRecord:
     """The record of a run this task can resume in this job (up to `epochs`), or one clear UserError."""
     record = RunRecord.load(path)  # as the lock holder sees it
     folder = record.folder
     if record.get("task") != task.name:
         raise UserError(f"{folder} is a {record.get('task')} run; resume it with {record.get('task')}.py.")
-    multiworker.check_resume(record.get("hyperparameters", {}), world)
+    placement.check_resume(record.get("hyperparameters", {}))
     done = resume_checkpoint(folder).info.epoch if has_checkpoint(folder) else 0
     target = epochs or record.get("hyperparameters")["epochs"]
     if target < done or (target == done and status_before == "completed"):
@@ -243,7 +222,7 @@ def resumable_record(task, path, world, epochs, status_before) -> RunRecord:
     return record
 
 
-def resume_session(task, record, epochs, world) -> tuple:
+def resume_session(task, record, epochs, placement) -> tuple:
     """(the session going on from the newest valid checkpoint with the run's data again, that checkpoint's name,
     the run's tf.distribute strategy again or None)."""
     from utils.training.saved_models import reload_dataset
@@ -251,23 +230,23 @@ def resume_session(task, record, epochs, world) -> tuple:
 
     config = TrainConfig.from_dict(record.get("hyperparameters"))
     if not has_checkpoint(record.folder):
-        return restart_session(task, record, config, epochs, world)
+        return restart_session(task, record, config, epochs, placement)
     checkpoint = resume_checkpoint(record.folder)
     done = checkpoint.info.epoch
     distribution = resumed_distribution(config)
     seed_everything(config.seed, config.deterministic)
     config.epochs = max(epochs or config.epochs, done)  # == done: the epochs are done but the run never finished
     with distribution.strategy.scope() if distribution else contextlib.nullcontext():
-        model = reload_for_training(record, task, config, checkpoint.path, distribution is not None, world)
+        model = reload_for_training(record, task, config, checkpoint.path, distribution is not None, placement)
     dataset = reload_dataset(task, record, config)
     session = TrainingSession(
         record, model, task, config, dataset, initial_epoch=done,
-        best_so_far=checkpoint.best_value, saved_state=checkpoint.info.callback_state, world=world,
+        best_so_far=checkpoint.best_value, saved_state=checkpoint.info.callback_state, placement=placement,
     )
     return session, checkpoint.path.name, distribution
 
 
-def restart_session(task, record, config, epochs, world) -> tuple:
+def restart_session(task, record, config, epochs, placement) -> tuple:
     """A run stopped before its first checkpoint starts again from epoch 1 in its own folder, with its own seed."""
     from models import get_model
     from utils.training.saved_models import reload_dataset
@@ -277,8 +256,8 @@ def restart_session(task, record, config, epochs, world) -> tuple:
     seed_everything(config.seed, config.deterministic)
     config.epochs = epochs or config.epochs
     dataset = reload_dataset(task, record, config)
-    model = built_model(get_model(task.name, config.model), task, config, dataset, distribution, world)
-    return TrainingSession(record, model, task, config, dataset, world=world), None, distribution
+    model = built_model(get_model(task.name, config.model), task, config, dataset, distribution, placement)
+    return TrainingSession(record, model, task, config, dataset, placement=placement), None, distribution
 
 
 def has_checkpoint(folder) -> bool:
@@ -301,12 +280,10 @@ def begin_resume(session: TrainingSession, status_before, checkpoint_name, distr
              f"epoch {done + 1} and the gap is recorded in the run record.")
     if distribution is not None:
         record.note(distribution=distribution.describe())
-    if session.world is not None:
-        record.note(world=session.world.describe())
+    session.placement.note(record)
     model = record.get("model")
     if done == 0:
-        if session.is_chief:
-            write_run_files(folder, session.model, session.config, session.dataset)
+        session.placement.owns(write_run_files, folder, session.model, session.config, session.dataset)
         say(session.verbosity, f"Restarting {model} from epoch 1 (it stopped before its first epoch ended), up to "
             f"{target} epochs, in {folder}")
         return
@@ -325,12 +302,12 @@ def warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
-def reload_for_training(record, task, config, last, distributed: bool = False, world=None):
+def reload_for_training(record, task, config, last, distributed: bool, placement: SingleProcess):
     """The checkpoint's model, compiled afresh, with its optimizer and dropout RNG state restored."""
     # The layers keep their saved dtype policies, but the model's own (which decides loss scaling) comes from here.
     with backend.dtype_policy(record.get("execution", {}).get("dtype_policy", "float32")):
         model = load_model_file(last, task, compile=False)
-    compile_model(model, task, config, epoch_plan(config, world).steps_per_epoch(record.get("data")["sizes"]["train"]),
+    compile_model(model, task, config, placement.epoch_plan(config).steps_per_epoch(record.get("data")["sizes"]["train"]),
                   distributed=distributed)
     restore_optimizer_state(model, last)
     restore_seed_states(model, last)
@@ -346,16 +323,15 @@ def run_session(session: TrainingSession, setup=None) -> None:
         with recorded_outcome(record):
             if setup is not None:
                 setup()
-            trackers = start_trackers(session.config, record, folder.path.parent) if session.is_chief else []
+            trackers = session.placement.owns(start_trackers, session.config, record, folder.path.parent) or []
             try:
                 fit(session, [callback for tracker in trackers for callback in tracker.callbacks()])
-                finish_run(session)
+                session.placement.finish(session, finish_run)
             except TrialPruned as pruned:  # a sweep trial stopped by its pruner keeps its epochs and checkpoints
                 finish_pruned(session, pruned)
     finally:
         end_trackers(trackers, record)
-        if session.is_chief:
-            refresh_index_page(folder.path.parent)  # outputs/index.html lists every run as it ends
+        session.placement.owns(refresh_index_page, folder.path.parent)  # outputs/index.html lists every run as it ends
 
 
 def start_trackers(config, record, outputs) -> list:
@@ -380,8 +356,8 @@ def fit(session: TrainingSession, extra_callbacks=()) -> None:
     if session.initial_epoch >= config.epochs:
         return
     features = feature_callbacks(config, recorded_learning_rate(session), session.saved_state)
-    checkpoints = checkpoint_callbacks(session, features) if session.is_chief else []
-    history = [callbacks.HistoryLogger(session.folder.history, append=session.initial_epoch > 0)] if session.is_chief else []
+    checkpoints = session.placement.owns(checkpoint_callbacks, session, features) or []
+    history = session.placement.owns(history_logger, session) or []
     guard = callbacks.StopOnSignal()
     fit_callbacks = [
         callbacks.EpochTimer(), callbacks.LearningRateLogger(), callbacks.NanGuard(), *features.values(),
@@ -412,8 +388,7 @@ def fit(session: TrainingSession, extra_callbacks=()) -> None:
             checkpoint.flush()
         raise
     except Exception as error:
-        if session.world is not None and multiworker.is_lost_process(error):
-            raise multiworker.ProcessLost(multiworker.first_line(error)) from error
+        session.placement.check_fit_error(error)
         raise
     finally:
         guard.restore_handlers()
@@ -429,12 +404,13 @@ def recorded_learning_rate(session: TrainingSession) -> float:
     return base
 
 
-def checkpoint_callbacks(session: TrainingSession, features: dict) -> list:
-    """last.h5 every epoch (with the feature callbacks' counters), best.h5 when the monitored value improves.
+def history_logger(session: TrainingSession) -> list:
+    return [callbacks.HistoryLogger(session.folder.history, append=session.initial_epoch > 0)]
 
-    In a multi-worker job every checkpoint is written at once (no overhead budget): holding one in memory means
-    restoring weights later on process 0 alone, which the job's replicated variables do not allow."""
-    budget = {"overhead_budget": math.inf} if session.world is not None else {}
+
+def checkpoint_callbacks(session: TrainingSession, features: dict) -> list:
+    """last.h5 every epoch (with the feature callbacks' counters), best.h5 when the monitored value improves."""
+    budget = session.placement.checkpoint_options
     return [
         callbacks.AtomicCheckpoint(
             session.folder.last_checkpoint,
@@ -482,21 +458,12 @@ def finish_pruned(session: TrainingSession, pruned) -> None:
 
 
 def finish_run(session: TrainingSession) -> None:
-    """Save the final model, evaluate on the test set once, write reports and plots, mark the run completed.
-
-    In a multi-worker job process 0 does this alone, on a copy of the model outside the job; the others report
-    the hash of their weights (the same as process 0's when the job trained as one)."""
+    """Save the final model, evaluate on the test set once, write reports and plots, mark the run completed."""
     folder, model, dataset, task = session.folder, session.model, session.dataset, session.task
     weights = weights_sha256(model)
-    if not session.is_chief:
-        session.record.mark_completed(None, weights)
-        say(session.verbosity, f"{session.world.name} finished (process 0 writes the run folder); weights_sha256 {weights}")
-        return
     with atomic.atomic_path(folder.model_file) as temporary:
         model.save(temporary)
-    with multiworker.on_this_process_only() if session.world else contextlib.nullcontext():
-        if session.world is not None:
-            model = load_model_file(folder.model_file, task)
+    with session.placement.evaluation_model(model, folder.model_file, task) as model:
         test_metrics = reports.evaluate_and_report(model, task, dataset, folder)
         plot_history(folder.read_history(), folder.plots, title=f"{session.record.get('model')} on {dataset.name}")
         session.record.mark_completed(test_metrics, weights)

@@ -1,35 +1,11 @@
 """Training and validation batches. Each epoch's order is a pure function of (seed, epoch), so a resumed run sees
 exactly the batches the uninterrupted run would have seen."""
-from dataclasses import dataclass
-
 import keras
 import numpy as np
 
 from utils.training import backend
 from utils.training.distribution import shard_by_data
-
-
-@dataclass(frozen=True)
-class EpochPlan:
-    batch_size: int
-    seed: int
-    first_epoch: int  # epochs already finished (Keras' initial_epoch)
-    last_epoch: int  # the run's total epochs
-    # A multi-worker job: each process feeds its slice of every global batch; together they feed the whole batch.
-    processes: int = 1
-    process_index: int = 0
-    devices: int = 1  # of the whole job: a global batch is used only when it divides evenly among them
-
-    def steps_per_epoch(self, count: int) -> int:
-        """Global batches per epoch: all full ones, and the last smaller one where the devices can share it
-        equally (always on one device; with N devices a remainder that N does not divide is skipped)."""
-        full, rest = divmod(count, self.batch_size)
-        return full + (1 if rest and rest % self.devices == 0 else 0)
-
-    def own_slice(self, indices):
-        """This process's part of a global batch's indices."""
-        share = len(indices) // self.processes
-        return indices[self.process_index * share:(self.process_index + 1) * share]
+from utils.training.epoch_plan import EpochPlan
 
 
 def training_dataset(features, targets, plan: EpochPlan, augment=None):

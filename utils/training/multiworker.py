@@ -6,7 +6,9 @@ the same replicated model on their slice of every global batch and write nothing
 MultiWorkerMirroredStrategy is not this route: Keras 3's model.fit fails under it (keras-team/keras#20585).
 """
 import atexit
+import contextlib
 import json
+import math
 import os
 import shutil
 import sys
@@ -19,6 +21,11 @@ from typing import Optional
 import numpy as np
 
 from utils.core.errors import UsageError, UserError
+from utils.runs.folder import RunFolder
+from utils.runs.record import RunRecord
+from utils.training.epoch_plan import EpochPlan
+from utils.training.outcome import ProcessLost
+from utils.training.placement import SingleProcess
 
 # Keras' own variables for the same three facts (keras.distribution.initialize reads them too).
 ENVIRONMENT = {
@@ -28,10 +35,6 @@ ENVIRONMENT = {
 }
 # Variables under which JAX finds the process count and id by itself (jax.distributed's cluster detection).
 CLUSTER_VARIABLES = ("SLURM_JOB_ID", "OMPI_MCA_orte_hnp_uri", "OMPI_MCA_ess_base_jobid")
-
-
-class ProcessLost(Exception):
-    """A collective failed because another process of the job stopped (killed, crashed, interrupted)."""
 
 
 @dataclass(frozen=True)
@@ -193,13 +196,6 @@ def from_process_zero(payload: Optional[bytes]) -> bytes:
     return np.asarray(multihost_utils.broadcast_one_to_all(buffer)).astype(np.uint8).tobytes()
 
 
-def agreed_text(world: Optional[World], make_text) -> str:
-    """`make_text()` run on process 0 (or the only process), the same text everywhere."""
-    if world is None:
-        return make_text()
-    return from_process_zero(str(make_text()).encode() if world.is_chief else None).decode()
-
-
 # ---------------------------------------------------------------- starting from the command line
 # Keras 3's TensorFlow trainer cannot run model.fit under MultiWorkerMirroredStrategy: it reduces a per-replica
 # batch eagerly while building the model, then fails a collective reduction of metrics (keras-team/keras#20585,
@@ -212,8 +208,9 @@ TENSORFLOW_REFUSAL = (
 WORLD_FLAGS = {"coordinator": "--coordinator", "num_processes": "--num-processes", "process_id": "--process-id"}
 
 
-def start_if_requested(args, configs=()) -> Optional[World]:
-    """Join the multi-worker job when the run(s) ask for one, before JAX does any other work; else None.
+def placement_for(args, configs=()) -> SingleProcess:
+    """This process's placement: in the multi-worker job the run(s) ask for, joined before JAX does any other work;
+    else a single process.
 
     `configs`: the planned runs (a new run), or none (a resume: the run's settings are read after joining, since
     the other processes may not see its folder; --distribute multi-worker or a world option asks for the job)."""
@@ -224,7 +221,7 @@ def start_if_requested(args, configs=()) -> Optional[World]:
     if "multi-worker" not in kinds and not (given and not configs):
         if given:
             raise UsageError(f"{given[0]} applies only with --distribute multi-worker.")
-        return None
+        return SingleProcess()
     if len(kinds) > 1:
         raise UsageError("--distribute multi-worker cannot be mixed with other --distribute values in one command.")
     if backend.is_tensorflow():
@@ -238,7 +235,7 @@ def start_if_requested(args, configs=()) -> Optional[World]:
     world = join(world)
     for config in configs:
         check_batch_size(world, config.batch_size)
-    return world
+    return Chief(world) if world.is_chief else Follower(world)
 
 
 # ---------------------------------------------------------------- faults and resumes
@@ -251,28 +248,20 @@ def is_lost_process(error) -> bool:
     return any(sign in text for sign in LOST_PROCESS_SIGNS)
 
 
-def check_resume(hyperparameters: dict, world: Optional[World]) -> None:
-    """A multi-worker run resumes as a multi-worker job, and only such a run does (its batches stay the same)."""
-    trained_multi_worker = hyperparameters.get("distribute") == "multi-worker"
-    if trained_multi_worker and world is None:
-        raise UsageError("this run trained with --distribute multi-worker: resume it the same way, on every process "
-                         "(--distribute multi-worker --coordinator HOST:PORT --num-processes N --process-id I).")
-    if world is not None and not trained_multi_worker:
-        raise UsageError(f"this run trained with --distribute {hyperparameters.get('distribute', 'none')}; "
-                         "resume it without the multi-worker options.")
-    if world is not None:
-        check_batch_size(world, hyperparameters["batch_size"])
+# ---------------------------------------------------------------- this process's place in the job
+class Chief(SingleProcess):
+    """Process 0 of a multi-worker job: it owns the run folder, as a single process does, and shares what it
+    decides (the folder's name, the record and checkpoint a resume goes on from) with the others."""
 
+    def __init__(self, world: World):
+        self.world = world
 
-def shared_record(world: Optional[World], load_record):
-    """The run's record for a resume: `load_record()` on process 0 (which checks the run); the other processes get
-    a copy of its run.json and last checkpoint, kept in a temporary folder and never written back."""
-    if world is None:
-        return load_record()
-    from utils.runs.folder import RunFolder
-    from utils.runs.record import UnsavedRecord
+    checkpoint_options = {"overhead_budget": math.inf}  # held checkpoints could only be restored on process 0 alone
 
-    if world.is_chief:
+    def create_folder(self, outputs, label: str) -> RunFolder:
+        return RunFolder(from_process_zero(str(super().create_folder(outputs, label).path).encode()).decode())
+
+    def resumable_record(self, load_record) -> RunRecord:
         try:
             record = load_record()
         except UserError:
@@ -281,11 +270,80 @@ def shared_record(world: Optional[World], load_record):
         from_process_zero(json.dumps(record.data).encode())
         from_process_zero(record.folder.last_checkpoint.read_bytes())
         return record
-    data = from_process_zero(None)
-    if not data:
-        raise UserError(f"{world.name}: process 0 refused to resume the run (its output says why).")
-    copy = RunFolder(tempfile.mkdtemp(prefix="multiworker-resume-"))
-    atexit.register(shutil.rmtree, copy.path, True)
-    copy.last_checkpoint.parent.mkdir(parents=True)
-    copy.last_checkpoint.write_bytes(from_process_zero(None))
-    return UnsavedRecord(copy, json.loads(data))
+
+    def check_resume(self, hyperparameters: dict) -> None:
+        """A multi-worker run resumes as a multi-worker job, and only such a run does (its batches stay the same)."""
+        if hyperparameters.get("distribute") != "multi-worker":
+            raise UsageError(f"this run trained with --distribute {hyperparameters.get('distribute', 'none')}; "
+                             "resume it without the multi-worker options.")
+        check_batch_size(self.world, hyperparameters["batch_size"])
+
+    def note(self, record: RunRecord) -> None:
+        record.note(world=self.world.describe())
+
+    def epoch_plan(self, config, first_epoch: int = 0) -> EpochPlan:
+        """This process's slices of the job's global batches."""
+        world = self.world
+        return EpochPlan(config.batch_size, config.seed, first_epoch, config.epochs,
+                         world.num_processes, world.process_id, world.devices)
+
+    def check_fit_error(self, error) -> None:
+        if is_lost_process(error):
+            raise ProcessLost(first_line(error)) from error
+
+    @contextmanager
+    def evaluation_model(self, model, model_file, task):
+        """Process 0 evaluates alone, on a copy of the model outside the job."""
+        from utils.training.checkpoints import load_model_file
+
+        with on_this_process_only():
+            yield load_model_file(model_file, task)
+
+
+class Follower(Chief):
+    """Any other process of the job: it trains its slice of every batch and writes nothing in the run folder,
+    which it may not even see; its record lives in a private temporary folder that goes when it exits."""
+
+    owns_folder = False
+
+    def create_folder(self, outputs, label: str) -> RunFolder:
+        return RunFolder(from_process_zero(None).decode())
+
+    def lock(self, folder, purpose: str):
+        return contextlib.nullcontext()
+
+    def starting(self, folder):
+        return contextlib.nullcontext()
+
+    def create_record(self, folder: RunFolder, **facts) -> RunRecord:
+        return RunRecord.create(private_folder(), **facts)
+
+    def resumable_record(self, load_record) -> RunRecord:
+        data = from_process_zero(None)
+        if not data:
+            raise UserError(f"{self.world.name}: process 0 refused to resume the run (its output says why).")
+        copy = private_folder()
+        copy.last_checkpoint.parent.mkdir(parents=True)
+        copy.last_checkpoint.write_bytes(from_process_zero(None))
+        record = RunRecord(copy, json.loads(data))
+        record.save()
+        return record
+
+    def owns(self, action, *args):
+        return None
+
+    def finish(self, session, finish_run) -> None:
+        """The run is finished by process 0; this one reports the hash of its weights (the same as process 0's when
+        the job trained as one)."""
+        from utils.training.distribution import weights_sha256
+
+        weights = weights_sha256(session.model)
+        session.record.mark_completed(None, weights)
+        if session.verbosity > 0:
+            print(f"{self.world.name} finished (process 0 writes the run folder); weights_sha256 {weights}", flush=True)
+
+
+def private_folder() -> RunFolder:
+    path = tempfile.mkdtemp(prefix="multiworker-")
+    atexit.register(shutil.rmtree, path, True)
+    return RunFolder(path)

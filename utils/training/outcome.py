@@ -7,8 +7,18 @@ from contextlib import contextmanager
 
 from utils.core.errors import UserError
 from utils.core.signals import TrainingInterrupted
-from utils.training.callbacks import LossNotFinite
-from utils.training.multiworker import ProcessLost
+
+
+class LossNotFinite(Exception):
+    """Raised when an epoch's loss is NaN or infinite."""
+
+    def __init__(self, epoch: int, loss: float):
+        super().__init__(f"the training loss became {loss} in epoch {epoch}")
+        self.epoch = epoch
+
+
+class ProcessLost(Exception):
+    """A collective failed because another process of a multi-worker job stopped (killed, crashed, interrupted)."""
 
 
 class TrackerFailed(Exception):
