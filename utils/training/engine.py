@@ -307,8 +307,8 @@ def reload_for_training(record, task, config, last, distributed: bool, placement
     # The layers keep their saved dtype policies, but the model's own (which decides loss scaling) comes from here.
     with backend.dtype_policy(record.get("execution", {}).get("dtype_policy", "float32")):
         model = load_model_file(last, task, compile=False)
-    compile_model(model, task, config, placement.epoch_plan(config).steps_per_epoch(record.get("data")["sizes"]["train"]),
-                  distributed=distributed)
+    steps = placement.epoch_plan(config).steps_per_epoch(record.get("data")["sizes"]["train"])
+    compile_model(model, task, config, steps, distributed=distributed)
     restore_optimizer_state(model, last)
     restore_seed_states(model, last)
     return model

@@ -39,8 +39,8 @@ class SingleProcess:
 
     def check_resume(self, hyperparameters: dict) -> None:
         if hyperparameters.get("distribute") == "multi-worker":
-            raise UsageError("this run trained with --distribute multi-worker: resume it the same way, on every process "
-                             "(--distribute multi-worker --coordinator HOST:PORT --num-processes N --process-id I).")
+            raise UsageError("this run trained with --distribute multi-worker: resume it the same way, on every "
+                             "process (--distribute multi-worker --coordinator HOST:PORT --num-processes N --process-id I).")
 
     def note(self, record: RunRecord) -> None:
         """What the record says about where the run trained (nothing: one process is the default)."""
