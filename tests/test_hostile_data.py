@@ -111,3 +111,20 @@ def test_a_text_file_named_png_is_one_line(tmp_path):
     (tmp_path / "z.png").write_text("not an image\n" * 5)
     with pytest.raises(UserError, match="Cannot read image"):
         image_to_mnist(tmp_path / "z.png")
+
+
+def test_a_failed_download_names_its_cause(tmp_path, monkeypatch):
+    from utils.tasks import mnist
+
+    def unreachable(dataset):
+        raise Exception("URL fetch failure on https://example.invalid/mnist.npz: None -- [Errno -3] "
+                        "Temporary failure\nin name resolution")
+
+    monkeypatch.setattr(mnist, "_download", unreachable)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError) as raised:
+        mnist.load_image_arrays("mnist")
+    message = str(raised.value)
+    assert "[Errno -3] Temporary failure in name resolution" in message and "\n" not in message

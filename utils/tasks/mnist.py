@@ -127,9 +127,10 @@ def load_image_arrays(dataset: str, data_dir=None):
     try:
         return _download(dataset), f"keras.datasets.{SOURCES[dataset][3]} download"
     except Exception as error:
+        cause = " ".join(str(error).split()) or type(error).__name__  # Keras wraps the network error's reason
         raise UserError(
             f"No {dataset} data found: looked for {looked} (an .npz or the four IDX .gz files), "
-            f"and the download failed ({type(error).__name__}). Put the files in data/{dataset}/, pass --data-dir, "
+            f"and the download failed ({cause}). Put the files in data/{dataset}/, pass --data-dir, "
             "or train offline with --dataset fashion_mnist (Debian: apt-get install dataset-fashion-mnist) or mnist_5k."
         )
 
