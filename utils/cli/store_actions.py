@@ -30,19 +30,13 @@ def resolve_stored_run(text: str, outputs) -> Path:
 
 @command("runs", "this task's runs: --where, --sort, --columns, --format, --html")
 def list_runs(task, args) -> int:
-    from utils.runs.index import load_rows
-    from utils.runs.query import chosen_columns, known_columns, order, query_rows, render
+    from utils.runs.query import chosen_columns, render
 
     if Path(args.outputs).exists() and not Path(args.outputs).is_dir():
         raise UsageError(f"--outputs {args.outputs} is a file, not an outputs folder.")
-    rows = load_rows(args.outputs)
-    columns = known_columns(rows)
-    scoped = in_scope(task, args, rows)
-    shown = order(query_rows(args.outputs, args.where, scoped), args.sort, columns)
-    hidden = len(shown) - args.show if args.show and len(shown) > args.show else 0
-    shown = shown[: args.show] if hidden else shown
+    shown, hidden, columns, empty_note = listed_runs(task, args)
     if not shown and args.output_format == "table":
-        print(nothing_shown(task, args, rows, scoped))
+        print(empty_note)
     else:
         print(render(shown, chosen_columns(args.columns, columns), args.output_format))
     if args.output_format == "table":  # why each unreadable folder is unreadable, under the table
@@ -61,13 +55,35 @@ def list_runs(task, args) -> int:
     return 0
 
 
-def nothing_shown(task, args, rows, scoped) -> str:
+def listed_runs(task, args) -> tuple:
+    """(the rows to show, how many more match, every known column, what an empty listing says). A listing by start
+    time with no --where is answered by the index's SQL (only the rows shown are decoded); any other goes through
+    utils.runs.query over every row."""
+    from utils.runs.index import load_rows, page_by_started
+    from utils.runs.query import column_list, known_columns, order, query_rows
+
+    column = (args.sort or "-started").lstrip("-+")
+    page = None
+    if not args.where and column == "started":
+        page = page_by_started(args.outputs, None if args.all_tasks else task.name, args.show or None,
+                               descending=(args.sort or "-").startswith("-"))
+    if page is not None:
+        return page.rows, page.matching - len(page.rows), column_list(page.columns), nothing_shown(task, args, page.total, page.matching)
+    rows = load_rows(args.outputs)
+    columns = known_columns(rows)
+    scoped = in_scope(task, args, rows)
+    shown = order(query_rows(args.outputs, args.where, scoped), args.sort, columns)
+    hidden = len(shown) - args.show if args.show and len(shown) > args.show else 0
+    return shown[: args.show] if hidden else shown, hidden, columns, nothing_shown(task, args, len(rows), len(scoped))
+
+
+def nothing_shown(task, args, total: int, scoped: int) -> str:
     """What an empty listing says instead of a bare header."""
-    if not rows:
+    if not total:
         return f"No runs in {args.outputs}."
     if not scoped:
-        return f"No {task.name} runs in {args.outputs} ({len(rows)} of other tasks; --all-tasks lists them)."
-    return f"0 of {len(scoped)} runs match --where {' '.join(args.where or [])}."
+        return f"No {task.name} runs in {args.outputs} ({total} of other tasks; --all-tasks lists them)."
+    return f"0 of {scoped} runs match --where {' '.join(args.where or [])}."
 
 
 @command("diff", "what differs between two runs: settings, data, environment, results")

@@ -9,6 +9,7 @@ from pathlib import Path
 from utils.core.errors import UserError
 
 RUN_FILE = "run.json"
+HISTORY_FILE = "history.csv"
 # run.json "format": 2 and later write history.csv with 1-based epochs (epoch 1 is the first finished epoch).
 # Folders from before (no "format") hold Keras' 0-based CSVLogger numbering; read_history converts them, here only.
 FORMAT = 2
@@ -33,7 +34,7 @@ class RunFolder:
 
     # ---------------------------------------------------------------- files
     run_file = property(lambda self: self.path / RUN_FILE)
-    history = property(lambda self: self.path / "history.csv")
+    history = property(lambda self: self.path / HISTORY_FILE)
     model_file = property(lambda self: self.path / "model.h5")
     checkpoints = property(lambda self: self.path / "checkpoints")
     last_checkpoint = property(lambda self: self.checkpoints / "last.h5")
@@ -114,8 +115,8 @@ class EvaluationFolder:
 
 # ---------------------------------------------------------------- the outputs folder's own files
 def store_index(outputs) -> Path:
-    """A cache of every run's summary row (utils.runs.index); the run folders stay the truth."""
-    return Path(outputs) / ".runs-index.json"
+    """An index of every run's summary row (utils.runs.index_db); the run folders stay the truth."""
+    return Path(outputs) / ".runs-index.sqlite"
 
 
 def trash(outputs) -> Path:

@@ -1,26 +1,26 @@
-"""Summary rows of every run in an outputs folder, served from a cache so that 10,000 runs list in a second or two.
+"""Summary rows of every run in an outputs folder, served from an index so that 100,000 runs list in a second or two.
 
-The run folders stay the truth: the cache (outputs/.runs-index.json) keeps one row per run folder keyed by its
-run.json's modification time and size, and a row whose key no longer matches is rebuilt from the folder. The cache
-is replaced atomically, so a crash or a second writer leaves either the old or the new file, never half of one;
-a lost update only means that row is rebuilt again next time. A missing or damaged cache is rebuilt.
-A folder that cannot be read is one `unreadable` row, never a failure of the listing.
+The run folders stay the truth: the index (utils.runs.index_db, outputs/.runs-index.sqlite) keeps one row per run
+folder keyed by its run.json's modification time and size; each listing looks at every run.json (one stat call
+each), reads the rows whose key changed or is new, and drops the rows of folders that are gone. Delete the index at
+will. A folder that cannot be read is one `unreadable` row, never a failure of the listing.
 """
 import csv
 import io
-import json
 import os
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 
-from utils.core import atomic
 from utils.core.errors import UserError
-from utils.runs.folder import RUN_FILE, RunFolder, store_index
+from utils.runs import index_db
+from utils.runs.folder import HISTORY_FILE, RUN_FILE, store_index
 from utils.runs.lock import is_locked
 from utils.runs.record import MONITOR, RunRecord
 from utils.runs.settings import effective_settings
 from utils.runs.timing import TIMING_COLUMNS, timing_of
 
-CACHE_VERSION = 2  # the row's shape: a cache of another version is rebuilt
 # Columns every row has, in their display order; hyperparameters and test metrics follow.
 BASE_COLUMNS = ("run", "status", "task", "dataset", "model", "params", "epochs", "best_val_accuracy", "best_epoch",
                 "test_accuracy", "test_loss", *TIMING_COLUMNS, "started", "ended", "sweep", "data_source", "data_sha256",
@@ -70,10 +70,11 @@ def unreadable_row(name: str, reason: str) -> dict:
     return {"run": name, "status": "unreadable", "reason": reason}
 
 
-def validation_history(folder: RunFolder) -> list:
+def validation_history(folder) -> list:
     """The monitored validation value of every finished epoch (for sparklines), read without pandas."""
     try:
-        text = folder.history.read_text()
+        with open(os.path.join(folder, HISTORY_FILE)) as handle:
+            text = handle.read()
     except (OSError, UnicodeDecodeError):
         return []
     values = []
@@ -85,30 +86,61 @@ def validation_history(folder: RunFolder) -> list:
     return values
 
 
-def _read_cache(outputs) -> dict:
-    try:
-        cache = json.loads(store_index(outputs).read_text())
-    except (OSError, ValueError):
-        return {}
-    runs = cache.get("runs") if isinstance(cache, dict) and cache.get("version") == CACHE_VERSION else None
-    return runs if isinstance(runs, dict) else {}
-
-
-def _write_cache(outputs, runs: dict) -> None:
-    try:
-        atomic.write_json(store_index(outputs), {"version": CACHE_VERSION, "runs": runs})
-    except OSError:
-        pass  # a read-only outputs folder still lists; it just rebuilds every time
-
-
-def _fresh_row(path: str, key: list, cached) -> tuple:
-    """(row, whether it was rebuilt): the cached row while its key matches, else one read from the folder."""
-    if isinstance(cached, dict) and cached.get("key") == key and isinstance(cached.get("row"), dict):
-        return cached["row"], False
-    try:
-        return summary_row(RunRecord.load(path)), True
+def _fresh_row(path: str) -> dict:
+    try:  # plain open, not Path: this runs once per new or changed run, 100,000 times on a first listing
+        with open(os.path.join(path, RUN_FILE), "rb") as handle:
+            return summary_row(RunRecord.parse(path, handle.read()))
     except (UserError, OSError, KeyError, TypeError, AttributeError, ValueError) as error:
-        return unreadable_row(os.path.basename(path), str(error)), True
+        return unreadable_row(os.path.basename(path), str(error))
+
+
+def scan(outputs) -> tuple:
+    """({name: (mtime_ns, size)} of every run.json directly under `outputs`, [an unreadable row per folder whose
+    run.json cannot even be looked at]). Hidden folders and folders without run.json are not runs."""
+    keys, broken = {}, []
+    with os.scandir(outputs) as entries:
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.is_dir():
+                continue
+            try:  # plain strings, not Path objects: this loop runs once per run, 100,000 times for 100,000 runs
+                stat = os.stat(os.path.join(entry.path, RUN_FILE))
+            except FileNotFoundError:
+                continue
+            except OSError as error:
+                broken.append(unreadable_row(entry.name, error.strerror or str(error)))
+                continue
+            keys[entry.name] = (stat.st_mtime_ns, stat.st_size)
+    return keys, broken
+
+
+def open_index(outputs) -> tuple:
+    """(a connection to the index brought up to date with the folders, the unreadable rows the scan found, the rows
+    read afresh by name): a row is read from its folder only when its run.json is new or changed, and a vanished
+    folder's row is dropped."""
+    keys, broken = scan(outputs)
+    _forget_json_cache(outputs)
+    connection = index_db.connect(store_index(outputs))
+    stored = index_db.keys(connection)
+    fresh = {name: (key, _fresh_row(os.path.join(outputs, name))) for name, key in keys.items() if stored.get(name) != key}
+    vanished = set(stored) - set(keys)
+    if fresh or vanished:
+        try:
+            index_db.update(connection, outputs, fresh, vanished)
+        except sqlite3.OperationalError:  # a read-only outputs folder, or a writer stuck past the busy timeout
+            connection.close()
+            connection = index_db.connect(":memory:")
+            fresh.update({name: (key, _fresh_row(os.path.join(outputs, name))) for name, key in keys.items()
+                          if name not in fresh})
+            index_db.update(connection, outputs, fresh, ())
+    return connection, broken, {name: row for name, (_, row) in fresh.items()}
+
+
+def _forget_json_cache(outputs) -> None:
+    """The JSON cache this index replaced (outputs/.runs-index.json) is only stale weight now."""
+    try:
+        os.remove(os.path.join(outputs, ".runs-index.json"))
+    except OSError:
+        pass
 
 
 def live_status(path: Path, row: dict) -> str:
@@ -120,29 +152,42 @@ def live_status(path: Path, row: dict) -> str:
     return RunRecord(path, {"status": "running", "environment": row.get("_process") or {}}).status
 
 
+def with_live_status(outputs, rows) -> list:
+    return [row if row.get("status") != "running" else {**row, "status": live_status(Path(outputs) / row["run"], row)}
+            for row in rows]
+
+
 def load_rows(outputs) -> list:
     """A row per run folder directly under `outputs` (hidden folders and folders without run.json are not runs)."""
-    outputs = Path(outputs)
-    if not outputs.is_dir():
+    if not Path(outputs).is_dir():
         return []
-    cached_runs = _read_cache(outputs)
-    runs, rows, changed = {}, [], False
-    with os.scandir(outputs) as entries:
-        for entry in entries:
-            if entry.name.startswith(".") or not entry.is_dir():
-                continue
-            try:  # plain strings, not Path objects: this loop runs once per run, 10,000 times for 10,000 runs
-                stat = os.stat(os.path.join(entry.path, RUN_FILE))
-            except FileNotFoundError:
-                continue
-            except OSError as error:
-                rows.append(unreadable_row(entry.name, error.strerror or str(error)))
-                continue
-            key = [stat.st_mtime_ns, stat.st_size]
-            row, rebuilt = _fresh_row(entry.path, key, cached_runs.get(entry.name))
-            changed |= rebuilt
-            runs[entry.name] = {"key": key, "row": row}
-            rows.append(row if row.get("status") != "running" else {**row, "status": live_status(Path(entry.path), row)})
-    if changed or set(runs) != set(cached_runs):
-        _write_cache(outputs, runs)
-    return rows
+    connection, broken, fresh = open_index(outputs)
+    with closing(connection):
+        return with_live_status(outputs, index_db.all_rows(connection, fresh)) + broken
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list  # the rows asked for, in order
+    matching: int  # how many rows the scope holds in all
+    total: int  # how many runs the outputs folder holds
+    columns: list  # every column some row has
+
+
+def page_by_started(outputs, task=None, limit=None, descending=True):
+    """The first `limit` runs (of `task` and of records too damaged to name one; all with None) by start time,
+    newest first unless not `descending`, read from the index without decoding the other rows; None when some
+    start time is not text (then only utils.runs.query.order sorts them as it always has)."""
+    if not Path(outputs).is_dir():
+        return Page([], 0, 0, [])
+    connection, broken, _ = open_index(outputs)
+    with closing(connection):
+        if not index_db.starts_are_text(connection):
+            return None
+        rows = with_live_status(outputs, index_db.by_started(connection, task, limit, descending))
+        columns = dict.fromkeys([*index_db.column_names(connection), *(key for row in broken for key in row)])
+        page = Page(rows, index_db.count(connection, task) + len(broken), index_db.count(connection) + len(broken),
+                    list(columns))
+    if not limit or len(rows) < limit:  # an unreadable folder has no start time: it sorts last
+        page.rows.extend(broken[: limit - len(rows) if limit else None])
+    return page

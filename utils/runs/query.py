@@ -44,9 +44,13 @@ class Filter:
 
 
 def known_columns(rows) -> list:
+    return column_list(key for row in rows for key in row)
+
+
+def column_list(names) -> list:
+    """The base columns and every setting, then the other `names` (hidden `_` names left out), each once."""
     columns = dict.fromkeys([*BASE_COLUMNS, *(option.name for option in setting_options())])
-    for row in rows:
-        columns.update(dict.fromkeys(row))
+    columns.update(dict.fromkeys(names))
     return [column for column in columns if not column.startswith("_")]
 
 

@@ -98,8 +98,14 @@ class RunRecord:
         folder = RunFolder(folder)
         if not folder.run_file.is_file():
             raise UserError(f"{folder} is not a run folder: it has no {RUN_FILE}.")
+        return cls.parse(folder, folder.run_file.read_bytes())
+
+    @classmethod
+    def parse(cls, folder, text: bytes) -> "RunRecord":
+        """The record a run.json's bytes hold, or one UserError saying how the run folder is damaged."""
+        folder = RunFolder(folder)
         try:
-            data = json.loads(folder.run_file.read_text())
+            data = json.loads(text.decode())
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise UserError(f"{folder.run_file} is not valid JSON ({error}); the run folder is damaged.")
         if not isinstance(data, dict):
