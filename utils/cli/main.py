@@ -22,8 +22,38 @@ def main(task_name: str, argv=None) -> int:
     model_names = [spec.name for spec in models_for_task(task.name)]
     argv = command_argv([str(item) for item in argv], f"{task.name}.py", model_names)
     args = parse_arguments(build_parser(task, model_names), task, argv)
+    task = bound_task(task, args)
     with termination_raises():  # a signal at any moment of a run's life ends it as `interrupted`
         return COMMANDS[args.command].run(task, args)
+
+
+def bound_task(task, args):
+    """A task whose classes come from its data (a CSV) bound to the table before training, and to what the run
+    recorded before evaluate, predict and resume; every other task and command as it is."""
+    if task.bind is None:
+        return task
+    if args.command == "train" or (args.command == "sweep" and getattr(args, "data", None)):
+        options = {option.name: getattr(args, option.name) for option in task.data_options}
+        return task.bind(task, options, None, announce=not args.quiet)
+    if args.command in ("evaluate", "predict", "resume"):
+        from utils.cli.actions import resolve_run_name
+        from utils.runs.folder import RunFolder
+        from utils.runs.record import RunRecord
+
+        record = RunRecord.load(run_folder_of(resolve_run_name(args.run, args.outputs), RunFolder))
+        if record.get("task") == task.name:  # another task's run is refused, with its name, by the command
+            return task.bind(task, record.get("hyperparameters")["data_options"], record.get("data"))
+    return task
+
+
+def run_folder_of(path, folder_type):
+    """The run folder a path names: itself, or the run holding a model file or checkpoint."""
+    from pathlib import Path
+
+    for candidate in [Path(path), *Path(path).parents]:
+        if folder_type(candidate).run_file.is_file():
+            return candidate
+    return Path(path)
 
 
 def run_task(task_name: str, argv=None) -> None:

@@ -24,6 +24,8 @@ def evaluate_and_report(model, task, dataset, destination) -> dict:
     results = model.evaluate(features, encode_labels(task, dataset.y_test), batch_size=1024, return_dict=True, verbose=0)
     test_metrics = {f"test_{name}": float(value) for name, value in results.items()}
     probabilities = model.predict(features, batch_size=1024, verbose=0)
+    if task.regression:
+        return regression_report(dataset, probabilities, test_metrics, destination)
     test_metrics.update(classification_metrics(task, dataset, probabilities))
     predictions = predicted_classes(task, probabilities)
     labels = list(range(task.num_classes))
@@ -40,6 +42,26 @@ def evaluate_and_report(model, task, dataset, destination) -> dict:
         + "\n",
     )
     plot_confusion_matrix(matrix, names, Path(destination.plots) / "confusion_matrix.png")
+    return test_metrics
+
+
+def regression_metrics(truth, predicted, prefix: str = "test_") -> dict:
+    return {f"{prefix}mae": float(sk_metrics.mean_absolute_error(truth, predicted)),
+            f"{prefix}rmse": float(np.sqrt(sk_metrics.mean_squared_error(truth, predicted))),
+            f"{prefix}r2": float(sk_metrics.r2_score(truth, predicted))}
+
+
+def regression_report(dataset, outputs, keras_metrics: dict, destination) -> dict:
+    """MAE, RMSE and R² in the target's own units, beside the mean predictor's (the training rows' mean); the
+    Keras loss is on the standardised target, as the model trained."""
+    restore = dataset.preprocessing.restore_target
+    truth, predicted = restore(dataset.y_test), restore(outputs)
+    mean_of_training = float(restore(dataset.y_train).mean())
+    test_metrics = {"test_loss": keras_metrics["test_loss"], **regression_metrics(truth, predicted),
+                    **regression_metrics(truth, np.full_like(truth, mean_of_training), "test_mean_baseline_")}
+    atomic.write_text(destination.classification_report,
+                      f"Regression on {len(truth)} test rows (target mean of the training rows: {mean_of_training:.6g})\n\n"
+                      + format_test_metrics(test_metrics) + "\n")
     return test_metrics
 
 
@@ -85,5 +107,9 @@ def format_test_metrics(test_metrics: dict) -> str:
     for name, label in (("test_loss", "loss"), ("test_roc_auc", "ROC AUC"), ("test_precision", "precision"),
                         ("test_recall", "recall"), ("test_f1", "F1")):
         if test_metrics.get(name) is not None:
-            parts.append(f"{label} {test_metrics[name]:.4f}")
+            parts.append(f"{label} {test_metrics[name]:.4f}" + (" (constant-score baseline 0.5)" if name == "test_roc_auc" else ""))
+    for name, label in (("mae", "MAE"), ("rmse", "RMSE"), ("r2", "R²")):
+        if test_metrics.get(f"test_{name}") is not None:
+            parts.append(f"{label} {test_metrics[f'test_{name}']:.4g} (mean-predictor baseline "
+                         f"{test_metrics[f'test_mean_baseline_{name}']:.4g})")
     return "Test set: " + ", ".join(parts)

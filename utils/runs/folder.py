@@ -43,6 +43,9 @@ class RunFolder:
     summary = property(lambda self: self.path / "summary.txt")
     resolved_config = property(lambda self: self.path / "config.yaml")
     preprocessing = property(lambda self: self.path / "preprocessing.json")
+    fitted_preprocessing = property(lambda self: self.path / "preprocessing.joblib")  # a CSV task's fitted pipeline
+    schema_file = property(lambda self: self.path / "schema.json")  # a CSV task's column types and reasons
+    split_rows = property(lambda self: self.path / "splits.json")  # the CSV row positions of each split
     classification_report = property(lambda self: self.path / "classification_report.txt")
     report = property(lambda self: self.path / "report.html")
     tensorboard = property(lambda self: self.path / "tensorboard")

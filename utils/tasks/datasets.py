@@ -26,6 +26,9 @@ class Dataset:
     source: str  # where it was read from
     notes: list = field(default_factory=list)  # anything a reader of run.json should know about these splits
     preprocessing: Optional[object] = None  # fitted on the training split; has .to_json() and .transform()
+    facts: dict = field(default_factory=dict)  # more for run.json's "data" (a table's schema, target, missing values)
+    # RunFolder attribute name -> write(path): files the run keeps beside its model (the fitted pipeline, split rows)
+    run_files: dict = field(default_factory=dict)
 
     def sizes(self) -> dict:
         return {"train": len(self.x_train), "validation": len(self.x_val), "test": len(self.x_test)}

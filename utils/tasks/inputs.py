@@ -16,7 +16,7 @@ def shape_inputs(model, features: np.ndarray) -> np.ndarray:
 
 
 def encode_labels(task, labels: np.ndarray) -> np.ndarray:
-    """Binary tasks: one float column; multi-class: one-hot rows (any Keras loss, mse included, accepts these)."""
-    if task.binary:
+    """Binary tasks and regression: one float column; multi-class: one-hot rows (any Keras loss, mse included, accepts these)."""
+    if task.binary or task.regression:
         return labels.astype(np.float32).reshape(-1, 1)
     return np.eye(task.num_classes, dtype=np.float32)[labels]

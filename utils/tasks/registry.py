@@ -20,10 +20,18 @@ class Task:
     # features plus a label per input; `preprocessing` is the run's saved TabularPreprocessor or None.
     read_predict_inputs: Optional[Callable] = None
     predict_help: str = "inputs to predict"
+    kind: str = "classification"  # or "regression": one linear output, labels are float values
+    # bind(task, data_options, recorded, announce) -> Task: a task whose classes and input width come from its data
+    # (a CSV) is bound before training to the table, and before evaluate/predict/resume to what the run recorded.
+    bind: Optional[Callable] = None
 
     @property
     def binary(self) -> bool:
-        return self.num_classes == 2
+        return self.num_classes == 2 and not self.regression
+
+    @property
+    def regression(self) -> bool:
+        return self.kind == "regression"
 
 
 TASKS: dict[str, Task] = {}

@@ -164,6 +164,7 @@ def new_run_facts(task, config, dataset, model) -> dict:
             "sizes": dataset.sizes(),
             "class_names": list(dataset.class_names),
             "notes": dataset.notes,
+            **dataset.facts,
         },
         parameters=int(model.count_params()),
         execution={
@@ -185,6 +186,9 @@ def write_run_files(folder: RunFolder, model, config, dataset) -> None:
     save_resolved_config(config, folder.resolved_config)
     if dataset.preprocessing is not None:
         atomic.write_json(folder.preprocessing, dataset.preprocessing.to_json())
+    for name, write in dataset.run_files.items():
+        with atomic.atomic_path(getattr(folder, name)) as temporary:
+            write(temporary)
     plot_network(model, folder.model_plot)  # plots/model.png, for report.html
 
 

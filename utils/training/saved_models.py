@@ -11,6 +11,7 @@ from utils.core.errors import UsageError, UserError
 from utils.reports import evaluation as reports
 from utils.runs.folder import RunFolder
 from utils.runs.record import RunRecord, command_line, now_iso
+from utils.tasks.table_pipeline import load_pipeline
 from utils.tasks.tabular import load_preprocessing
 from utils.training.checkpoints import load_model_file, resolve_model_path
 
@@ -31,6 +32,9 @@ def run_of(path, task) -> tuple:
 
 
 def saved_preprocessing(folder: RunFolder):
+    """The run's fitted preprocessing: a CSV task's pipeline (joblib), a built-in table's JSON, or None."""
+    if folder.fitted_preprocessing.is_file():
+        return load_pipeline(folder.fitted_preprocessing)
     return load_preprocessing(folder.preprocessing) if folder.preprocessing.is_file() else None
 
 
@@ -47,6 +51,23 @@ def reload_dataset(task, record, config):
             f"(sha256 {dataset.sha256[:12]}… vs {recorded[:12]}… recorded by the run); results are not comparable."
         )
     return dataset
+
+
+def prediction_frame(task, names, outputs, class_names, preprocessing) -> pd.DataFrame:
+    """Input, predicted class (or value) and the probabilities: of the positive class when binary, of every class
+    when there are a few, else of the predicted one."""
+    if task.regression:
+        return pd.DataFrame({"input": names, "predicted": preprocessing.restore_target(outputs).round(6)})
+    predicted = reports.predicted_classes(task, outputs)
+    table = pd.DataFrame({"input": names, "predicted": [class_names[index] for index in predicted]})
+    if task.binary:
+        table[f"P({class_names[1]})"] = outputs.reshape(-1).round(4)
+        return table
+    table["probability"] = outputs.max(axis=1).round(4)
+    if task.bind is not None:  # a CSV's classes: one column each, for a spreadsheet
+        for index, name in enumerate(class_names):
+            table[f"P({name})"] = outputs[:, index].round(4)
+    return table
 
 
 def evaluate(task, path, verbosity: int = 1) -> Path:
@@ -72,17 +93,12 @@ def predict(task, path, inputs, verbosity: int = 1) -> Path:
         raise UsageError("predict needs a run (or a model file) and at least one input after it.")
     record, model_file, _ = run_of(path, task)
     model = load_model_file(model_file, task)
-    features, names = task.read_predict_inputs(inputs, saved_preprocessing(record.folder))
+    preprocessing = saved_preprocessing(record.folder)
+    features, names = task.read_predict_inputs(inputs, preprocessing)
     from utils.tasks.inputs import shape_inputs
 
-    probabilities = model.predict(shape_inputs(model, features), verbose=0)
-    class_names = record.get("data")["class_names"]
-    predicted = reports.predicted_classes(task, probabilities)
-    table = pd.DataFrame({"input": names, "predicted": [class_names[index] for index in predicted]})
-    if task.binary:
-        table[f"P({class_names[1]})"] = probabilities.reshape(-1).round(4)
-    else:
-        table["probability"] = probabilities.max(axis=1).round(4)
+    outputs = model.predict(shape_inputs(model, features), verbose=0)
+    table = prediction_frame(task, names, outputs, record.get("data")["class_names"], preprocessing)
     folder = record.folder.predictions
     folder.mkdir(exist_ok=True)
     output = folder / f"{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}.csv"
