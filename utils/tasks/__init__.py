@@ -1,11 +1,11 @@
 """Tasks: what data a task trains on, how its labels look, how new inputs are read for --predict.
 
-One module per task (mnist, churn, xor, iris), each with its loader and its `register_task(Task(...))`, mirroring
+One module per task (mnist, churn, xor, iris, csv_table for any CSV), each with its loader and its `register_task(Task(...))`, mirroring
 models/. This package may import utils.core only; it never imports Keras at module level.
 """
 import difflib
 
-from utils.tasks import churn, iris, mnist, xor  # noqa: F401  (each registers its task on import)
+from utils.tasks import churn, csv_table, iris, mnist, xor  # noqa: F401  (each registers its task on import)
 from utils.tasks.registry import TASKS, Task
 
 
