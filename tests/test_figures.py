@@ -188,13 +188,15 @@ def test_a_few_runs_keep_every_colour(captured):
     assert len(lines) == 2 * overlay.MANY_RUNS and not any(line.get_color() == overlay.OTHER_COLOUR for line in lines)
 
 
-def test_confusion_matrix_shows_counts_and_rates_per_true_class(captured):
-    matrix = np.array([[1593, 0], [407, 0]])
+def test_confusion_matrix_is_coloured_by_rate_per_true_class_and_prints_counts(captured):
+    matrix = np.array([[1556, 37], [242, 165]])
     plots.plot_confusion_matrix(matrix, ["stayed", "exited"], Path("confusion_matrix.png"))
-    counts_axes, rates_axes = captured["confusion_matrix.png"].axes[:2]
-    assert counts_axes.images[0].get_array().tolist() == [[1593, 0], [407, 0]]
-    assert rates_axes.images[0].get_array().tolist() == [[1.0, 0.0], [1.0, 0.0]]
-    assert "100.0%" in [text.get_text() for text in rates_axes.texts]
+    axes = captured["confusion_matrix.png"].axes[0]
+    colours = axes.images[0].get_array()
+    # The 242 missed leavers are 59 % of their class: coloured above the 165 caught ones, not by their count.
+    assert colours[1, 0] == pytest.approx(242 / 407) and colours[1, 0] > colours[1, 1]
+    assert np.allclose(colours.sum(axis=1), 1.0)
+    assert "242\n59.5%" in [text.get_text() for text in axes.texts]
 
 
 def test_run_report_prints_sizes_percentages_and_flat_series_for_people(tmp_path):

@@ -1,4 +1,5 @@
-"""The test-set report of a model: metrics, classification report, confusion matrix, and history reading."""
+"""The test-set report of a model: metrics, classification report, confusion matrix, the threshold curves of a
+binary task, every row of a tiny test set, and history reading."""
 from pathlib import Path
 
 import numpy as np
@@ -6,18 +7,31 @@ import pandas as pd
 from sklearn import metrics as sk_metrics
 
 from utils.core import atomic
-from utils.reports.plots import plot_confusion_matrix
+from utils.reports.plots import plot_confusion_matrix, plot_threshold_curves
+
+# A binary model's output is P(class 1); this is where it turns into a predicted class (precision, recall, F1 and
+# the confusion matrix depend on it; ROC AUC and average precision do not).
+DECISION_THRESHOLD = 0.5
+# Test sets this small (XOR's truth table) are reported row by row with their predicted probabilities.
+SMALL_TEST_SET = 16
 
 
 def predicted_classes(task, probabilities: np.ndarray) -> np.ndarray:
     if task.binary:
-        return (probabilities.reshape(-1) >= 0.5).astype(np.int64)
+        return (probabilities.reshape(-1) >= DECISION_THRESHOLD).astype(np.int64)
     return probabilities.argmax(axis=1)
 
 
+def evaluating_line(dataset) -> str:
+    """The status line while the test set is evaluated: 'evaluating on 10,000 test images ...'."""
+    kind = "images" if dataset.x_test.ndim > 2 else "rows"
+    return f"evaluating on {len(dataset.x_test):,} test {kind} ..."
+
+
 def evaluate_and_report(model, task, dataset, destination) -> dict:
-    """Evaluate on the test split, write the classification report and the confusion matrix into `destination`
-    (a RunFolder or an EvaluationFolder); return the test_* metrics."""
+    """Evaluate on the test split, write the classification report and the figures (confusion matrix; ROC and
+    precision-recall curves for a binary task) into `destination` (a RunFolder or an EvaluationFolder); return the
+    test_* metrics."""
     from utils.tasks.inputs import encode_labels, shape_inputs
 
     features = shape_inputs(model, dataset.x_test)
@@ -31,18 +45,46 @@ def evaluate_and_report(model, task, dataset, destination) -> dict:
     labels = list(range(task.num_classes))
     matrix = sk_metrics.confusion_matrix(dataset.y_test, predictions, labels=labels)
     names = [str(name) for name in dataset.class_names]
+    atomic.write_text(destination.classification_report,
+                      classification_text(task, dataset, probabilities, matrix, test_metrics))
+    plots = Path(destination.plots)
+    plot_confusion_matrix(matrix, names, plots / "confusion_matrix.png")
+    if task.binary and len(set(dataset.y_test)) == 2:
+        plot_threshold_curves(dataset.y_test, probabilities.reshape(-1), names[1], DECISION_THRESHOLD, plots)
+    return test_metrics
+
+
+def classification_text(task, dataset, probabilities, matrix, test_metrics) -> str:
+    """classification_report.txt: scikit-learn's report, the confusion matrix, the decision threshold of a binary
+    task, every row of a tiny test set, and the test metrics beside the majority-class baseline."""
+    names = [str(name) for name in dataset.class_names]
     report = sk_metrics.classification_report(
-        dataset.y_test, predictions, labels=labels, target_names=names, digits=4, zero_division=0
+        dataset.y_test, predicted_classes(task, probabilities), labels=list(range(task.num_classes)),
+        target_names=names, digits=4, zero_division=0,
     )
     matrix_text = pd.DataFrame(matrix, index=[f"true {n}" for n in names], columns=[f"pred {n}" for n in names])
-    atomic.write_text(
-        destination.classification_report,
-        f"{report}\nConfusion matrix (rows: true class, columns: predicted class)\n{matrix_text.to_string()}\n\n"
-        + format_test_metrics(test_metrics)
-        + "\n",
-    )
-    plot_confusion_matrix(matrix, names, Path(destination.plots) / "confusion_matrix.png")
-    return test_metrics
+    sections = [report, "Confusion matrix (rows: true class, columns: predicted class)\n" + matrix_text.to_string()]
+    if task.binary:
+        sections.append(threshold_sentence(names[1]))
+    if len(dataset.x_test) <= SMALL_TEST_SET:
+        sections.append("Every test row with its predicted probability:\n" + prediction_table(None, task, dataset, probabilities))
+    return "\n\n".join(sections + [format_test_metrics(test_metrics)]) + "\n"
+
+
+def threshold_sentence(positive_name: str) -> str:
+    return (f"Decision threshold {DECISION_THRESHOLD:g}: a row is predicted {positive_name} when P({positive_name}) >= "
+            f"{DECISION_THRESHOLD:g}; precision, recall, F1 and the confusion matrix use it, ROC AUC and average "
+            "precision do not.")
+
+
+def accuracy_baseline(task, dataset):
+    """The validation accuracy of predicting the training split's commonest class for everyone, drawn on a binary
+    task's accuracy plot (churn's first epochs sit on it); None for other tasks, whose chance level lies far
+    below their curves and would squash them, and without validation rows."""
+    if not task.binary or len(dataset.y_val) == 0:
+        return None
+    majority_class = np.bincount(dataset.y_train, minlength=task.num_classes).argmax()
+    return float(np.mean(dataset.y_val == majority_class))
 
 
 def regression_metrics(truth, predicted, prefix: str = "test_") -> dict:
@@ -71,8 +113,10 @@ def classification_metrics(task, dataset, probabilities) -> dict:
     extra = {"test_majority_baseline_accuracy": float(np.mean(dataset.y_test == majority_class))}
     if task.binary:
         scores = probabilities.reshape(-1)
+        both = len(set(dataset.y_test)) == 2
         extra.update(
-            test_roc_auc=float(sk_metrics.roc_auc_score(dataset.y_test, scores)) if len(set(dataset.y_test)) == 2 else None,
+            test_roc_auc=float(sk_metrics.roc_auc_score(dataset.y_test, scores)) if both else None,
+            test_average_precision=float(sk_metrics.average_precision_score(dataset.y_test, scores)) if both else None,
             test_precision=float(sk_metrics.precision_score(dataset.y_test, predictions, zero_division=0)),
             test_recall=float(sk_metrics.recall_score(dataset.y_test, predictions, zero_division=0)),
             test_f1=float(sk_metrics.f1_score(dataset.y_test, predictions, zero_division=0)),
@@ -80,11 +124,13 @@ def classification_metrics(task, dataset, probabilities) -> dict:
     return extra
 
 
-def prediction_table(model, task, dataset) -> str:
-    """Each test row with its true label and predicted probabilities, for tiny test sets such as XOR's."""
+def prediction_table(model, task, dataset, probabilities=None) -> str:
+    """Each test row with its true label and predicted probabilities, for tiny test sets such as XOR's; the
+    probabilities are predicted by `model` unless given."""
     from utils.tasks.inputs import shape_inputs
 
-    probabilities = model.predict(shape_inputs(model, dataset.x_test), verbose=0)
+    if probabilities is None:
+        probabilities = model.predict(shape_inputs(model, dataset.x_test), verbose=0)
     table = pd.DataFrame(dataset.x_test.reshape(len(dataset.x_test), -1), columns=None)
     table.columns = [f"x{index}" for index in range(table.shape[1])]
     table["label"] = dataset.y_test
@@ -104,7 +150,8 @@ def format_test_metrics(test_metrics: dict) -> str:
     baseline = test_metrics.get("test_majority_baseline_accuracy")
     if accuracy is not None:
         parts.append(f"test accuracy {accuracy:.2%}" + (f" (majority-class baseline {baseline:.2%})" if baseline is not None else ""))
-    for name, label in (("test_loss", "loss"), ("test_roc_auc", "ROC AUC"), ("test_precision", "precision"),
+    for name, label in (("test_loss", "loss"), ("test_roc_auc", "ROC AUC"),
+                        ("test_average_precision", "average precision"), ("test_precision", "precision"),
                         ("test_recall", "recall"), ("test_f1", "F1")):
         if test_metrics.get(name) is not None:
             parts.append(f"{label} {test_metrics[name]:.4f}" + (" (constant-score baseline 0.5)" if name == "test_roc_auc" else ""))

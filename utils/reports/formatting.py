@@ -7,7 +7,8 @@ from utils.reports.plots import constant_value
 
 # test_* metrics in display order: proportions as percentages, scores to four decimals.
 TEST_METRICS = (("test_accuracy", "accuracy", "percent"), ("test_loss", "loss", "score"),
-                ("test_roc_auc", "ROC AUC", "score"), ("test_precision", "precision", "percent"),
+                ("test_roc_auc", "ROC AUC", "score"), ("test_average_precision", "average precision", "score"),
+                ("test_precision", "precision", "percent"),
                 ("test_recall", "recall", "percent"), ("test_f1", "F1", "score"))
 SEPARATOR = " · "
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from utils.core import atomic
+from utils.reports.evaluation import threshold_sentence
 from utils.reports.formatting import (SEPARATOR, constant_series_notes, format_sizes, format_value, percent,
                                       test_metric_rows)
 from utils.reports.overlay import MANY_RUNS
@@ -82,6 +83,7 @@ def write_run_report(folder) -> Path:
         f" · data {html.escape(record['data']['name'])}: {html.escape(format_sizes(record['data']['sizes']))} samples</p>",
         "".join(f"<p>Data note: {html.escape(str(note))}</p>" for note in record["data"].get("notes") or []),
         "<h2>Test set</h2>", _table(test_metric_rows(record.get("test_metrics") or {}) or {"test": "not evaluated"}),
+        binary_notes(record), _figures([plots / "roc_curve.png", plots / "precision_recall_curve.png"]),
         "<h2>Curves</h2>", _figures([plots / "accuracy_loss.png"], wide=True),
         _figures([plots / "epoch_time.png", plots / "learning_rate.png"]), notes,
         "<h2>Classification report and confusion matrix</h2>", _pre(folder.classification_report),
@@ -99,6 +101,14 @@ def write_run_report(folder) -> Path:
     path = folder.report
     atomic.write_text(path, _page(f"{record['model']} — {record['run_id']}", "".join(body)))
     return path
+
+
+def binary_notes(record: dict) -> str:
+    """The decision threshold of a two-class run, which precision, recall and the confusion matrix depend on."""
+    names = (record.get("data") or {}).get("class_names") or []
+    if len(names) != 2:
+        return ""
+    return f'<p class="note">{html.escape(threshold_sentence(str(names[1])))}</p>'
 
 
 def comparison_table(table: pd.DataFrame) -> str:

@@ -14,7 +14,8 @@ import numpy as np  # noqa: E402
 from matplotlib.legend import Legend  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
-from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
+from sklearn.metrics import (ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay,  # noqa: E402
+                             precision_score, recall_score)
 
 from utils.core import atomic
 
@@ -30,6 +31,7 @@ CONSTANT_TOLERANCE = 1e-6
 # A metric between 0 and 1 (accuracy, AUC) gets at least this much of the y axis, so a change in the fourth
 # decimal does not fill the figure as if it were learning.
 MINIMUM_RATE_SPAN = 0.05
+BASELINE_STYLE = {"color": "grey", "linestyle": ":", "linewidth": 1.5}
 
 
 def metric_names(history) -> list:
@@ -90,7 +92,7 @@ def save_figure(figure, path) -> None:
     plt.close(figure)
 
 
-def _draw_metric(axes, history, metric):
+def _draw_metric(axes, history, metric, baseline=None):
     handles = []
     for split, column in (("train", metric), ("validation", f"val_{metric}")):
         if column in history and history[column].notna().any():
@@ -98,19 +100,23 @@ def _draw_metric(axes, history, metric):
             (line,) = axes.plot(history["epoch"], history[column], SPLIT_STYLES[split], **marker_for(history),
                                 label=f"{split} (final {final:.4f})")
             handles.append(Line2D([], [], color=line.get_color(), linestyle=SPLIT_STYLES[split], label=line.get_label()))
+    # Predicting the commonest class for everyone scores this much: the first epochs of churn sit on it.
+    if metric == "accuracy" and baseline is not None:
+        handles.append(axes.axhline(baseline, **BASELINE_STYLE, label=f"majority-class baseline ({baseline:.2%})"))
     whole_epoch_axis(axes)
     columns = [column for column in (metric, f"val_{metric}") if column in history]
-    keep_small_changes_small(axes, history[columns].to_numpy().ravel())
+    keep_small_changes_small(axes, [*history[columns].to_numpy().ravel(), *([baseline] if baseline is not None else [])])
     axes.set_ylabel(metric)
     axes.set_title(metric)
     axes.grid(alpha=0.3)
     axes.legend(handles=handles, handlelength=LEGEND_HANDLE_LENGTH)
 
 
-def plot_history(history, folder, title="") -> list:
+def plot_history(history, folder, title="", baseline=None) -> list:
     """<metric>.png for every metric, accuracy_loss.png side by side, epoch_time.png and learning_rate.png.
 
-    `history["epoch"]` counts from 1. Epoch time and learning rate are drawn only when they change.
+    `history["epoch"]` counts from 1. Epoch time and learning rate are drawn only when they change. `baseline`, the
+    majority-class accuracy, is drawn on the accuracy plots.
     """
     folder = Path(folder)
     written = []
@@ -119,7 +125,7 @@ def plot_history(history, folder, title="") -> list:
     metrics = metric_names(history)
     for metric in metrics:
         figure, axes = plt.subplots(figsize=(6, 4), layout="constrained")
-        _draw_metric(axes, history, metric)
+        _draw_metric(axes, history, metric, baseline)
         figure.suptitle(title)
         save_figure(figure, folder / f"{metric}.png")
         written.append(folder / f"{metric}.png")
@@ -128,39 +134,92 @@ def plot_history(history, folder, title="") -> list:
         figure, axes_list = plt.subplots(1, len(paired), figsize=(6 * len(paired), 4), squeeze=False,
                                        layout="constrained")
         for axes, metric in zip(axes_list[0], paired):
-            _draw_metric(axes, history, metric)
+            _draw_metric(axes, history, metric, baseline)
         figure.suptitle(title)
         save_figure(figure, folder / "accuracy_loss.png")
         written.append(folder / "accuracy_loss.png")
-    # epoch 1 includes compiling: said on the axis, so its spike is not taken for a slow first batch
-    for column, name, label in (("epoch_seconds", "epoch_time", "seconds (epoch 1 includes compiling)"),
-                                ("learning_rate", "learning_rate", "learning rate")):
+    for column, name, draw in (("epoch_seconds", "epoch_time", _draw_epoch_time),
+                               ("learning_rate", "learning_rate", _draw_learning_rate)):
         if column in history and history[column].notna().any() and constant_value(history[column]) is None:
             figure, axes = plt.subplots(figsize=(6, 4))
-            axes.plot(history["epoch"], history[column], **marker_for(history))
+            draw(axes, history)
             whole_epoch_axis(axes)
-            axes.set_ylabel(label)
-            axes.set_title(f"{name.replace('_', ' ')} (median {history[column].median():.4g}) — {title}", fontsize=10)
+            axes.set_title(f"{axes.get_title()} — {title}" if title else axes.get_title(), fontsize=10)
             axes.grid(alpha=0.3)
             save_figure(figure, folder / f"{name}.png")
             written.append(folder / f"{name}.png")
     return written
 
 
+def _draw_learning_rate(axes, history) -> None:
+    axes.plot(history["epoch"], history["learning_rate"], **marker_for(history))
+    axes.set_ylabel("learning rate")
+    axes.set_title(f"learning rate (median {history['learning_rate'].median():.4g})")
+
+
+def _draw_epoch_time(axes, history) -> None:
+    """The steady epochs as a line scaled to themselves, epoch 1 (which compiles) as its own marker: XOR's 8 s first
+    epoch would otherwise flatten 499 epochs of 0.01 s onto zero. An epoch 1 far above the others sits at the top
+    edge, its value written beside it."""
+    seconds = history[["epoch", "epoch_seconds"]].dropna()
+    first, steady = seconds[seconds["epoch"] == 1]["epoch_seconds"], seconds[seconds["epoch"] > 1]
+    if not steady.empty:
+        median = steady["epoch_seconds"].median()
+        axes.plot(steady["epoch"], steady["epoch_seconds"], **marker_for(history), label=f"steady epochs (median {median:.3g} s)")
+        axes.set_title(f"epoch time (steady median {median:.3g} s)")
+        axes.set_ylim(0, steady["epoch_seconds"].max() * 1.25)
+    if not first.empty:
+        value = float(first.iloc[0])
+        top = axes.get_ylim()[1] if not steady.empty else None
+        off_scale = top is not None and value > top
+        axes.plot(1, top if off_scale else value, "^" if off_scale else "D", color="C3", clip_on=False, zorder=3,
+                  label=f"epoch 1: {value:.3g} s (includes compiling{', off scale' if off_scale else ''})")
+        if steady.empty:
+            axes.set_title(f"epoch time (epoch 1 only, {value:.3g} s)")
+    axes.set_ylabel("seconds per epoch")
+    axes.legend(loc="best")
+
+
 def plot_confusion_matrix(matrix, class_names, path) -> None:
-    """Counts beside rates per true class (each row sums to 100 %), so a rare class's misses are as visible as a
-    common one's: on churn 400 missed leavers are a small count but a 100 % miss rate."""
+    """Colour by the rate per true class (each row sums to 100 %), each cell printing its count and that rate, so a
+    rare class's misses are as visible as a common one's: on churn 400 missed leavers are a small count but a
+    100 % miss rate, which colour by count would paint pale."""
     matrix = np.asarray(matrix)
     totals = matrix.sum(axis=1, keepdims=True)
     rates = np.divide(matrix, totals, out=np.zeros(matrix.shape, dtype=float), where=totals > 0)
-    size = max(4.5, 0.45 * len(class_names) + 2.5)
-    figure, (counts_axes, rates_axes) = plt.subplots(1, 2, figsize=(2 * size, size), layout="constrained")
-    ConfusionMatrixDisplay(matrix, display_labels=class_names).plot(
-        ax=counts_axes, colorbar=False, xticks_rotation=45, values_format="d")
-    counts_axes.set_title("counts")
-    ConfusionMatrixDisplay(rates, display_labels=class_names).plot(
-        ax=rates_axes, colorbar=False, xticks_rotation=45, values_format=".0%" if len(class_names) > 4 else ".1%",
-        im_kw={"vmin": 0, "vmax": 1})
-    rates_axes.set_title("rate per true class (rows sum to 100 %)")
+    size = max(4.5, 0.7 * len(class_names) + 2.0)
+    figure, axes = plt.subplots(figsize=(size + 1, size), layout="constrained")
+    display = ConfusionMatrixDisplay(rates, display_labels=class_names).plot(
+        ax=axes, xticks_rotation=45, im_kw={"vmin": 0, "vmax": 1},
+        text_kw={"fontsize": 8 if len(class_names) > 4 else 10})
+    rate_format = "{:.0%}" if len(class_names) > 4 else "{:.1%}"
+    for (row, column), count in np.ndenumerate(matrix):
+        display.text_[row, column].set_text(f"{count:,}\n{rate_format.format(rates[row, column])}")
+    display.im_.colorbar.set_label("rate per true class")
+    axes.set_title("count and rate per true class (rows sum to 100 %)", fontsize=10)
     figure.suptitle("Confusion matrix (test set)")
     save_figure(figure, path)
+
+
+def plot_threshold_curves(labels, scores, positive_name: str, threshold: float, folder) -> list:
+    """roc_curve.png and precision_recall_curve.png (scikit-learn's displays, with their AUC and average
+    precision), each marking where the decision threshold puts the model, and the chance level."""
+    scores = np.asarray(scores, dtype=float)
+    predicted = (scores >= threshold).astype(int)
+    recall = recall_score(labels, predicted, zero_division=0)
+    false_positive_rate = 1 - recall_score(labels, predicted, pos_label=0, zero_division=0)
+    precision = precision_score(labels, predicted, zero_division=0)
+    point = f"threshold {threshold:g}: P({positive_name}) ≥ {threshold:g} predicts {positive_name}"
+    written = []
+    for name, display_class, xy in (("roc_curve", RocCurveDisplay, (false_positive_rate, recall)),
+                                    ("precision_recall_curve", PrecisionRecallDisplay, (recall, precision))):
+        figure, axes = plt.subplots(figsize=(5.5, 5), layout="constrained")
+        display_class.from_predictions(labels, scores, ax=axes, name="model", plot_chance_level=True)
+        axes.plot(*xy, "o", color="C3", markersize=8, label=point)
+        axes.legend(loc="lower right" if name == "roc_curve" else "upper right", fontsize=8)
+        axes.set_title(f"{'ROC' if name == 'roc_curve' else 'Precision-recall'} curve (test set, {positive_name} positive)",
+                       fontsize=10)
+        axes.grid(alpha=0.3)
+        save_figure(figure, Path(folder) / f"{name}.png")
+        written.append(Path(folder) / f"{name}.png")
+    return written

@@ -74,14 +74,20 @@ def evaluate(task, path, verbosity: int = 1) -> Path:
     """Evaluate a saved model on the test set; the report goes to <run>/evaluations/<time>_<file>/."""
     record, model_file, config = run_of(path, task)
     model = load_model_file(model_file, task)
+    if verbosity:
+        print(f"loading {task.describe_data(config.data_options)} ...", flush=True)
     dataset = reload_dataset(task, record, config)
     folder = record.folder.new_evaluation_folder(model_file.stem)
+    if verbosity:
+        print(reports.evaluating_line(dataset), flush=True)
     metrics = reports.evaluate_and_report(model, task, dataset, folder)
     atomic.write_json(folder.metrics, {
         "model_file": str(model_file), "evaluated": now_iso(), "command": command_line(),
         "data_sha256": dataset.sha256, **metrics,
     })
     if verbosity:
+        if len(dataset.x_test) <= reports.SMALL_TEST_SET:
+            print(reports.prediction_table(model, task, dataset))
         print(f"{model_file}: " + reports.format_test_metrics(metrics))
     print(folder)
     return folder.path
