@@ -193,8 +193,8 @@ def test_two_processes_train_the_same_model_as_one_process(tmp_path, fashion_ava
 def test_a_killed_worker_stops_the_job_and_resume_with_both_completes_it(tmp_path, fashion_available):
     outputs = tmp_path / "outputs"
     chief, worker = start_job(*DATA, "--epochs", 2, "--batch-size", 16, "--outputs", outputs, timeout=20)
-    for line in worker.stdout:  # kill process 1 early in epoch 2, once epoch 1 is checkpointed
-        if line.startswith("Epoch 2/"):
+    for line in worker.stdout:  # kill process 1 as its epoch 1 ends: the chief checkpoints epoch 1 before the step both need
+        if line.startswith("epoch 1/"):
             break
     worker.send_signal(signal.SIGKILL)
     worker.wait()

@@ -9,14 +9,25 @@ from utils.core.options import setting_options
 
 
 def with_keras(args) -> None:
-    """Import TensorFlow and Keras, quietly unless --verbose: only the actions that train, evaluate or predict do."""
+    """Import TensorFlow and Keras, quietly unless --verbose: only the actions that train, evaluate or predict do.
+
+    The import takes seconds, so it is announced first: the command says what it does within a second."""
+    import os
+
     from utils.training.setup import import_keras
 
+    status(args, f"starting Keras on {os.environ.get('KERAS_BACKEND', 'tensorflow')} ...")
     import_keras(verbose=bool(args.verbose))
 
 
 def verbosity_of(args) -> int:
     return 0 if args.quiet else 2 if args.verbose else 1
+
+
+def status(args, message: str) -> None:
+    """A line saying which silent phase the command is in (not under --quiet)."""
+    if verbosity_of(args):
+        print(message, flush=True)
 
 
 def selected_models(task, requested):
@@ -68,6 +79,7 @@ def train(task, args) -> int:
     for spec, config in plans:
         key = (config.seed, config.validation_split, config.limit, tuple(sorted(config.data_options.items())))
         if key not in datasets:
+            status(args, f"loading {task.describe_data(config.data_options)} ...")
             datasets[key] = task.load(config.data_options, config.seed, config.validation_split, config.limit)
         folders.append(train_new_run(task, spec, config, datasets[key], context))
     comparison = None

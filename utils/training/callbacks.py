@@ -4,7 +4,9 @@ Order matters: EpochTimer and LearningRateLogger add to the epoch's logs before 
 StopOnSignal comes last so that an epoch whose checkpoints were written is never cut short.
 """
 import math
+import numbers
 import signal
+import sys
 import time
 
 import keras
@@ -35,6 +37,44 @@ def finished_epoch(keras_epoch: int) -> int:
     """Keras numbers epochs from 0 in its hooks; this project numbers them from 1 (history.csv, run.json,
     checkpoints, figures). This is the one place that converts."""
     return keras_epoch + 1
+
+
+class EpochLine(keras.callbacks.Callback):
+    """One short line per epoch for piped output, where Keras' own (verbose=2) writes two with every log entry:
+    `epoch 3/500  loss 0.6961  accuracy 0.5000  val_loss 0.6944  val_accuracy 0.7500  0.007 s`.
+
+    The learning rate is shown only once it differs from the first epoch's (a schedule at work), and epoch 1's time
+    is marked as including the compile."""
+
+    HIDDEN = ("epoch_seconds", "learning_rate")
+
+    def on_train_begin(self, logs=None):
+        self._first_rate = None
+        self._first_epoch = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        total = self.params.get("epochs") or 0
+        parts = [f"epoch {finished_epoch(epoch):>{len(str(total))}}/{total}"]
+        shown = [name for name, value in logs.items() if name not in self.HIDDEN and isinstance(value, numbers.Real)]
+        shown.sort(key=lambda name: (name.startswith("val_"), name.removeprefix("val_") != "loss", name))
+        parts += [f"{name} {logs[name]:.4f}" for name in shown]
+        rate = logs.get("learning_rate")
+        if self._first_rate is None:
+            self._first_rate = rate
+        elif rate is not None and not math.isclose(rate, self._first_rate, rel_tol=1e-6):
+            parts.append(f"learning_rate {rate:.4g}")
+        if "epoch_seconds" in logs:
+            # The first epoch of this fit call traces and compiles the step functions.
+            parts.append(f"{logs['epoch_seconds']:.3g} s" + (" (includes compiling)" if self._first_epoch else ""))
+        self._first_epoch = False
+        print("  ".join(parts), flush=True)
+
+
+def progress_callbacks(verbosity: int) -> list:
+    """Piped output gets EpochLine; a terminal gets Keras' progress bar instead (engine.fit_verbosity), --quiet
+    neither."""
+    return [EpochLine()] if verbosity > 0 and not sys.stdout.isatty() else []
 
 
 class HistoryLogger(keras.callbacks.CSVLogger):

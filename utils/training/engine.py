@@ -38,9 +38,6 @@ from utils.training.integrations import trackers_for
 from utils.training.outcome import TrackerFailed, recorded_outcome
 from utils.training.placement import SingleProcess
 
-# Test sets this small (XOR's truth table) are printed row by row with their predicted probabilities.
-SMALL_TEST_SET = 16
-
 
 @dataclass
 class RunContext:
@@ -109,6 +106,7 @@ def train_new_run(task, spec, config, dataset, context: RunContext) -> Path:
 
     seed_everything(config.seed, config.deterministic)
     distribution, placement = context.distribution, context.placement
+    say(context.verbosity, f"building {config.model} ...")
     model = built_model(spec, task, config, dataset, distribution, placement)
     shape_inputs(model, dataset.x_train[:1])  # refuse a model that does not fit before creating anything
 
@@ -335,7 +333,13 @@ def run_session(session: TrainingSession, setup=None) -> None:
                 finish_pruned(session, pruned)
     finally:
         end_trackers(trackers, record)
-        session.placement.owns(refresh_index_page, folder.path.parent)  # outputs/index.html lists every run as it ends
+        # outputs/index.html lists every run as it ends
+        session.placement.owns(refresh_outputs_index, folder.path.parent, session.verbosity)
+
+
+def refresh_outputs_index(outputs: Path, verbosity: int) -> None:
+    say(verbosity, f"updating {outputs / 'index.html'} ...")
+    refresh_index_page(outputs)
 
 
 def start_trackers(config, record, outputs) -> list:
@@ -365,7 +369,8 @@ def fit(session: TrainingSession, extra_callbacks=()) -> None:
     guard = callbacks.StopOnSignal()
     fit_callbacks = [
         callbacks.EpochTimer(), callbacks.LearningRateLogger(), callbacks.NanGuard(), *features.values(),
-        *history, *checkpoints, callbacks.RunProgress(session.record), *extra_callbacks, guard,
+        *history, *checkpoints, callbacks.RunProgress(session.record), *callbacks.progress_callbacks(session.verbosity),
+        *extra_callbacks, guard,
     ]
     plan = session.epoch_plan()
     try:
@@ -439,9 +444,9 @@ def note_early_stopping(session: TrainingSession, stopper) -> None:
 
 
 def fit_verbosity(verbosity: int) -> int:
-    # quiet -> silent; on a terminal -> Keras' progress bar; piped -> one line per epoch. (--verbose only unmutes
+    # quiet -> silent; on a terminal -> Keras' progress bar; piped -> callbacks.EpochLine. (--verbose only unmutes
     # TensorFlow's own logs, in utils.training.setup.import_keras.)
-    return 0 if verbosity == 0 else 1 if sys.stdout.isatty() else 2
+    return 1 if verbosity > 0 and sys.stdout.isatty() else 0
 
 
 def end_trackers(trackers, record) -> None:
@@ -456,7 +461,8 @@ def end_trackers(trackers, record) -> None:
 def finish_pruned(session: TrainingSession, pruned) -> None:
     record, folder = session.record, session.folder
     record.mark("pruned", reason=str(pruned))
-    plot_history(folder.read_history(), folder.plots, title=f"{record.get('model')} (pruned)")
+    plot_history(folder.read_history(), folder.plots, title=f"{record.get('model')} (pruned)",
+                 baseline=reports.accuracy_baseline(session.task, session.dataset))
     write_run_report(folder)
     say(session.verbosity, f"Pruned after {record.epochs_completed} epochs")
 
@@ -468,10 +474,13 @@ def finish_run(session: TrainingSession) -> None:
     with atomic.atomic_path(folder.model_file) as temporary:
         model.save(temporary)
     with session.placement.evaluation_model(model, folder.model_file, task) as model:
+        say(session.verbosity, reports.evaluating_line(dataset))
         test_metrics = reports.evaluate_and_report(model, task, dataset, folder)
-        plot_history(folder.read_history(), folder.plots, title=f"{session.record.get('model')} on {dataset.name}")
+        say(session.verbosity, "writing plots and report ...")
+        plot_history(folder.read_history(), folder.plots, title=f"{session.record.get('model')} on {dataset.name}",
+                     baseline=reports.accuracy_baseline(task, dataset))
         session.record.mark_completed(test_metrics, weights)
         write_run_report(folder)
-        if len(dataset.x_test) <= SMALL_TEST_SET:
+        if len(dataset.x_test) <= reports.SMALL_TEST_SET:
             say(session.verbosity, reports.prediction_table(model, task, dataset))
         say(session.verbosity, reports.format_test_metrics(test_metrics))
