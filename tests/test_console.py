@@ -40,3 +40,39 @@ def test_a_piped_run_on_a_narrow_terminal_keeps_the_whole_summary_in_its_files(t
     summary = (folder / "summary.txt").read_text()
     assert "Param #" in summary and "Total params: 65" in summary, summary
     assert "Param #" in (folder / "report.html").read_text()
+
+
+def test_the_first_line_is_printed_before_keras_is_imported(tmp_path, monkeypatch, capsys):
+    from conftest import cli
+    from utils.training import setup
+
+    printed_before_import = []
+
+    def stop_at_import(verbose=False):
+        printed_before_import.append(capsys.readouterr().out)
+        raise SystemExit(3)
+
+    monkeypatch.setattr(setup, "import_keras", stop_at_import)
+    assert cli("xor", ["--epochs", 1, "--outputs", tmp_path]) == 3
+    assert printed_before_import == [f"starting Keras on {os.environ.get('KERAS_BACKEND', 'tensorflow')} ...\n"]
+    assert not any(tmp_path.iterdir())
+
+
+def epoch_lines(capsys, epochs_logs) -> list:
+    from utils.training.callbacks import EpochLine
+
+    line = EpochLine()
+    line.set_params({"epochs": len(epochs_logs)})
+    line.on_train_begin()
+    for epoch, logs in enumerate(epochs_logs):
+        line.on_epoch_end(epoch, dict(logs))
+    return capsys.readouterr().out.splitlines()
+
+
+def test_an_epoch_line_shows_the_learning_rate_only_once_it_changes(capsys):
+    logs = {"loss": 0.5, "accuracy": 0.8, "val_loss": 0.6, "val_accuracy": 0.75, "epoch_seconds": 6.3672}
+    lines = epoch_lines(capsys, [{**logs, "learning_rate": 0.001}, {**logs, "learning_rate": 0.001},
+                                 {**logs, "learning_rate": 0.0005}])
+    assert lines[0] == "epoch 1/3  loss 0.5000  accuracy 0.8000  val_loss 0.6000  val_accuracy 0.7500  6.37 s (includes compiling)"
+    assert lines[1] == "epoch 2/3  loss 0.5000  accuracy 0.8000  val_loss 0.6000  val_accuracy 0.7500  6.37 s"
+    assert "learning_rate 0.0005" in lines[2] and len(lines) == 3

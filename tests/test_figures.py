@@ -188,6 +188,16 @@ def test_a_few_runs_keep_every_colour(captured):
     assert len(lines) == 2 * overlay.MANY_RUNS and not any(line.get_color() == overlay.OTHER_COLOUR for line in lines)
 
 
+def test_the_accuracy_plots_draw_the_baseline_they_are_given(captured):
+    plots.plot_history(history(), "plots", baseline=0.8)
+    labels = [line.get_label() for line in captured["accuracy.png"].axes[0].get_lines()]
+    assert "majority-class baseline (80.00%)" in labels
+    assert captured["accuracy.png"].axes[0].get_ylim()[1] >= 0.8  # the curves end at 0.7: the axis reaches it
+    assert "majority-class baseline (80.00%)" not in [line.get_label() for line in captured["loss.png"].axes[0].get_lines()]
+    plots.plot_history(history(), "again")
+    assert not any("baseline" in line.get_label() for line in captured["accuracy.png"].axes[0].get_lines())
+
+
 def test_confusion_matrix_is_coloured_by_rate_per_true_class_and_prints_counts(captured):
     matrix = np.array([[1556, 37], [242, 165]])
     plots.plot_confusion_matrix(matrix, ["stayed", "exited"], Path("confusion_matrix.png"))

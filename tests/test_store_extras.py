@@ -40,13 +40,16 @@ def test_the_network_picture_is_drawn_with_keras(tmp_path):
     assert plot_network(model, path) and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize("terminal, expected", [(True, 1), (False, 2)])
-def test_progress_is_a_bar_on_a_terminal_and_a_line_per_epoch_when_piped(monkeypatch, terminal, expected):
-    from utils.training import engine
+@pytest.mark.parametrize("terminal", [True, False])
+def test_progress_is_a_bar_on_a_terminal_and_a_line_per_epoch_when_piped(monkeypatch, terminal):
+    from utils.training import callbacks, engine
 
     monkeypatch.setattr(sys.stdout, "isatty", lambda: terminal)
-    assert engine.fit_verbosity(1) == expected and engine.fit_verbosity(2) == expected  # -v: TensorFlow logs only
-    assert engine.fit_verbosity(0) == 0
+    for verbosity in (1, 2):  # -v: TensorFlow logs only
+        lines = [type(callback) for callback in callbacks.progress_callbacks(verbosity)]
+        # piped: Keras itself is silent and EpochLine writes the one line per epoch
+        assert (engine.fit_verbosity(verbosity), lines) == ((1, []) if terminal else (0, [callbacks.EpochLine]))
+    assert engine.fit_verbosity(0) == 0 and callbacks.progress_callbacks(0) == []
 
 
 def test_index_page_links_reports_draws_sparklines_and_needs_nothing_remote(tmp_path):
