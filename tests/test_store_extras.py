@@ -65,3 +65,17 @@ def test_index_page_links_reports_draws_sparklines_and_needs_nothing_remote(tmp_
     assert page.count("<polyline") == 2 and "http" not in page.replace('lang="en"', "")
     assert sparkline([]) == "" and "<svg" in sparkline([0.5])
     assert "20261111-100000_le_net" in render_page(tmp_path)
+
+
+def test_the_page_a_run_writes_shows_the_newest_runs_and_runs_html_shows_all(tmp_path, monkeypatch):
+    from utils.reports import index_page
+
+    for day in range(1, 6):
+        make_run(tmp_path, f"2026111{day}-100000_conv_net", started=f"2026-11-1{day}T10:00:00+00:00")
+    monkeypatch.setattr(index_page, "NEWEST", 2)
+    index_page.refresh_index_page(tmp_path)
+    page = (tmp_path / "index.html").read_text()
+    assert re.findall(r"2026111\d-100000_conv_net", page) == ["20261115-100000_conv_net", "20261114-100000_conv_net"]
+    assert "newest 2 of 5 runs" in page and "runs --html" in page
+    page = write_index_page(tmp_path).read_text()
+    assert len(set(re.findall(r"2026111\d-100000_conv_net", page))) == 5 and "newest" not in page

@@ -1,4 +1,8 @@
-"""outputs/index.html: every run and comparison on one self-contained page (inline script and style, no CDN).
+"""outputs/index.html: the runs and comparisons on one self-contained page (inline script and style, no CDN).
+
+A run that ends writes the newest NEWEST runs, so that its cost does not grow with the store (one stat per folder to
+keep the index true, then only the rows shown); `runs --html` writes every run. The page is always rebuilt from the
+run folders, written atomically, and a failure is a warning: a crash in it loses nothing.
 
 The table sorts by a click on a column header and filters as one types; `index.html?sort=-test_accuracy&filter=conv`
 opens it sorted and filtered (also how the headless-browser test drives it). Each run has a validation-accuracy
@@ -10,8 +14,10 @@ from pathlib import Path
 
 from utils.core import atomic
 from utils.runs.folder import RunFolder, index_page
-from utils.runs.index import load_rows
+from utils.runs.index import load_rows, page_by_started
+from utils.runs.query import order
 
+NEWEST = 200  # runs on the page a finished run writes
 COLUMNS = ("run", "status", "task", "dataset", "model", "batch_size", "learning_rate", "epochs", "best_val_accuracy",
            "test_accuracy", "steady_epoch_seconds", "first_epoch_seconds", "started", "tags")
 
@@ -93,29 +99,42 @@ def _comparisons(outputs: Path) -> str:
     return "<ul>" + "".join(links) + "</ul>" if links else "<p>none yet</p>"
 
 
-def render_page(outputs) -> str:
+def newest_rows(outputs, limit=None) -> tuple:
+    """(the newest `limit` runs, or all, newest first; how many runs there are in all)."""
+    page = page_by_started(outputs, None, limit)
+    if page is not None:
+        return page.rows, page.total
+    rows = load_rows(outputs)  # some start time is not text: sorted as `runs` sorts it
+    return order(rows, "-started", ["started"])[:limit], len(rows)
+
+
+def render_page(outputs, limit=None) -> str:
     outputs = Path(outputs)
-    rows = sorted(load_rows(outputs), key=lambda row: row.get("started") or "", reverse=True)
+    rows, total = newest_rows(outputs, limit)
     header = "".join(f'<th data-column="{column}">{column}</th>' for column in COLUMNS) + "<th>val_accuracy</th>"
     body = "".join("<tr>" + "".join(_cell(column, row, outputs) for column in COLUMNS)
                    + f"<td>{sparkline(row.get('_val_history') or [])}</td></tr>" for row in rows)
     title = f"Runs in {html.escape(str(outputs))}"
+    count = (f"{len(rows)} runs" if len(rows) == total else
+             f"the newest {len(rows)} of {total} runs (<code>python TASK.py runs --html</code> writes a page of all)")
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title><style>{STYLE}</style>'
-            f"</head><body><h1>{title}</h1><p>{len(rows)} runs · click a column to sort · "
+            f"</head><body><h1>{title}</h1><p>{count} · click a column to sort · "
             f'<input id="filter" placeholder="filter: model, status, tag…"></p>'
             f'<table id="runs"><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>'
             f"<h2>Comparisons</h2>{_comparisons(outputs)}<script>{SCRIPT}</script></body></html>\n")
 
 
-def write_index_page(outputs) -> Path:
+def write_index_page(outputs, limit=None) -> Path:
+    """outputs/index.html with the newest `limit` runs (every run without one)."""
     path = index_page(outputs)
-    atomic.write_text(path, render_page(outputs))
+    atomic.write_text(path, render_page(outputs, limit))
     return path
 
 
 def refresh_index_page(outputs) -> None:
-    """Rewrite outputs/index.html after a run ends; a failure here is a warning, never the run's failure."""
+    """Rewrite outputs/index.html (the newest NEWEST runs) after a run ends; a failure here is a warning, never the
+    run's failure."""
     try:
-        write_index_page(outputs)
+        write_index_page(outputs, NEWEST)
     except (OSError, ValueError) as error:
         print(f"warning: could not update {index_page(outputs)}: {error}", file=sys.stderr)
