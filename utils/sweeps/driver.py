@@ -2,7 +2,6 @@
 and keep sweep.json and trials.csv current so that a crash, Ctrl-C or SIGKILL loses nothing but running epochs."""
 import json
 import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 
 from utils.core.options import DEFAULT_SEED
 from utils.core.errors import UsageError, UserError
+from utils.core.signals import TrainingInterrupted, signals_deferred
 from utils.runs.folder import RunFolder, prepare_outputs
 from utils.runs.record import RunRecord, now_iso
 from utils.sweeps import study as studies
@@ -25,18 +25,28 @@ DEFAULT_TRIALS = 10
 def run_sweep(task, args, verbosity: int = 1) -> int:
     """The entry of `sweep` (--grid, --search, --resume); returns the exit code (1 when a trial failed)."""
     options = sweepable_options(task)
-    if not args.resume_sweep:
-        spec = plan(task, args, options)
-        executor = make_executor(spec)  # an unreachable cluster fails here, before any folder exists
-        grid = spec.pop("grid")
-        folder = SweepFolder.create(spec["outputs"], args.name or spec["method"])
-        spec.update(sweep_id=folder.name, study=folder.name, created=now_iso())
-        folder.save_trials([new_trial(position, combination) for position, combination in enumerate(grid)])
-        folder.save_spec(spec)
-    else:
-        folder, spec = reopen(task, args, options)
-        executor = make_executor(spec)
-    return Sweep(task, folder, spec, options, executor, verbosity).run()
+    with signals_deferred() as signals:  # a signal is acted on between the sweep's steps, never inside one
+        if not args.resume_sweep:
+            spec = plan(task, args, options)
+            executor = make_executor(spec)  # an unreachable cluster fails here, before any folder exists
+            signals.install()  # ray.init sets a SIGTERM handler of its own
+            if signals.received:  # nothing is written yet: the command just ends
+                raise TrainingInterrupted(signals.received)
+            folder = create_sweep(spec)
+        else:
+            folder, spec = reopen(task, args, options)
+            executor = make_executor(spec)
+            signals.install()
+        return Sweep(folder, spec, options, executor, verbosity, signals).run()
+
+
+def create_sweep(spec: dict) -> SweepFolder:
+    grid = spec.pop("grid")
+    folder = SweepFolder.create(spec["outputs"], spec.pop("label"))
+    spec.update(sweep_id=folder.name, study=folder.name, created=now_iso())
+    folder.save_trials([new_trial(position, combination) for position, combination in enumerate(grid)])
+    folder.save_spec(spec)
+    return folder
 
 
 def check_counts(args) -> None:
@@ -94,6 +104,7 @@ def plan(task, args, options) -> dict:
         "epochs": base.get("epochs") or task.defaults.get("epochs"),
         "workers": args.workers or 1, "executor": args.executor, "ray_address": args.ray_address,
         "gpus_per_trial": args.gpus_per_trial, "outputs": str(Path(outputs).resolve()), "grid": grid,
+        "label": args.name or args.search or "grid",
     }
 
 
@@ -178,8 +189,8 @@ def objective_of(run: Path, objective: str, direction: str):
 
 
 class Sweep:
-    def __init__(self, task, folder: SweepFolder, spec: dict, options: dict, executor, verbosity: int):
-        self.task = task
+    def __init__(self, folder: SweepFolder, spec: dict, options: dict, executor, verbosity: int, signals):
+        self.signals = signals  # DeferredSignals: asked between steps
         self.folder = folder
         self.spec = spec
         self.options = options
@@ -199,23 +210,20 @@ class Sweep:
 
     def run(self) -> int:
         self.settle_leftovers()
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-        try:
-            self.loop()
-        except KeyboardInterrupt:
-            for number in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the workers' shutdown short
-                signal.signal(number, signal.SIG_IGN)
-            for finished in self.executor.stop():
-                self.settle(finished, interrupted=True)
-            self.save()
-            raise UserError(f"Sweep interrupted; continue with: {self.spec['task']}.py sweep --resume {self.folder.path}",
-                            exit_code=130)
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+        self.loop()
+        if self.signals.received:
+            self.stop_for_signal()
         if hasattr(self.executor, "close"):
             self.executor.close()
         return self.finish()
+
+    def stop_for_signal(self) -> None:
+        """Stop the workers (each trial checkpoints and marks itself interrupted), record them, and end the sweep."""
+        for finished in self.executor.stop():
+            self.settle(finished, interrupted=True)
+        self.save()
+        raise UserError(f"Sweep interrupted by {self.signals.name}; continue with: {self.spec['task']}.py sweep "
+                        f"--resume {self.folder.path}", exit_code=130)
 
     def settle_leftovers(self) -> None:
         """Trials still marked running belong to a driver that died: wait for their processes, then let them be
@@ -230,14 +238,16 @@ class Sweep:
         for trial in leftovers:
             run = runs.get(trial.trial)
             while run and RunRecord.load(run).status == "running" and time.monotonic() < deadline:
+                if self.signals.received:  # the rest stay `running`: the next resume settles them
+                    return
                 time.sleep(1)  # its process got SIGTERM with the driver and is writing its checkpoint
             finished = run is not None and RunRecord.load(run).status in FINISHED  # it ended before the driver saw it
             self.settle(Finished(trial.trial, 0 if finished else 130, ""), interrupted=not finished)
 
     def loop(self) -> None:
         pending = sorted((trial for trial in self.trials if trial.status not in FINISHED), key=lambda item: item.position)
-        while True:
-            while self.executor.free_slots() > 0:
+        while not self.signals.received:
+            while self.executor.free_slots() > 0 and not self.signals.received:
                 trial = pending.pop(0) if pending else self.new_search_trial()
                 if trial is None:
                     break
@@ -315,6 +325,8 @@ class Sweep:
         from utils.sweeps.report import results_table, write_sweep_report
 
         report = write_sweep_report(self.folder, self.spec, self.trials, self.study)
+        if self.signals.received:  # every trial is settled; a resume writes the report again
+            self.stop_for_signal()
         if self.verbosity:
             print(results_table(self.trials, self.spec))
             print(f"report: {report}")
@@ -323,7 +335,3 @@ class Sweep:
             print(f"failed: trial {trial.trial} {json.dumps(trial.params)}: {trial.reason}", file=sys.stderr)
         print(self.folder.path)
         return 1 if failed else 0
-
-
-def _raise_interrupt(number, frame):
-    raise KeyboardInterrupt

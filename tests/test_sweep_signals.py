@@ -1,0 +1,153 @@
+"""A signal at any moment of a sweep (as it is created, as a trial starts or completes, inside Optuna's journal
+writes, while trials.csv is written) ends it as `interrupted`: exit 130, one line, no trial left in a state that
+`sweep --resume` cannot finish, which it then does. The trials run on a stand-in executor that writes run folders
+at once, so every moment can be hit exactly; the study is Optuna's own, on its journal file."""
+import json
+import os
+import signal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import assert_one_line, cli, make_run, set_record
+
+GRID = ["sweep", "--grid", "learning_rate=0.01,0.02,0.03", "-m", "mlp_one_layer", "--epochs", "1", "--quiet"]
+
+
+class InstantExecutor:
+    """Each launched trial has a completed run folder by the next wait (with a val_accuracy history)."""
+
+    threads = 1
+
+    def __init__(self, outputs, hooks):
+        self.outputs, self.hooks, self.running = Path(outputs), hooks, {}
+
+    def free_slots(self) -> int:
+        return 1 - len(self.running)
+
+    def launch(self, trial_id, arguments, environment, log_path) -> None:
+        self.hooks.fire("launch")
+        self.running[trial_id] = json.loads(environment["RUNNER_SWEEP_TRIAL"])["sweep"]
+
+    def wait(self, timeout):
+        from utils.sweeps.local import Finished
+
+        done = []
+        for trial_id, sweep in list(self.running.items()):
+            run = make_run(self.outputs, f"20261201-000000_mlp_one_layer_trial{trial_id}-{len(list(self.outputs.iterdir()))}")
+            set_record(run, sweep={"id": sweep, "trial": trial_id})
+            del self.running[trial_id]
+            done.append(Finished(trial_id, 0, ""))
+            self.hooks.fire("completes")
+        return done
+
+    def stop(self):
+        from utils.sweeps.local import Finished
+
+        stopped = [Finished(trial_id, 130, "") for trial_id in self.running]
+        self.running.clear()
+        return stopped
+
+
+class Hooks:
+    """Sends `number` to this process the first time the chosen moment comes."""
+
+    def __init__(self, moment, number):
+        self.moment, self.number, self.armed = moment, number, moment is not None
+
+    def fire(self, moment) -> None:
+        if self.armed and moment == self.moment:
+            self.armed = False
+            os.kill(os.getpid(), self.number)
+
+
+@pytest.fixture
+def sweep_with(tmp_path, monkeypatch):
+    """Run the grid (or resume it) in process with a signal at one moment; return (exit code, outputs)."""
+    import optuna.storages.journal as journal
+    from utils.sweeps import driver, folder, study
+
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    hooks = Hooks(None, signal.SIGTERM)
+    monkeypatch.setattr(driver, "make_executor", lambda spec: InstantExecutor(outputs, hooks))
+    append, write, tell = journal.JournalFileBackend.append_logs, folder.write_trials, study.tell
+    telling = []
+
+    def append_logs(self, logs):
+        hooks.fire("journal write")
+        if telling:
+            hooks.fire("journal write of a result")
+        return append(self, logs)
+
+    def write_trials(path, trials):
+        hooks.fire("trials.csv write" if any(trial.status == "completed" for trial in trials) else "sweep created")
+        return write(path, trials)
+
+    def tell_result(*arguments):
+        telling.append(True)
+        try:
+            return tell(*arguments)
+        finally:
+            telling.clear()
+
+    monkeypatch.setattr(journal.JournalFileBackend, "append_logs", append_logs)
+    monkeypatch.setattr(folder, "write_trials", write_trials)
+    monkeypatch.setattr(driver.studies, "tell", tell_result)
+
+    def run(argv, moment=None, number=signal.SIGTERM):
+        hooks.moment, hooks.number, hooks.armed = moment, number, moment is not None
+        return cli("mnist", [*argv, "--outputs", outputs]), outputs
+
+    return run
+
+
+def trials_of(outputs) -> pd.DataFrame:
+    [folder] = Path(outputs).glob("sweep_*")
+    return pd.read_csv(folder / "trials.csv", dtype={"trial": str})
+
+
+@pytest.mark.parametrize("moment, number", [
+    ("sweep created", signal.SIGTERM),
+    ("journal write", signal.SIGINT),
+    ("launch", signal.SIGTERM),
+    ("completes", signal.SIGINT),
+    ("journal write of a result", signal.SIGTERM),
+    ("trials.csv write", signal.SIGHUP),
+])
+def test_a_signal_at_any_moment_ends_the_sweep_interrupted_and_resume_finishes_it(sweep_with, capsys, moment, number):
+    code, outputs = sweep_with(GRID, moment, number)
+    line = assert_one_line(capsys, code, 130, "interrupted", "sweep --resume")
+    assert signal.Signals(number).name in line
+    assert sorted(path.name for path in outputs.parent.iterdir()) == ["outputs"]  # nothing written elsewhere
+    [folder] = outputs.glob("sweep_*")
+    trials = trials_of(outputs)
+    assert not set(trials["status"]) & {"running"}, trials["status"]
+    assert len(trials) == 3 and not (folder / "report.html").exists()
+
+    code, _ = sweep_with(["sweep", "--resume", folder, "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 0 and "Traceback" not in captured.err, captured.err
+    after = trials_of(outputs)
+    assert list(after["trial"]) == list(trials["trial"]) and list(after["status"]) == ["completed"] * 3
+    finished_before = trials["status"] == "completed"
+    assert list(after["run"][finished_before]) == list(trials["run"][finished_before])  # not trained again
+    assert len([path for path in outputs.iterdir() if "_trial" in path.name]) == 3
+    assert (folder / "report.html").is_file() and not list(outputs.glob(".*"))
+
+
+def test_a_signal_before_the_sweep_folder_exists_ends_the_command_with_nothing_written(sweep_with, capsys, monkeypatch):
+    from utils.sweeps import driver
+
+    plan = driver.plan
+
+    def plan_then_signal(*arguments):
+        spec = plan(*arguments)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return spec
+
+    monkeypatch.setattr(driver, "plan", plan_then_signal)
+    code, outputs = sweep_with(GRID)
+    assert_one_line(capsys, code, 130, "interrupted")
+    assert list(outputs.iterdir()) == []
