@@ -198,6 +198,17 @@ def test_the_accuracy_plots_draw_the_baseline_they_are_given(captured):
     assert not any("baseline" in line.get_label() for line in captured["accuracy.png"].axes[0].get_lines())
 
 
+def test_the_threshold_curves_mark_the_thresholds_point_and_leave_off_an_undefined_precision(captured):
+    labels, scores = np.array([0, 0, 1, 1, 0, 1]), np.array([0.1, 0.6, 0.7, 0.2, 0.3, 0.9])
+    plots.plot_threshold_curves(labels, scores, "exited", 0.5, "plots")
+    point = captured["roc_curve.png"].axes[0].get_lines()[-1]
+    assert (point.get_xdata()[0], point.get_ydata()[0]) == pytest.approx((1 / 3, 2 / 3))  # FPR, recall at 0.5
+    assert "AUC = 0.78" in [text.get_text() for text in captured["roc_curve.png"].axes[0].get_legend().get_texts()][0]
+    plots.plot_threshold_curves(labels, scores * 0.5, "exited", 0.5, "plots")  # no score reaches 0.5
+    point = captured["precision_recall_curve.png"].axes[0].get_lines()[-1]
+    assert np.isnan(point.get_ydata()[0]) and "precision undefined" in point.get_label()
+
+
 def test_confusion_matrix_is_coloured_by_rate_per_true_class_and_prints_counts(captured):
     matrix = np.array([[1556, 37], [242, 165]])
     plots.plot_confusion_matrix(matrix, ["stayed", "exited"], Path("confusion_matrix.png"))

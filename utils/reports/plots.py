@@ -208,14 +208,18 @@ def plot_threshold_curves(labels, scores, positive_name: str, threshold: float, 
     predicted = (scores >= threshold).astype(int)
     recall = recall_score(labels, predicted, zero_division=0)
     false_positive_rate = 1 - recall_score(labels, predicted, pos_label=0, zero_division=0)
-    precision = precision_score(labels, predicted, zero_division=0)
+    # A threshold that predicts no one positive has no precision: its point is left off the precision-recall curve
+    # (drawn at 0 it would read as a model that is always wrong).
+    precision = precision_score(labels, predicted, zero_division=np.nan)
     point = f"threshold {threshold:g}: P({positive_name}) ≥ {threshold:g} predicts {positive_name}"
+    unplaced = f" (no row predicted {positive_name}: precision undefined)" if np.isnan(precision) else ""
     written = []
-    for name, display_class, xy in (("roc_curve", RocCurveDisplay, (false_positive_rate, recall)),
-                                    ("precision_recall_curve", PrecisionRecallDisplay, (recall, precision))):
+    for name, display_class, xy, note in (("roc_curve", RocCurveDisplay, (false_positive_rate, recall), ""),
+                                          ("precision_recall_curve", PrecisionRecallDisplay, (recall, precision),
+                                           unplaced)):
         figure, axes = plt.subplots(figsize=(5.5, 5), layout="constrained")
         display_class.from_predictions(labels, scores, ax=axes, name="model", plot_chance_level=True)
-        axes.plot(*xy, "o", color="C3", markersize=8, label=point)
+        axes.plot(*xy, "o", color="C3", markersize=8, label=point + note)
         axes.legend(loc="lower right" if name == "roc_curve" else "upper right", fontsize=8)
         axes.set_title(f"{'ROC' if name == 'roc_curve' else 'Precision-recall'} curve (test set, {positive_name} positive)",
                        fontsize=10)
