@@ -42,20 +42,20 @@ def churn_run(tmp_path_factory, churn_csv):
 
 @pytest.fixture(scope="module")
 def xor_piped(tmp_path_factory):
-    """`python xor.py --epochs 3` with stdout piped: (run folder, stdout lines, seconds to the first line)."""
+    """`python xor.py --epochs 3` with stdout piped: (run folder, stdout lines, seconds from the start to each)."""
     outputs = tmp_path_factory.mktemp("xor_outputs")
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, str(PROJECT / "xor.py"), "--epochs", str(XOR_EPOCHS), "--outputs",
-                                str(outputs)], cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                str(outputs)], cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    first = process.stdout.readline()
-    first_seconds = time.perf_counter() - started
-    rest, errors = process.communicate(timeout=300)
-    assert process.returncode == 0, errors
-    lines = [first.rstrip("\n"), *rest.splitlines()]
+    lines, seconds = [], []
+    for line in process.stdout:
+        lines.append(line.rstrip("\n"))
+        seconds.append(time.perf_counter() - started)
+    assert process.wait(timeout=300) == 0, "\n".join(lines)
     (folder,) = run_folders(outputs)
     assert last_line("\n".join(lines)) == str(folder)
-    return folder, lines, first_seconds
+    return folder, lines, seconds
 
 
 def table_after(text: str, heading: str) -> pd.DataFrame:
@@ -92,7 +92,7 @@ def test_a_binary_runs_accuracy_plot_gets_the_validation_majority_baseline(churn
 
 @pytest.mark.slow
 def test_piped_training_prints_one_compact_line_per_epoch_and_a_line_per_silent_phase(xor_piped):
-    folder, lines, first_seconds = xor_piped
+    folder, lines, seconds = xor_piped
     epochs = [line for line in lines if line.lower().startswith("epoch")]
     assert [line.split()[1] for line in epochs] == [f"{epoch}/{XOR_EPOCHS}" for epoch in range(1, XOR_EPOCHS + 1)]
     assert all("val_accuracy" in line and line.endswith(" s") for line in epochs[1:])
@@ -102,7 +102,9 @@ def test_piped_training_prints_one_compact_line_per_epoch_and_a_line_per_silent_
               "evaluating on 4 test rows", "writing plots and report", f"updating {folder.parent / 'index.html'}"]
     positions = [next(index for index, line in enumerate(lines) if line.startswith(phase)) for phase in phases]
     assert positions == sorted(positions)
-    assert lines[0].startswith("starting Keras") and first_seconds < 1.0
+    # The first line comes before Keras' import, which takes seconds: within a second on an idle machine (a fixed
+    # bound would fail on a loaded one, so it is measured against the import it precedes).
+    assert lines[0].startswith("starting Keras") and seconds[0] < (seconds[1] - seconds[0]) / 2
 
 
 @pytest.mark.slow
