@@ -175,7 +175,7 @@ def test_compare_accepts_where(store, monkeypatch):
     import utils.reports.compare as compare_module
 
     chosen = []
-    monkeypatch.setattr(compare_module, "compare", lambda folders, outputs, verbosity: chosen.extend(folders) or "done")
+    monkeypatch.setattr(compare_module, "compare", lambda folders, outputs, verbosity, **_: chosen.extend(folders) or "done")
     assert cli(store, "compare", "--where", "model~net") == 0
     assert sorted(path.name for path in chosen) == ["20261110-100000_conv_net", "20261111-100000_le_net"]
     with pytest.raises(UsageError, match="No run"):

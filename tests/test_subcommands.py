@@ -104,7 +104,7 @@ def test_compare_last_picks_the_newest_runs_of_the_task(two_tasks, monkeypatch):
     from utils.reports import compare as comparison
 
     picked = []
-    monkeypatch.setattr(comparison, "compare", lambda folders, outputs, verbosity: picked.append(folders) or "done")
+    monkeypatch.setattr(comparison, "compare", lambda folders, outputs, verbosity, **_: picked.append(folders) or "done")
     assert main("mnist", ["compare", "--last", "2", "--outputs", str(two_tasks)]) == 0
     assert [folder.name for folder in picked[0]] == ["20261110-100000_conv_net"]
     with pytest.raises(UsageError, match="No run .* matches --where model=churn_mlp .*--all-tasks"):

@@ -5,7 +5,7 @@ from pathlib import Path
 from utils.cli.commands import command
 from utils.core.config import resolve_config
 from utils.core.errors import UsageError
-from utils.core.options import setting_options
+from utils.core.options import seed_list, setting_options
 
 
 def with_keras(args) -> None:
@@ -56,7 +56,13 @@ def training_options(task, args) -> dict:
 def planned_runs(task, args) -> list:
     """(model spec, resolved config) for every model the options ask for (grids and searches are sweeps)."""
     options = training_options(task, args)
-    return [(spec, resolve_config(task, spec, options)) for spec in selected_models(task, args.model)]
+    plans = []
+    for spec in selected_models(task, args.model):
+        config = resolve_config(task, spec, options)
+        seeds = seed_list(args.seeds, config.seed) if getattr(args, "seeds", None) else [config.seed]
+        plans += [(spec, config if seed == config.seed else resolve_config(task, spec, {**options, "seed": seed}))
+                  for seed in seeds]
+    return plans
 
 
 @command("train", "train models (the default command): a run folder each, compared if several")
@@ -153,7 +159,7 @@ def compare_runs(task, args) -> int:
 
     named = [name for text in args.compare or [] for name in resolve_run_names(text, args.outputs)]
     folders = resolve_runs(named + queried_runs(task, args) + newest_runs(task, args), None, args.outputs)
-    print(compare(folders, args.outputs, verbosity_of(args)))
+    print(compare(folders, args.outputs, verbosity_of(args), grouped=bool(args.group)))
     return 0
 
 

@@ -34,6 +34,9 @@ def list_runs(task, args) -> int:
 
     if Path(args.outputs).exists() and not Path(args.outputs).is_dir():
         raise UsageError(f"--outputs {args.outputs} is a file, not an outputs folder.")
+    if args.group:
+        print(grouped_listing(task, args))
+        return 0
     shown, hidden, columns, empty_note = listed_runs(task, args)
     if not shown and args.output_format == "table":
         print(empty_note)
@@ -53,6 +56,20 @@ def list_runs(task, args) -> int:
         prepare_outputs(args.outputs)
         print(write_index_page(args.outputs))
     return 0
+
+
+def grouped_listing(task, args) -> str:
+    """`runs --group`: one row per configuration of the completed runs --where selects."""
+    from utils.runs.groups import group_rows, group_runs
+    from utils.runs.query import query_rows, render
+    from utils.runs.record import RunRecord
+
+    rows = query_rows(args.outputs, args.where, in_scope(task, args))
+    records = [RunRecord.load(Path(args.outputs) / row["run"]).data for row in rows if row.get("status") == "completed"]
+    if not records:
+        return f"No completed {task.name} runs in {args.outputs} to group."
+    table, columns = group_rows(group_runs(records))
+    return render(table, columns, args.output_format)
 
 
 def listed_runs(task, args) -> tuple:

@@ -134,6 +134,32 @@ def seed_range(value):
     return None if 0 <= value < 2**32 else "must be between 0 and 4294967295"
 
 
+def seeds_problem(text):
+    try:
+        seed_list(text, DEFAULT_SEED)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+def seed_list(text, base: int) -> list:
+    """--seeds as the seeds to train: N means N seeds counting up from `base` (--seed), A,B,C means those."""
+    parts = [part.strip() for part in str(text).split(",")]
+    if not all(part.isdigit() for part in parts):
+        raise ValueError("expects a count N or a list of seeds A,B,C (whole numbers)")
+    numbers = [int(part) for part in parts]
+    if len(numbers) == 1:
+        if not 1 <= numbers[0] <= 1000:
+            raise ValueError("must be a count between 1 and 1000 (or a list of seeds A,B,C)")
+        numbers = [base + index for index in range(numbers[0])]
+    if len(set(numbers)) < len(numbers):
+        raise ValueError("lists a seed twice")
+    problem = next((seed_range(seed) for seed in numbers if seed_range(seed)), None)
+    if problem:
+        raise ValueError(f"seeds {problem}")
+    return numbers
+
+
 def folder_label(value):
     # The label joins a timestamp and the model name in a folder name, which a file system caps at 255 bytes.
     return None if len(str(value).encode()) <= 100 else "must be at most 100 bytes (it becomes part of a folder name)"
@@ -205,6 +231,9 @@ OPTIONS = (
            choices=("table", "csv", "json"), commands=("runs", "diff"), help="table, csv or json (default: table)"),
     Option("html", ("--html",), bool, False, flag=True, group=STORE, setting=False, in_config=False,
            commands=("runs",), help="also write outputs/index.html, every run and comparison on one page"),
+    Option("group", ("--group",), bool, False, flag=True, group=STORE, setting=False, in_config=False,
+           commands=("runs", "compare"),
+           help="one row per configuration (its settings but the seed): n, the seeds, mean ± std of each result"),
     Option("show_all", ("--all",), bool, False, flag=True, group=STORE, setting=False, in_config=False,
            commands=("diff",), help="show everything, not only what differs"),
     Option("older_than", ("--older-than",), metavar="AGE", group=STORE, setting=False, in_config=False,
@@ -223,6 +252,9 @@ OPTIONS = (
     Option("loss", ("--loss",), str, metavar="NAME", help="any Keras loss name (default: {task_default}, or the model's own)"),
     Option("seed", ("--seed",), int, DEFAULT_SEED, metavar="N", check=seed_range,
            help=f"random seed, recorded with the run (default: {DEFAULT_SEED})"),
+    Option("seeds", ("--seeds",), str, metavar="N|A,B,...", setting=False, check=seeds_problem, commands=("train",),
+           help="train each configuration N times, with seeds --seed, --seed+1, ... (or with the seeds listed); "
+                "runs and compare then group them by configuration"),
     Option("validation_split", ("--validation-split",), float, 0.1, metavar="F", check=between_exclusive,
            help="fraction of the training data held out for validation (default: 0.1)"),
     Option("limit", ("--limit",), int, metavar="N", check=at_least(1),

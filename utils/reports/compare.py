@@ -10,6 +10,8 @@ from utils.reports.html import write_compare_report
 from utils.reports.overlay import plot_comparison
 from utils.reports.run_labels import dataset_of, differing_summary, run_labels
 from utils.runs.folder import RunFolder, create_run_folder
+from utils.runs.groups import difference_line, group_rows, group_runs
+from utils.runs.query import render
 from utils.runs.record import RunRecord
 from utils.runs.store import format_table, summary_rows
 
@@ -41,7 +43,20 @@ def check_comparable(records) -> None:
               f"dataset.", file=sys.stderr)
 
 
-def compare(folders, outputs, verbosity: int = 1) -> Path:
+def grouped_summary(records, grouped: bool = False) -> str:
+    """The runs by configuration (mean ± std over seeds, n), and for exactly two configurations their difference;
+    '' when every configuration has one run and grouping was not asked for."""
+    groups = group_runs(records)
+    if not groups or (not grouped and all(len(group["runs"]) < 2 for group in groups)):
+        return ""
+    rows, columns = group_rows(groups)
+    lines = [render(rows, columns, "table")]
+    if len(groups) == 2:
+        lines.append(difference_line(*groups))
+    return "\n".join(lines)
+
+
+def compare(folders, outputs, verbosity: int = 1, grouped: bool = False) -> Path:
     """Write compare_<timestamp>/ with the figures and tables; print the table; return the folder."""
     records = [RunRecord.load(path).data for path in folders]
     check_comparable(records)
@@ -57,9 +72,14 @@ def compare(folders, outputs, verbosity: int = 1) -> Path:
     atomic.write_text(folder / "comparison.csv", table.to_csv(index=False))
     atomic.write_text(folder / "epochs.csv", epochs.to_csv(index=False))
     atomic.write_text(folder / "runs.txt", "\n".join(str(path) for path in folders) + "\n")
+    summary = grouped_summary(records, grouped)
+    if summary:
+        atomic.write_text(folder / "groups.txt", summary + "\n")
     write_compare_report(folder)
     if verbosity:
         print(format_table(table.drop(columns=["task", "label"])))
+        if summary:
+            print(summary)
         for note in notes:
             print(f"note: {note}")
     return folder
