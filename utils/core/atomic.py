@@ -78,3 +78,21 @@ def _jsonable(value):
 
 # Read once: reading the umask means setting it, which is better not done while other threads create files.
 UMASK = current_umask()
+
+
+@contextmanager
+def staged_folder(folder):
+    """Yield a hidden folder of the same name to fill; on success it replaces the (empty, reserved) `folder` in one
+    rename, on any failure both are removed, so no half-written folder is ever seen."""
+    folder = Path(folder)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    work = staging / folder.name
+    work.mkdir()
+    try:
+        yield work
+        os.rename(work, folder)  # onto the empty reserved folder: one step
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

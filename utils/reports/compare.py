@@ -65,17 +65,18 @@ def compare(folders, outputs, verbosity: int = 1, grouped: bool = False) -> Path
     table.insert(1, "label", labels)  # the figures' names for the runs, beside their ids
     epochs = long_history(folders)  # read (and checked) before the compare folder exists: no empty folder is left
     folder = create_run_folder(outputs, "", prefix="compare_")
-    notes = plot_comparison(
-        epochs, folder, labels={record["run_id"]: label for record, label in zip(records, labels)},
-        compared=differing_summary(records),
-    ) if not epochs.empty else ["no run has any finished epoch"]
-    atomic.write_text(folder / "comparison.csv", table.to_csv(index=False))
-    atomic.write_text(folder / "epochs.csv", epochs.to_csv(index=False))
-    atomic.write_text(folder / "runs.txt", "\n".join(str(path) for path in folders) + "\n")
-    summary = grouped_summary(records, grouped)
-    if summary:
-        atomic.write_text(folder / "groups.txt", summary + "\n")
-    write_compare_report(folder)
+    with atomic.staged_folder(folder) as work:  # a failure anywhere below leaves no compare_* folder
+        notes = plot_comparison(
+            epochs, work, labels={record["run_id"]: label for record, label in zip(records, labels)},
+            compared=differing_summary(records),
+        ) if not epochs.empty else ["no run has any finished epoch"]
+        atomic.write_text(work / "comparison.csv", table.to_csv(index=False))
+        atomic.write_text(work / "epochs.csv", epochs.to_csv(index=False))
+        atomic.write_text(work / "runs.txt", "\n".join(str(path) for path in folders) + "\n")
+        summary = grouped_summary(records, grouped)
+        if summary:
+            atomic.write_text(work / "groups.txt", summary + "\n")
+        write_compare_report(work)
     if verbosity:
         print(format_table(table.drop(columns=["task", "label"])))
         if summary:

@@ -92,8 +92,15 @@ class RunFolder:
         except (pd.errors.ParserError, UnicodeDecodeError) as error:
             raise UserError(f"{self.history} is damaged ({str(error).strip().splitlines()[0][:200]}); "
                             "restore it or leave this run out.")
-        if "epoch" not in history or not pd.api.types.is_numeric_dtype(history["epoch"]):
-            raise UserError(f"{self.history} is damaged (no numeric epoch column); restore it or leave this run out.")
+        if "epoch" not in history:
+            raise UserError(f"{self.history} is damaged (no epoch column); restore it or leave this run out.")
+        for column in history.columns:  # every column is a number per epoch; text would fail deep inside a plot
+            numbers = pd.to_numeric(history[column], errors="coerce")
+            bad = history[column].notna() & numbers.isna()
+            if bad.any():
+                row = int(bad.idxmax())
+                raise UserError(f"{self.history} is damaged ({column!r} on line {row + 2} is "
+                                f"{str(history[column][row])[:40]!r}, not a number); restore it or leave this run out.")
         try:
             version = json.loads(self.run_file.read_text()).get("format", 1)
         except (OSError, ValueError, AttributeError):

@@ -131,6 +131,8 @@ def check_grid(task, base: dict, grid: list) -> None:
 def reopen(task, args, options):
     folder = SweepFolder.open(args.resume_sweep)
     spec = folder.spec()
+    if not isinstance(spec, dict):
+        folder.check()  # says what the file holds instead
     if spec.get("task") != task.name:
         raise UsageError(f"{folder.path} is a {spec.get('task')} sweep; resume it with {spec.get('task')}.py.")
     check_counts(args)
@@ -138,6 +140,8 @@ def reopen(task, args, options):
     if given:  # the trials run with the recorded settings; a new one would reach only some of them
         raise UsageError(f"sweep --resume continues with the sweep's recorded settings; it does not take "
                          f"{', '.join(given)} (start a new sweep to change them).")
+    folder.check()
+    studies.check_journal(folder.journal)
     if args.trials is not None:
         if spec["method"] == "grid":
             raise UsageError("--trials extends a search; a grid's trials are fixed by its combinations.")

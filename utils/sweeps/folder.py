@@ -8,6 +8,11 @@ from utils.core.errors import UserError
 from utils.runs.folder import create_run_folder
 from utils.sweeps.trials import read_trials, write_trials
 
+# sweep.json's fields that a resume reads, and their types (bool is no int here).
+SPEC_FIELDS = {"task": str, "method": str, "objective": str, "direction": str, "seed": int, "target_trials": int,
+               "parameters": list, "base_options": dict, "workers": int, "executor": str, "outputs": str,
+               "sweep_id": str, "study": str}
+SPEC_CHOICES = {"method": ("grid", "random", "tpe"), "direction": ("minimize", "maximize"), "executor": ("local", "ray")}
 SWEEP_FILE = "sweep.json"
 TRIALS_FILE = "trials.csv"
 JOURNAL_FILE = "optuna.journal"
@@ -34,6 +39,26 @@ class SweepFolder:
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise UserError(f"{folder.path / SWEEP_FILE} is not valid JSON ({error}); the sweep folder is damaged.")
         return folder
+
+    def check(self) -> None:
+        """sweep.json has every field a resume reads, of its type, and trials.csv reads back: else one line naming
+        the file and what is wrong, before anything is written."""
+        spec, path = self.spec(), self.path / SWEEP_FILE
+        if not isinstance(spec, dict):
+            raise UserError(f"{path} is damaged: it holds a {type(spec).__name__}, not the sweep's settings.")
+        for name, kind in SPEC_FIELDS.items():
+            value = spec.get(name)
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise UserError(f"{path} is damaged: {name!r} should be {kind.__name__}, found {value!r:.60}.")
+            if value not in SPEC_CHOICES.get(name, (value,)):
+                raise UserError(f"{path} is damaged: {name!r} is {value!r:.60}, not one of {', '.join(SPEC_CHOICES[name])}.")
+        if not all(isinstance(parameter, dict) for parameter in spec["parameters"]):
+            raise UserError(f"{path} is damaged: 'parameters' should be a list of objects.")
+        try:
+            self.trials()
+        except (ValueError, TypeError, KeyError, UnicodeDecodeError) as error:  # pandas' and json's parse errors are ValueErrors
+            reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+            raise UserError(f"{self.path / TRIALS_FILE} is damaged ({reason}); restore it, or start a new sweep.")
 
     @property
     def name(self) -> str:

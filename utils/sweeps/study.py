@@ -1,6 +1,6 @@
 """The sweep's Optuna study: samplers and pruners from Optuna, kept in a JournalStorage file in the sweep folder
 (crash-safe, offline, safe for several processes; optuna#820, #6036)."""
-from utils.core.errors import UsageError
+from utils.core.errors import UsageError, UserError
 from utils.training.trial import make_pruner
 
 SAMPLERS = ("random", "tpe")
@@ -44,6 +44,24 @@ def open_study(journal, spec: dict, trials_so_far: int = 0):
         study_name=spec["study"], storage=storage, load_if_exists=True, direction=spec["direction"],
         sampler=make_sampler(spec["method"], spec["seed"] + trials_so_far), pruner=make_pruner(spec["prune"], spec["epochs"] or 1),
     )
+
+
+def check_journal(journal) -> None:
+    """Replay the journal as Optuna will; a damaged one is one line naming it (a missing one is created later)."""
+    from pathlib import Path
+
+    if not Path(journal).exists():
+        return
+    require_optuna()
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    try:
+        JournalStorage(JournalFileBackend(str(journal))).get_all_studies()
+    except Exception as error:  # Optuna's replay raises what the broken line gives (UnicodeDecodeError, KeyError, ...)
+        reason = str(error).splitlines()[0][:120] if str(error) else ""
+        raise UserError(f"{journal} is damaged ({type(error).__name__}: {reason}); the Optuna study cannot be read. "
+                        f"Restore it from a backup, or start a new sweep.")
 
 
 def ask(study, parameters, fixed=None):

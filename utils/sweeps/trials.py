@@ -59,11 +59,18 @@ def write_trials(path, trials) -> None:
 
 
 def read_trials(path) -> list:
+    """The trials back from trials.csv; a ValueError says what is wrong with a damaged one."""
     table = pd.read_csv(path, dtype={"trial": str})
+    missing = [name for name in ("trial", "position", "params", "status") if name not in table]
+    if missing:
+        raise ValueError(f"no {', '.join(missing)} column")
     trials = []
     for row in table.to_dict("records"):
         values = {item.name: _none_for_nan(row.get(item.name)) for item in fields(Trial)}
         values["params"] = json.loads(values["params"]) if values["params"] else {}
+        if values["status"] not in STATUSES or not isinstance(values["params"], dict) or not values["trial"]:
+            raise ValueError(f"trial {str(values['trial'])[:20]!r} has status {str(values['status'])[:20]!r} and "
+                             f"params {str(values['params'])[:40]!r}")
         values["position"] = int(values["position"])
         for name in ("epochs", "optuna_trial_id"):
             if values[name] is not None:
