@@ -3,6 +3,7 @@
 Local copies are read first (--data-dir, data/, Keras' cache, Debian's dataset package); only then is Keras'
 downloader tried. Pixels become float32 in [0, 1] in one step, with no float64 copy.
 """
+import dataclasses
 import gzip
 import struct
 import zlib
@@ -13,6 +14,7 @@ import numpy as np
 from utils.tasks.datasets import TEST_SPLIT_SEED, Dataset, apply_limit, sha256_of_arrays, stratified_split
 from utils.core.errors import UserError
 from utils.core.options import Option
+from utils.tasks.image_folder import folder_classes, is_image_folder, load_image_folder
 from utils.tasks.registry import Task, register_task
 
 IDX_FILES = {
@@ -181,6 +183,8 @@ def to_unit_float32(images: np.ndarray) -> np.ndarray:
 
 def load_images(data_options: dict, seed: int, validation_split: float, limit, preprocessing=None) -> Dataset:
     dataset = data_options.get("dataset") or "mnist"
+    if data_options.get("data_dir") and is_image_folder(data_options["data_dir"]):
+        return load_folder_dataset(Path(data_options["data_dir"]), seed, validation_split, limit)
     arrays, source = load_image_arrays(dataset, data_options.get("data_dir"))
     check_image_arrays(arrays, source)
     sha256 = sha256_of_arrays(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"])
@@ -200,12 +204,51 @@ def load_images(data_options: dict, seed: int, validation_split: float, limit, p
     )
 
 
+def load_folder_dataset(path: Path, seed: int, validation_split: float, limit) -> Dataset:
+    """A folder of class sub-folders: already float32 in [0, 1] (converted as predict converts images)."""
+    arrays, names, note = load_image_folder(path)
+    x_all, y_all = apply_limit(arrays["x_train"], arrays["y_train"], limit)
+    kept, held = stratified_split(x_all, y_all, validation_split, seed, "training and validation")
+    return Dataset(
+        name=path.name, x_train=x_all[kept], y_train=y_all[kept], x_val=x_all[held], y_val=y_all[held],
+        x_test=arrays["x_test"], y_test=arrays["y_test"], class_names=names,
+        sha256=sha256_of_arrays(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"]),
+        source=str(path),
+        notes=["images converted as predict converts them: grayscale, ink white on black, fitted and centred in "
+               "28x28; class names from the folder names", note],
+    )
+
+
+def image_data_title(data_options: dict) -> str:
+    folder = data_options.get("data_dir")
+    if folder and is_image_folder(folder):
+        return f"the images of {folder}"
+    return DATASET_TITLES[data_options.get("dataset") or "mnist"]
+
+
+def bind_images(task: Task, data_options: dict, recorded=None, announce: bool = True) -> Task:
+    """A folder of class sub-folders has its own classes (two get one softmax output each, as the image models
+    have); MNIST's own sets keep the task as it is."""
+    if recorded is not None:
+        names = recorded.get("class_names") or []
+        if names == DIGITS or names == FASHION_CLASSES:
+            return task
+    elif data_options.get("data_dir") and is_image_folder(data_options["data_dir"]):
+        names = folder_classes(data_options["data_dir"])
+        if announce:
+            print(f"Classes of {data_options['data_dir']} (from its folder names): {', '.join(names)}", flush=True)
+    else:
+        return task
+    return dataclasses.replace(task, num_classes=len(names), kind="softmax")
+
+
 IMAGE_DATA_OPTIONS = (
     Option("dataset", ("--dataset",), str, "mnist", group="data", choices=("mnist", "fashion_mnist", "mnist_5k"),
            help="which 28x28 image set to train on (default: mnist)"),
     Option("data_dir", ("--data-dir",), str, metavar="DIR", group="data",
-           help="folder holding <dataset>.npz or the four IDX .gz files (default: look in data/, Keras' cache, "
-                "/usr/share/datasets, then download)"),
+           help="folder holding <dataset>.npz or the four IDX .gz files, or one sub-folder of PNG/JPG images per "
+                "class (test/ for the test split) (default: look in data/, Keras' cache, /usr/share/datasets, then "
+                "download)"),
 )
 
 
@@ -228,6 +271,7 @@ register_task(
         data_options=IMAGE_DATA_OPTIONS,
         read_predict_inputs=read_image_files,
         predict_help="image files (PNG/JPG of any size and background)",
-        data_title=lambda options: DATASET_TITLES[options.get("dataset") or "mnist"],
+        data_title=image_data_title,
+        bind=bind_images,
     )
 )

@@ -20,7 +20,9 @@ class Task:
     # features plus a label per input; `preprocessing` is the run's saved TabularPreprocessor or None.
     read_predict_inputs: Optional[Callable] = None
     predict_help: str = "inputs to predict"
-    kind: str = "classification"  # or "regression": one linear output, labels are float values
+    # "classification" (two classes: one sigmoid output), "softmax" (one output per class even for two, as the image
+    # models have), or "regression" (one linear output, labels are float values)
+    kind: str = "classification"
     # bind(task, data_options, recorded, announce) -> Task: a task whose classes and input width come from its data
     # (a CSV) is bound before training to the table, and before evaluate/predict/resume to what the run recorded.
     bind: Optional[Callable] = None
@@ -32,7 +34,7 @@ class Task:
 
     @property
     def binary(self) -> bool:
-        return self.num_classes == 2 and not self.regression
+        return self.num_classes == 2 and self.kind == "classification"
 
     @property
     def regression(self) -> bool:
