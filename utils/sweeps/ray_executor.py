@@ -16,6 +16,7 @@ from utils.sweeps.command import PROJECT
 from utils.sweeps.local import Finished
 
 CONNECT_SECONDS = 10
+HANDSHAKE_SECONDS = 5
 # Not shipped to the workers: run folders, caches and the git history.
 EXCLUDES = ["outputs/", ".git/", ".venv/", "__pycache__/", "*.h5", "*.keras"]
 
@@ -37,6 +38,22 @@ def check_reachable(address: str) -> None:
             pass
     except (OSError, ValueError) as error:
         raise UserError(f"No Ray cluster reachable at {address} ({error}); start one with `ray start --head`.", exit_code=2)
+    check_speaks_grpc(address, f"{host or '127.0.0.1'}:{port}")
+
+
+def check_speaks_grpc(address: str, target: str) -> None:
+    """Ray's head (GCS) and Ray Client both speak gRPC: a server that does not finish gRPC's handshake is not Ray,
+    and ray.init would retry it for long with screens of warnings."""
+    import grpc
+
+    channel = grpc.insecure_channel(target)
+    try:
+        grpc.channel_ready_future(channel).result(timeout=HANDSHAKE_SECONDS)
+    except grpc.FutureTimeoutError:
+        raise UserError(f"{address} answers but is not a Ray cluster (no gRPC handshake within {HANDSHAKE_SECONDS} s); "
+                        f"pass the address `ray start --head` printed (port 6379 by default).", exit_code=2)
+    finally:
+        channel.close()
 
 
 def run_trial_on_node(arguments: list, environment: dict) -> tuple:
@@ -82,8 +99,12 @@ class RayExecutor:
         self.ray = ray
         address = cluster_address(address)
         check_reachable(address)
-        ray.init(address=address, log_to_driver=False, logging_level="ERROR",
-                 runtime_env={"working_dir": str(PROJECT), "excludes": EXCLUDES})
+        try:
+            ray.init(address=address, log_to_driver=False, logging_level="ERROR",
+                     runtime_env={"working_dir": str(PROJECT), "excludes": EXCLUDES})
+        except Exception as error:  # Ray raises ConnectionError, RuntimeError, ValueError, ... for a failed connect
+            reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+            raise UserError(f"Cannot connect to the Ray cluster at {address}: {reason}", exit_code=2)
         self.threads = cpus_per_trial
         total_cpus = int(ray.cluster_resources().get("CPU", 1))
         self.workers = workers or max(1, total_cpus // cpus_per_trial)
