@@ -2,6 +2,7 @@
 TensorFlow, Keras or JAX."""
 import os
 import sys
+import time
 from pathlib import Path
 
 from utils.cli.actions import in_scope
@@ -9,6 +10,7 @@ from utils.cli.commands import command
 from utils.core.errors import UsageError, UserError
 from utils.runs.folder import RUN_FILE, RunFolder
 from utils.runs.lock import RunLock
+from utils.runs.query import TAG_NAME
 
 
 def resolve_run(text: str, outputs) -> Path:
@@ -122,6 +124,9 @@ def parse_tags(pairs) -> dict:
         key, _, value = pair.partition("=")
         if not key.strip() or any(character.isspace() for character in key):
             raise UsageError(f"tag expects KEY=VALUE (or KEY) after the run. Received: {pair!r}.")
+        if not TAG_NAME.fullmatch(key):  # --where tag:NAME could never find it
+            raise UsageError(f"tag name {key!r} has an operator character (< > ! ~), which --where tag:NAME cannot "
+                             f"query; use letters, digits, '_', '-', '.' or ':'.")
         tags[key] = value if "=" in pair else "true"
     return tags
 
@@ -190,7 +195,12 @@ def restore_runs(task, args) -> int:
     from utils.runs import trash
 
     for name in args.targets:
-        print(f"restored {trash.restore(name, args.outputs)}")
+        target = trash.restore(name, args.outputs)
+        others = trash.other_copies(name, args.outputs)
+        deleted = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(target.lstat().st_mtime))
+        print(f"restored {target} (the copy deleted {deleted})" + (
+            f"; {len(others)} more trashed under that name: {', '.join(path.name for path in others)} "
+            f"(restore one by that exact name)" if others else ""))
     return 0
 
 

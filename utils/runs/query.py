@@ -21,6 +21,8 @@ OPERATORS = {
     "<=": lambda left, right: left <= right, ">": lambda left, right: left > right,
     ">=": lambda left, right: left >= right, "~": lambda left, right: str(right) in str(left),
 }
+# A tag name --where can ask about (tag:NAME, tag:NAME=VALUE): no operator character and no space.
+TAG_NAME = re.compile(r"[^=<>!~\s]+")
 FILTER = re.compile(r"^\s*(?P<column>tag:[^=<>!~\s]+|[A-Za-z_][\w.]*)\s*(?P<operator>[=<>!~]+)?\s*(?P<value>.*?)\s*$")
 DATE_COLUMNS = ("started", "ended")
 DEFAULT_COLUMNS = ("run", "status", "task", "dataset", "model", "epochs", "best_val_accuracy", "test_accuracy", "started",

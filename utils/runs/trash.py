@@ -61,6 +61,15 @@ def restore(name: str, outputs) -> Path:
     return target
 
 
+def other_copies(name: str, outputs) -> list:
+    """Trashed folders that were deleted under the same name (`name-2`, `name-3`, ... or `name` itself), oldest
+    deletion first: a restore says which copy it brought back."""
+    base = re.sub(r"-\d+$", "", Path(name).name)
+    pattern = re.compile(rf"{re.escape(base)}(-\d+)?")
+    copies = [path for path in trash(outputs).glob("*") if pattern.fullmatch(path.name) and path.name != Path(name).name]
+    return sorted(copies, key=lambda path: path.lstat().st_mtime)
+
+
 def purgeable(outputs, older_than: float = 0.0) -> list:
     """Trashed folders deleted more than `older_than` seconds ago."""
     bin_folder = trash(outputs)

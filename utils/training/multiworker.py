@@ -11,6 +11,7 @@ import json
 import math
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import threading
@@ -120,6 +121,8 @@ def join(world: World) -> World:
     global _joined
     import jax
 
+    if world.process_id == 0 and world.coordinator:
+        check_coordinator_port(world.coordinator)
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     joined = threading.Event()
     threading.Thread(target=_give_up_unless, args=(joined, world), daemon=True).start()
@@ -138,6 +141,19 @@ def join(world: World) -> World:
     _use_all_devices()
     _joined = world
     return world
+
+
+def check_coordinator_port(coordinator: str) -> None:
+    """Process 0 serves the job on the coordinator's port; a busy one would surface as JAX's bare
+    'UNKNOWN: Failed to start RPC server'."""
+    port = coordinator.rpartition(":")[2]
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind: only a listener blocks it
+        try:
+            probe.bind(("", int(port)))
+        except OSError as error:
+            raise UserError(f"the coordinator port {port} is busy ({error.strerror}): another job or program listens "
+                            f"on it; stop it, or pass another --coordinator port (the same on every process).")
 
 
 def _give_up_unless(joined: threading.Event, world: World) -> None:
