@@ -209,3 +209,21 @@ def resume(task, args) -> int:
     placement = placement_for(args)  # before any JAX work, as joining a multi-worker job requires
     resume_run(task, resolve_run_name(args.run, args.outputs), args.epochs, verbosity_of(args), placement)
     return 0
+
+
+@command("rerun", "train a run again from its record: data checked, changes named, reproduced?")
+def rerun(task, args) -> int:
+    from utils.runs.record import RunRecord
+
+    path = resolve_run_name(args.run, args.outputs)
+    from utils.training.rerun import check_data_file, recorded_config, rerun as rerun_run
+
+    record = RunRecord.load(path)  # a damaged record or a vanished file: one line, before TensorFlow
+    recorded_config(task, record, bool(args.deterministic))
+    check_data_file(record)
+    with_keras(args)
+    from utils.runs.folder import prepare_outputs
+
+    prepare_outputs(args.outputs)
+    print(rerun_run(task, path, args, verbosity_of(args)))
+    return 0

@@ -195,7 +195,7 @@ OPTIONS = (
            help="model(s) to train, or 'all' (default: {task_default})"),
     # The subcommands' positional arguments (flags[0] is the name --help shows).
     Option("run", ("run",), metavar="RUN", group=ARGUMENTS, setting=False, in_config=False, positional=True,
-           commands=("evaluate", "predict", "resume", "tag", "untag", "note"),
+           commands=("evaluate", "predict", "resume", "tag", "untag", "note", "rerun"),
            help="a run folder, or a run's name under --outputs (evaluate and predict also take a model file in one)"),
     Option("compare", ("runs",), nargs="*", metavar="RUN", group=ARGUMENTS, setting=False, in_config=False,
            positional=True, commands=("compare",),
@@ -231,6 +231,9 @@ OPTIONS = (
            choices=("table", "csv", "json"), commands=("runs", "diff"), help="table, csv or json (default: table)"),
     Option("html", ("--html",), bool, False, flag=True, group=STORE, setting=False, in_config=False,
            commands=("runs",), help="also write outputs/index.html, every run and comparison on one page"),
+    Option("allow_data_change", ("--allow-data-change",), bool, False, flag=True, group=STORE, setting=False,
+           in_config=False, commands=("rerun",),
+           help="rerun even though the data's SHA-256 changed (the report names the change)"),
     Option("group", ("--group",), bool, False, flag=True, group=STORE, setting=False, in_config=False,
            commands=("runs", "compare"),
            help="one row per configuration (its settings but the seed): n, the seeds, mean ± std of each result"),
@@ -266,7 +269,7 @@ OPTIONS = (
                 "Keras decides on a GPU)"),
     Option("mixed_precision", ("--mixed-precision",), bool, False, flag=True,
            help="compute in float16 on a GPU (with loss scaling) or bfloat16 on a CPU; weights and outputs stay float32"),
-    Option("deterministic", ("--deterministic",), bool, False, flag=True,
+    Option("deterministic", ("--deterministic",), bool, False, flag=True, commands=("train", "sweep", "rerun"),
            help="enable TensorFlow op determinism (slower; repeatable to the bit)"),
 
     Option("momentum", ("--momentum",), float, metavar="M", group=FEATURES, check=unit_interval_open_right,

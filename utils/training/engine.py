@@ -47,6 +47,7 @@ class RunContext:
     verbosity: int = 1  # 0 quiet, 1 normal, 2 verbose (TensorFlow's logs too)
     distribution: Optional[object] = None  # a tf.distribute wrapper (utils.training.distribution)
     placement: SingleProcess = field(default_factory=SingleProcess)  # or a process of a multi-worker job
+    record_facts: dict = field(default_factory=dict)  # more for each new run.json (a rerun's link to its original)
 
 
 @dataclass
@@ -117,7 +118,8 @@ def train_new_run(task, spec, config, dataset, context: RunContext) -> Path:
     with contextlib.ExitStack() as held:
         with placement.starting(folder):  # a full disk leaves no folder behind
             held.enter_context(placement.lock(folder, "train"))
-            record = placement.create_record(folder, **new_run_facts(task, config, dataset, model))
+            facts = {**new_run_facts(task, config, dataset, model), **context.record_facts}
+            record = placement.create_record(folder, **facts)
             record.record_resolved_settings(resolved_settings(model))  # what the run trains with where none was given
         session = TrainingSession(record, model, task, config, dataset, verbosity=context.verbosity,
                                   placement=placement)
