@@ -15,8 +15,10 @@ import sys
 from utils.runs.folder import RUN_FILE
 
 APPLICATION_ID = 0x52554E53  # "RUNS": tells this index from any other sqlite file of that name
-SCHEMA_VERSION = 1  # the row's shape (utils.runs.index.summary_row): an index of another version is rebuilt
+SCHEMA_VERSION = 2  # the row's shape (utils.runs.index.summary_row): an index of another version is rebuilt
 BUSY_SECONDS = 30.0  # how long a writer waits for another before giving up
+# `runs` is small (keys, scope, order) so that checking every key, counting and ordering read few pages; the rows
+# themselves sit in `rows` and are read only for the runs a listing shows.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS signatures (id INTEGER PRIMARY KEY, columns TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS runs (
@@ -26,10 +28,11 @@ CREATE TABLE IF NOT EXISTS runs (
     task TEXT,                 -- the row's task as text, NULL when the record names none
     started TEXT,              -- the row's start time when it is text, else NULL (and odd_started says so)
     odd_started INTEGER NOT NULL,
-    signature INTEGER NOT NULL REFERENCES signatures (id),  -- the row's column names, for known_columns
-    row TEXT NOT NULL          -- the whole summary row as JSON
+    signature INTEGER NOT NULL REFERENCES signatures (id)  -- the row's column names, for known_columns
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS runs_by_started ON runs (started);
+CREATE TABLE IF NOT EXISTS rows (name TEXT PRIMARY KEY, row TEXT NOT NULL) WITHOUT ROWID;  -- the row as JSON
+CREATE INDEX IF NOT EXISTS runs_by_started ON runs (started, name);
+CREATE INDEX IF NOT EXISTS runs_by_task ON runs (task, started, name);
 """
 
 
@@ -93,8 +96,8 @@ def _check_or_create(connection) -> None:
         return
     connection.execute("BEGIN IMMEDIATE")
     try:
-        connection.execute("DROP TABLE IF EXISTS runs")
-        connection.execute("DROP TABLE IF EXISTS signatures")
+        for table in ("runs", "rows", "signatures"):
+            connection.execute(f"DROP TABLE IF EXISTS {table}")
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 connection.execute(statement)
@@ -119,9 +122,12 @@ def update(connection, outputs, fresh: dict, vanished) -> None:
     try:
         gone = [(name,) for name in vanished if not os.path.isfile(os.path.join(outputs, name, RUN_FILE))]
         connection.executemany("DELETE FROM runs WHERE name = ?", gone)
+        connection.executemany("DELETE FROM rows WHERE name = ?", gone)
         signatures = {}
-        connection.executemany("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        connection.executemany("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
                                [_values(connection, signatures, name, key, row) for name, (key, row) in fresh.items()])
+        connection.executemany("INSERT OR REPLACE INTO rows VALUES (?, ?)",
+                               [(name, json.dumps(row, default=str)) for name, (_, row) in fresh.items()])
         connection.execute("COMMIT")
     except Exception:
         connection.execute("ROLLBACK")
@@ -137,13 +143,13 @@ def _values(connection, signatures: dict, name: str, key, row: dict) -> tuple:
     signature = signatures[columns]
     return (name, key[0], key[1], task if isinstance(task, str) or task is None else json.dumps(task, default=str),
             started if isinstance(started, str) else None, int(started is not None and not isinstance(started, str)),
-            signature, json.dumps(row, default=str))
+            signature)
 
 
 def all_rows(connection, known: dict) -> list:
     """Every row; those in `known` ({name: row}, just written) are taken from there rather than decoded again."""
     return [known[name] if name in known else json.loads(text)
-            for name, text in connection.execute("SELECT name, row FROM runs")]
+            for name, text in connection.execute("SELECT name, row FROM rows")]
 
 
 def column_names(connection) -> list:
@@ -166,13 +172,24 @@ def count(connection, task=None) -> int:
 
 
 def by_started(connection, task=None, limit=None, descending=True) -> list:
-    """Rows (of `task` and of records that name none, or of all) by start time, missing times last; `limit` rows."""
+    """Rows (of `task` and of records that name none, or of all) by start time, missing times last; `limit` rows.
+    Each part walks an index in order, so only the rows returned are read."""
     where, parameters = _scope(task)
     direction = "DESC" if descending else "ASC"
-    query = f"SELECT row FROM runs {where} ORDER BY started IS NULL, started {direction}, name {direction}"
-    if limit:
-        query, parameters = query + " LIMIT ?", (*parameters, limit)
-    return [json.loads(text) for (text,) in connection.execute(query, parameters)]
+    names = []
+    for missing in (False, True):
+        wanted = None if not limit else limit - len(names)
+        if wanted == 0:
+            break
+        condition = f"started IS {'' if missing else 'NOT '}NULL" + (f" AND ({where[6:]})" if where else "")
+        query = f"SELECT name FROM runs WHERE {condition} ORDER BY started {direction}, name {direction}"
+        query, values = (query + " LIMIT ?", (*parameters, wanted)) if wanted else (query, parameters)
+        names += [name for (name,) in connection.execute(query, values)]
+    return [json.loads(_row_text(connection, name)) for name in names]
+
+
+def _row_text(connection, name: str) -> str:
+    return connection.execute("SELECT row FROM rows WHERE name = ?", (name,)).fetchone()[0]
 
 
 def _scope(task) -> tuple:
