@@ -59,3 +59,18 @@ def test_h5_optimizer_weights_are_read_back_in_order(keras, tmp_path):
     assert restore_optimizer_state(reloaded, tmp_path / "model.h5")
     for restored, original in zip(reloaded.optimizer.variables, model.optimizer.variables):
         np.testing.assert_allclose(np.asarray(restored), np.asarray(original))
+
+
+def test_a_direct_call_of_a_model_gives_what_model_predict_gives(keras, monkeypatch):
+    # utils/training/saved_models.py (model_outputs) calls the model itself for a few inputs, sparing predict's
+    # tf.data pipeline and traced function; inference mode (dropout and batch norm off) must be what predict uses.
+    from utils.training import saved_models
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.BatchNormalization(),
+                              keras.layers.Dropout(0.5), keras.layers.Dense(2, activation="softmax")])
+    inputs = np.random.default_rng(0).normal(size=(5, 3)).astype("float32")
+    direct = saved_models.model_outputs(model, inputs)
+    assert isinstance(direct, np.ndarray) and direct.shape == (5, 2)
+    np.testing.assert_allclose(direct, model.predict(inputs, verbose=0), rtol=1e-5, atol=1e-6)
+    monkeypatch.setattr(saved_models, "DIRECT_CALL_ROWS", 2)  # more inputs than that: model.predict in batches
+    np.testing.assert_allclose(saved_models.model_outputs(model, inputs), direct, rtol=1e-5, atol=1e-6)
