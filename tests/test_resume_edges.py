@@ -81,6 +81,7 @@ def test_a_damaged_last_checkpoint_falls_back_to_best(xor_copy, capsys, damage):
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "last.h5 is" in captured.err and "best.h5" in captured.err
+    assert len([line for line in captured.err.splitlines() if "last.h5 is" in line]) == 1  # said once
     record = record_of(xor_copy)
     assert record["status"] == "completed" and record["epochs_completed"] == 3
     assert record["resumes"][-1]["from_checkpoint"] == "best.h5"

@@ -91,6 +91,20 @@ def test_a_full_disk_during_a_checkpoint_fails_the_run_in_one_line(tmp_path, cap
     assert record["status"] == "failed" and "No space left" in record["reason"]
 
 
+def test_a_full_disk_that_cannot_even_mark_the_run_says_it_shows_as_crashed(tmp_path, capsys, monkeypatch):
+    from utils.runs.record import RunRecord
+    from utils.training import callbacks
+
+    monkeypatch.setattr(callbacks, "write_checkpoint", no_space)
+    monkeypatch.setattr(RunRecord, "mark", no_space)
+    outputs = tmp_path / "outputs"
+    code = train_xor(outputs)
+    assert_one_line(capsys, code, 1, "No space left on device", "shows it as crashed")
+    assert cli("xor", ["runs", "--outputs", outputs, "--format", "csv", "--columns", "run,status"]) == 0
+    (folder,) = run_folders(outputs)
+    assert f"{folder.name},crashed" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("first_write", ["lock", "record"])
 def test_a_full_disk_at_the_start_leaves_no_run_folder(tmp_path, capsys, monkeypatch, first_write):
     from utils.core import atomic

@@ -219,7 +219,8 @@ def resumable_record(task, path, placement, epochs, status_before) -> RunRecord:
     if record.get("task") != task.name:
         raise UserError(f"{folder} is a {record.get('task')} run; resume it with {record.get('task')}.py.")
     placement.check_resume(record.get("hyperparameters", {}))
-    done = resume_checkpoint(folder).info.epoch if has_checkpoint(folder) else 0
+    # Checked here, quietly: resume_session loads it and says which checkpoint it fell back to, once.
+    done = resume_checkpoint(folder, lambda message: None).info.epoch if has_checkpoint(folder) else 0
     target = epochs or record.get("hyperparameters")["epochs"]
     if target < done or (target == done and status_before == "completed"):
         raise UsageError(f"{folder} already has {done} epochs; pass --epochs N with N > {done} to train further.")
@@ -295,11 +296,11 @@ def begin_resume(session: TrainingSession, status_before, checkpoint_name, distr
         if target == done else f"Resuming {model} after epoch {done}, up to {target} epochs, in {folder}")
 
 
-def resume_checkpoint(folder):
+def resume_checkpoint(folder, say=None):
     """The checkpoint to go on from: checked, falling back from a damaged last.h5 to best.h5 with a warning."""
     if not folder.last_checkpoint.is_file() and not folder.best_checkpoint.is_file():
         raise UserError(f"{folder} has no last checkpoint: no epoch finished, so there is nothing to resume; train again.")
-    return usable_checkpoint(folder, warn)
+    return usable_checkpoint(folder, say or warn)
 
 
 def warn(message: str) -> None:

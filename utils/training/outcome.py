@@ -76,8 +76,10 @@ def recorded_outcome(record):
         mark_end(record, "failed", f"tracker could not start: {error}")
         raise UserError(f"{error}; the run {folder} is marked failed before training.")
     except OSError as error:  # a full disk, a folder made read-only underneath the run
-        mark_end(record, "failed", disk_message(error))
-        raise UserError(f"Cannot write the run {folder}: {disk_message(error)}; the run is marked failed.")
+        marked = mark_end(record, "failed", disk_message(error))
+        # Said as `runs` will show it: a record that could not be written leaves the run `crashed` (its lock is free).
+        state = "the run is marked failed" if marked else "its record could not be written either, so runs shows it as crashed"
+        raise UserError(f"Cannot write the run {folder}: {disk_message(error)}; {state}.")
     except UserError as error:
         mark_end(record, "failed", str(error))
         raise
