@@ -206,6 +206,7 @@ def test_a_killed_worker_stops_the_job_and_resume_with_both_completes_it(tmp_pat
 
     results = finish(start_job("resume", folder, timeout=20))
     assert [code for code, _, _ in results] == [0, 0], results[0][2] + results[1][2]
+    assert "warning" not in results[1][2] and "multiworker-" not in results[1][2]  # nothing about its private copy
     record = read_run(folder)
     assert record["status"] == "completed" and record["epochs_completed"] == 2 and len(record["resumes"]) == 1
     assert record["weights_sha256"] == worker_weights(results[1][1])

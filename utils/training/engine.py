@@ -280,7 +280,7 @@ def resumed_distribution(config):
 def begin_resume(session: TrainingSession, status_before, checkpoint_name, distribution) -> None:
     record, folder, done, target = session.record, session.folder, session.initial_epoch, session.config.epochs
     gap = record.begin_resume(done, target, status_before, checkpoint_name)
-    if gap:
+    if gap and session.placement.owns_folder:  # a follower's private copy never had a history to lack epochs of
         warn(f"{folder.history} lacks epochs {gap[0]}-{gap[-1]} (deleted or damaged); the history goes on from "
              f"epoch {done + 1} and the gap is recorded in the run record.")
     if distribution is not None:
