@@ -37,6 +37,10 @@ def register_model(task: str, params: Optional[int] = None, **defaults):
     return decorate
 
 
+def registered_names() -> list[str]:
+    return list(_REGISTRY)
+
+
 def models_for_task(task: str) -> list[ModelSpec]:
     return [spec for spec in _REGISTRY.values() if spec.task == task]
 

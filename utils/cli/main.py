@@ -22,6 +22,13 @@ def main(task_name: str, argv=None) -> int:
     model_names = [spec.name for spec in models_for_task(task.name)]
     argv = command_argv([str(item) for item in argv], f"{task.name}.py", model_names)
     args = parse_arguments(build_parser(task, model_names), task, argv)
+    if getattr(args, "models_file", None):
+        from pathlib import Path
+
+        from utils.training.model_files import load_models_file
+
+        load_models_file(args.models_file)
+        args.models_file = str(Path(args.models_file).resolve())  # sweep trials start in the project folder
     task = bound_task(task, args)
     with termination_raises():  # a signal at any moment of a run's life ends it as `interrupted`
         return COMMANDS[args.command].run(task, args)

@@ -193,6 +193,8 @@ EVERY_STORE = ("train", "sweep", "resume", "evaluate", "predict", "compare", "ru
 OPTIONS = (
     Option("model", ("-m", "--model"), nargs="+", metavar="NAME", group=MODEL, setting=False, commands=TRAINS,
            help="model(s) to train, or 'all' (default: {task_default})"),
+    Option("models_file", ("--models",), metavar="FILE.py", group=MODEL, commands=("train", "sweep", "list"),
+           unset="none", help="also load the models a Python file registers with @register_model (kept in each run)"),
     # The subcommands' positional arguments (flags[0] is the name --help shows).
     Option("run", ("run",), metavar="RUN", group=ARGUMENTS, setting=False, in_config=False, positional=True,
            commands=("evaluate", "predict", "resume", "tag", "untag", "note", "rerun"),

@@ -36,6 +36,8 @@ class RunFolder:
     run_file = property(lambda self: self.path / RUN_FILE)
     history = property(lambda self: self.path / HISTORY_FILE)
     model_file = property(lambda self: self.path / "model.h5")
+    models_copy = property(lambda self: self.path / "models.py")  # the run's copy of its --models file
+    keras_model = property(lambda self: self.path / "model.keras")  # the same model in Keras 3's native format
     checkpoints = property(lambda self: self.path / "checkpoints")
     last_checkpoint = property(lambda self: self.checkpoints / "last.h5")
     best_checkpoint = property(lambda self: self.checkpoints / "best.h5")
@@ -61,11 +63,12 @@ class RunFolder:
 
     def model_candidates(self) -> list:
         """The files --evaluate and --predict load from a run folder, in order of preference."""
-        return [self.model_file, self.last_checkpoint]
+        return [self.model_file, self.keras_model, self.last_checkpoint]
 
     def artifacts(self) -> list:
         """Files an experiment tracker keeps a copy of."""
-        return [self.run_file, self.history, self.report, self.classification_report, self.summary, self.model_file]
+        return [self.run_file, self.history, self.report, self.classification_report, self.summary, self.model_file,
+                self.keras_model]
 
     def new_evaluation_folder(self, label: str) -> "EvaluationFolder":
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")

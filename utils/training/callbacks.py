@@ -11,9 +11,10 @@ import time
 
 import keras
 
+from utils.runs.record import MONITOR
 from utils.core.signals import TrainingInterrupted  # noqa: F401  (re-exported)
 from utils.training.outcome import LossNotFinite  # noqa: F401  (re-exported)
-from utils.training.checkpoints import CheckpointInfo, seed_states, set_seed_states, write_checkpoint
+from utils.training.checkpoints import CheckpointInfo, seed_states, set_seed_states, share_file, write_checkpoint
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -96,12 +97,16 @@ class AtomicCheckpoint(keras.callbacks.Callback):
     Cheap: when epochs are so short that writing every epoch would cost more than `overhead_budget` of the
     training time (XOR's 500 four-row epochs), the checkpoint is kept in memory and written at the next chance,
     at the end of training, or by `flush()` when training is interrupted, so no finished epoch is lost to Ctrl-C.
+    Lean: checkpoints sharing `written` link to a file another one wrote for the same epoch instead of saving a
+    second copy; so every checkpoint records the same attributes (the run's monitored value, the counters).
     """
 
-    def __init__(self, filepath, monitor=None, best_so_far=None, overhead_budget=0.05, state_provider=None):
+    def __init__(self, filepath, monitor=None, best_so_far=None, overhead_budget=0.05, state_provider=None,
+                 written=None):
         super().__init__()
         self.filepath = str(filepath)
         self.monitor = monitor  # None: every epoch; else the metric to maximise
+        self.written = written  # a WrittenCheckpoints shared with the run's other checkpoint, or None
         self.best_so_far = best_so_far
         self.overhead_budget = overhead_budget
         # Returns the other callbacks' counters (early stopping, plateau) to store beside the weights.
@@ -147,10 +152,14 @@ class AtomicCheckpoint(keras.callbacks.Callback):
 
     def _write(self, epoch_number, logs, callback_state):
         start = time.perf_counter()
-        write_checkpoint(self.model, self.filepath, CheckpointInfo(
-            epoch=epoch_number, callback_state=callback_state,
-            monitor=self.monitor, monitor_value=logs.get(self.monitor) if self.monitor else None,
-        ))
+        twin = self.written.holding(epoch_number, self.filepath) if self.written is not None else None
+        if twin is None or not share_file(twin, self.filepath):
+            write_checkpoint(self.model, self.filepath, CheckpointInfo(
+                epoch=epoch_number, callback_state=callback_state,
+                monitor=self.monitor or MONITOR, monitor_value=logs.get(self.monitor or MONITOR),
+            ))
+        if self.written is not None:
+            self.written.wrote(self.filepath, epoch_number)
         self._last_write_end = time.perf_counter()
         self._last_write_seconds = self._last_write_end - start
 

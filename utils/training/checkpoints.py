@@ -1,6 +1,10 @@
 """Checkpoint files: write them atomically with what an exact resume needs, find and open saved models safely, and
-restore the optimizer and dropout RNG state that Keras' .h5 format does not bring back by itself."""
+restore the optimizer and dropout RNG state that Keras' .h5 format does not bring back by itself.
+
+Files that would hold the same bytes (last.h5 and best.h5 of one epoch, model.h5 and the checkpoint it equals) are
+hard links to one file: every write replaces a name with os.replace, so a link never changes under another name."""
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -11,6 +15,7 @@ import numpy as np
 from utils.core import atomic
 from utils.core.errors import UserError
 from utils.runs.folder import RUN_FILE, RunFolder
+from utils.training.distribution import weights_sha256
 
 MODEL_SUFFIXES = (".h5", ".keras")
 
@@ -35,9 +40,56 @@ def write_checkpoint(model, path, info: CheckpointInfo) -> None:
             if states.size:
                 saved.attrs["seed_states"] = states
             saved.attrs["callback_state"] = json.dumps(info.callback_state)
+            saved.attrs["weights_sha256"] = weights_sha256(model)  # lets model.h5 be a link to its equal
             if info.monitor is not None and info.monitor_value is not None:
                 saved.attrs["monitor"] = info.monitor
                 saved.attrs["monitor_value"] = float(info.monitor_value)
+
+
+def share_file(source, target) -> bool:
+    """Make `target` a hard link to `source`, replacing it in one step; False where the file system has no hard
+    links (the caller then writes its own copy)."""
+    target = Path(target)
+    temporary = target.with_name(f".{target.stem}.link{target.suffix}")
+    try:
+        if temporary.exists():
+            temporary.unlink()
+        os.link(source, temporary)
+        os.replace(temporary, target)
+    except OSError:
+        if temporary.exists():
+            temporary.unlink()
+        return False
+    return True
+
+
+def saved_weights_sha256(path) -> Optional[str]:
+    """The weights hash a checkpoint recorded when it was written, or None (older files, damage)."""
+    try:
+        with h5py.File(path, "r") as saved:
+            value = saved.attrs.get("weights_sha256")
+    except (OSError, KeyError, RuntimeError):
+        return None
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class WrittenCheckpoints:
+    """The checkpoint files this training has written, by epoch: a second file for an epoch already on disk (best.h5
+    of the epoch last.h5 holds) becomes a hard link instead of another full copy."""
+
+    def __init__(self):
+        self._files = {}  # path -> (epoch, inode when written)
+
+    def holding(self, epoch: int, other_than) -> Optional[Path]:
+        """A file written for `epoch` that is still the one written (no one has replaced it since), or None."""
+        for path, (written_epoch, inode) in self._files.items():
+            if written_epoch == epoch and path != Path(other_than) and path.is_file() and path.stat().st_ino == inode:
+                return path
+        return None
+
+    def wrote(self, path, epoch: int) -> None:
+        path = Path(path)
+        self._files[path] = (epoch, path.stat().st_ino)
 
 
 def read_checkpoint_info(path) -> CheckpointInfo:
@@ -96,6 +148,22 @@ def usable_checkpoint(folder, warn) -> UsableCheckpoint:
             return UsableCheckpoint(path, info, best_value)
     described = "; ".join(f"{path.name} is {problem}" for path, problem in problems.items())
     raise UserError(f"Cannot resume {folder}: {described}. No usable checkpoint is left; train again.")
+
+
+def save_final_model(model, folder: RunFolder, weights: str) -> None:
+    """model.h5 (a hard link to the checkpoint holding these very weights, else its own file) and model.keras,
+    Keras 3's native format, beside it."""
+    shared = False
+    for checkpoint in (folder.last_checkpoint, folder.best_checkpoint):
+        if checkpoint.is_file() and saved_weights_sha256(checkpoint) == weights:
+            shared = share_file(checkpoint, folder.model_file)
+            if shared:
+                break
+    if not shared:
+        with atomic.atomic_path(folder.model_file) as temporary:
+            model.save(temporary)
+    with atomic.atomic_path(folder.keras_model) as temporary:
+        model.save(temporary)
 
 
 def resolve_model_path(path) -> tuple:

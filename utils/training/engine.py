@@ -27,7 +27,8 @@ from utils.runs.record import MONITOR, RunRecord
 from utils.tasks.inputs import encode_labels, shape_inputs
 from utils.training import backend, callbacks
 from utils.training.checkpoints import (
-    load_model_file, restore_optimizer_state, restore_seed_states, usable_checkpoint,
+    WrittenCheckpoints, load_model_file, restore_optimizer_state, restore_seed_states, save_final_model,
+    usable_checkpoint,
 )
 from utils.training.compile import (
     build_model, build_optimizer, built_optimizer_settings, canonical_loss, compile_model, resolved_settings,
@@ -35,6 +36,7 @@ from utils.training.compile import (
 from utils.training.distribution import make_distribution, weights_sha256
 from utils.training.inputs import EpochPlan, training_dataset, validation_batch_size, validation_dataset
 from utils.training.integrations import trackers_for
+from utils.training.model_files import keep_models_file, load_run_models, models_file_facts
 from utils.training.outcome import TrackerFailed, recorded_outcome
 from utils.training.placement import SingleProcess
 
@@ -153,7 +155,7 @@ def start_new_run(session: TrainingSession, distribution) -> None:
 
 def new_run_facts(task, config, dataset, model) -> dict:
     """What a new run's record says before its first epoch."""
-    return dict(
+    facts = dict(
         task=task.name,
         model=config.model,
         hyperparameters=config.to_dict(),
@@ -176,12 +178,17 @@ def new_run_facts(task, config, dataset, model) -> dict:
             "optimizer": built_optimizer_settings(model),
         },
     )
+    if config.models_file:
+        facts["models_file"] = models_file_facts(config.models_file)
+    return facts
 
 
 def write_run_files(folder: RunFolder, model, config, dataset) -> None:
     """What a run knows before its first epoch: the model summary, the resolved settings, the preprocessing, the
     network picture."""
     folder.checkpoints.mkdir()
+    if config.models_file and not folder.models_copy.is_file():  # a restarted run keeps the copy it has
+        keep_models_file(config.models_file, folder)
     write_model_summary(model, folder.summary)
     save_resolved_config(config, folder.resolved_config)
     if dataset.preprocessing is not None:
@@ -234,6 +241,7 @@ def resume_session(task, record, epochs, placement) -> tuple:
     from utils.training.setup import seed_everything
 
     config = TrainConfig.from_dict(record.get("hyperparameters"))
+    load_run_models(record.folder)  # the run's own copy: the original file may have changed or gone
     if not has_checkpoint(record.folder):
         return restart_session(task, record, config, epochs, placement)
     checkpoint = resume_checkpoint(record.folder)
@@ -421,17 +429,17 @@ def history_logger(session: TrainingSession) -> list:
 
 
 def checkpoint_callbacks(session: TrainingSession, features: dict) -> list:
-    """last.h5 every epoch (with the feature callbacks' counters), best.h5 when the monitored value improves."""
+    """last.h5 every epoch, best.h5 when the monitored value improves (a hard link to last.h5 when both hold the
+    same epoch); both carry the feature callbacks' counters, so either can be resumed from exactly."""
     budget = session.placement.checkpoint_options
+    shared = dict(
+        written=WrittenCheckpoints(), **budget,
+        state_provider=lambda: {name: callback.state() for name, callback in features.items() if hasattr(callback, "state")},
+    )
     return [
-        callbacks.AtomicCheckpoint(
-            session.folder.last_checkpoint,
-            state_provider=lambda: {name: callback.state() for name, callback in features.items()
-                                    if hasattr(callback, "state")},
-            **budget,
-        ),
+        callbacks.AtomicCheckpoint(session.folder.last_checkpoint, **shared),
         callbacks.AtomicCheckpoint(session.folder.best_checkpoint, monitor=MONITOR, best_so_far=session.best_so_far,
-                                   **budget),
+                                   **shared),
     ]
 
 
@@ -474,8 +482,7 @@ def finish_run(session: TrainingSession) -> None:
     """Save the final model, evaluate on the test set once, write reports and plots, mark the run completed."""
     folder, model, dataset, task = session.folder, session.model, session.dataset, session.task
     weights = weights_sha256(model)
-    with atomic.atomic_path(folder.model_file) as temporary:
-        model.save(temporary)
+    save_final_model(model, folder, weights)
     with session.placement.evaluation_model(model, folder.model_file, task) as model:
         say(session.verbosity, reports.evaluating_line(dataset))
         test_metrics = reports.evaluate_and_report(model, task, dataset, folder)

@@ -14,6 +14,7 @@ from utils.runs.record import RunRecord, command_line, now_iso
 from utils.tasks.table_pipeline import load_pipeline
 from utils.tasks.tabular import load_preprocessing
 from utils.training.checkpoints import load_model_file, resolve_model_path
+from utils.training.model_files import load_run_models
 
 
 def warn(message: str) -> None:
@@ -24,6 +25,7 @@ def run_of(path, task) -> tuple:
     """(RunRecord, model file, TrainConfig) for a path to a run or its model files, checked against `task`."""
     folder, model_file = resolve_model_path(path)
     record = RunRecord.load(folder)
+    load_run_models(record.folder)  # custom layers of the run's own model file, from its kept copy
     if record.get("task") != task.name:
         raise UserError(
             f"{folder} is a {record.get('task')} run; use {record.get('task')}.py for it, not {task.name}.py."
