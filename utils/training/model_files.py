@@ -49,7 +49,7 @@ def load_models_file(path) -> list:
 
 
 def models_file_facts(path) -> dict:
-    """What run.json records of a run's model file: where it came from and its SHA-256."""
+    """What the run record says of its model file: where it came from and its SHA-256."""
     return {"source": str(Path(path).resolve()), "sha256": file_sha256(path)}
 
 

@@ -25,6 +25,8 @@ def recorded_config(task, record: RunRecord, deterministic: bool):
     config = TrainConfig.from_dict({**hyperparameters, "task": task.name, "model": data["model"]})
     if deterministic:
         config.deterministic = True
+    if record.folder.models_copy.is_file():  # the run's own copy of its model file: the original may be gone
+        config.models_file = str(record.folder.models_copy)
     try:
         check_config(config)
     except UsageError as error:
@@ -36,7 +38,9 @@ def recorded_config(task, record: RunRecord, deterministic: bool):
 
 def recorded_model(task, record: RunRecord):
     from models import get_model
+    from utils.training.model_files import load_run_models
 
+    load_run_models(record.folder)
     try:
         return get_model(task.name, record.data["model"])
     except KeyError:
