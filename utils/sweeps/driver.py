@@ -202,7 +202,7 @@ class Sweep:
         self.verbosity = verbosity
         self.parameters = [Parameter(**parameter) for parameter in spec["parameters"]]
         self.trials = folder.trials()
-        self.study = studies.open_study(folder.journal, spec, len(self.trials))
+        self.study, self.storage = studies.open_study(folder.journal, spec, len(self.trials))
         self.clock = {}  # trial id -> monotonic start of its current process
 
     def save(self) -> None:
@@ -264,19 +264,14 @@ class Sweep:
     def new_search_trial(self):
         if self.spec["method"] == "grid" or len(self.trials) >= self.spec["target_trials"]:
             return None
-        optuna_trial = studies.ask(self.study, self.parameters)
-        trial = new_trial(max((trial.position for trial in self.trials), default=-1) + 1, optuna_trial.params)
-        trial.optuna_trial_id = optuna_trial._trial_id
+        optuna_trial_id, params = studies.ask(self.study, self.storage, self.parameters)
+        trial = new_trial(max((trial.position for trial in self.trials), default=-1) + 1, params)
+        trial.optuna_trial_id = optuna_trial_id
         self.trials.append(trial)
         return trial
 
     def optuna_trial_running(self, trial) -> bool:
-        if trial.optuna_trial_id is None:
-            return False
-        import optuna
-
-        frozen = self.study._storage.get_trial(trial.optuna_trial_id)
-        return frozen.state == optuna.trial.TrialState.RUNNING
+        return trial.optuna_trial_id is not None and studies.is_running(self.storage, trial.optuna_trial_id)
 
     def start(self, trial) -> None:
         script = script_of(self.spec["task"])
@@ -287,7 +282,7 @@ class Sweep:
             arguments = [script, "resume", trial.run]
         else:
             if not self.optuna_trial_running(trial):
-                trial.optuna_trial_id = studies.ask(self.study, self.parameters, fixed=trial.params)._trial_id
+                trial.optuna_trial_id, _ = studies.ask(self.study, self.storage, self.parameters, fixed=trial.params)
             trial.run = None
             arguments = [script, *trial_arguments(self.spec, self.options, trial)]
         environment = trial_environment(self.spec, trial, self.folder.journal, self.executor.threads)
@@ -320,7 +315,7 @@ class Sweep:
         trial.seconds = round((trial.seconds or 0) + time.monotonic() - self.clock.pop(trial.trial, time.monotonic()), 2)
         trial.ended = now_iso()
         if trial.optuna_trial_id is not None:
-            studies.tell(self.study, trial.optuna_trial_id, trial.status, trial.objective)
+            studies.tell(self.study, self.storage, trial.optuna_trial_id, trial.status, trial.objective)
         self.save()
         value = f" {self.spec['objective']}={trial.objective:.4f}" if trial.objective is not None else ""
         self.say(f"trial {trial.trial} {trial.status}{value}" + (f": {trial.reason}" if trial.status == "failed" else ""))

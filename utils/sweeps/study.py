@@ -30,7 +30,8 @@ def make_sampler(method: str, seed: int):
 
 
 def open_study(journal, spec: dict, trials_so_far: int = 0):
-    """Create or load the study of a sweep (the same call on resume).
+    """Create or load the study of a sweep (the same call on resume); return it with the storage it lives in, whose
+    public methods give trial ids and states.
 
     A new sweep's sampler is seeded with the sweep's seed, so it is reproducible. A resumed one continues from
     seed + trials so far: reseeding with the seed alone would draw the first trials' parameters again.
@@ -40,10 +41,11 @@ def open_study(journal, spec: dict, trials_so_far: int = 0):
     from optuna.storages.journal import JournalFileBackend
 
     storage = JournalStorage(JournalFileBackend(str(journal)))
-    return optuna.create_study(
+    study = optuna.create_study(
         study_name=spec["study"], storage=storage, load_if_exists=True, direction=spec["direction"],
         sampler=make_sampler(spec["method"], spec["seed"] + trials_so_far), pruner=make_pruner(spec["prune"], spec["epochs"] or 1),
     )
+    return study, storage
 
 
 def check_journal(journal) -> None:
@@ -64,17 +66,24 @@ def check_journal(journal) -> None:
                         f"Restore it from a backup, or start a new sweep.")
 
 
-def ask(study, parameters, fixed=None):
-    """A new Optuna trial: sampled from `parameters`, or carrying the `fixed` values (grid points, reruns)."""
+def ask(study, storage, parameters, fixed=None):
+    """A new Optuna trial, sampled from `parameters` or carrying the `fixed` values (grid points, reruns): its
+    storage id (what the trial process reports to) and its parameters."""
     distributions = {parameter.name: parameter.distribution() for parameter in parameters}
     if fixed is not None:
         study.enqueue_trial(fixed, skip_if_exists=False)
-    return study.ask(distributions)
+    trial = study.ask(distributions)
+    study_id = storage.get_study_id_from_name(study.study_name)
+    return storage.get_trial_id_from_study_id_trial_number(study_id, trial.number), trial.params
 
 
-def tell(study, optuna_trial_id, status: str, objective) -> None:
+def is_running(storage, optuna_trial_id) -> bool:
+    return storage.get_trial(optuna_trial_id).state == require_optuna().trial.TrialState.RUNNING
+
+
+def tell(study, storage, optuna_trial_id, status: str, objective) -> None:
     optuna = require_optuna()
-    trial_number = study._storage.get_trial_number_from_id(optuna_trial_id)
+    trial_number = storage.get_trial_number_from_id(optuna_trial_id)
     if status == "completed" and objective is not None:
         study.tell(trial_number, objective, skip_if_finished=True)
     elif status == "pruned":
