@@ -13,6 +13,7 @@ from utils.reports import html as html_module
 from utils.reports import overlay, plots
 from utils.reports.compare import compare, long_history
 from utils.reports.run_labels import differing_summary, run_labels
+from utils.runs.folder import Figures
 
 
 @pytest.fixture
@@ -79,7 +80,7 @@ def assert_whole_epoch_ticks(axes):
 
 
 def test_every_run_figure_has_whole_epoch_ticks(captured):
-    plots.plot_history(history(epochs=3, learning_rate=[0.01, 0.005, 0.0025]), "plots", title="xor_mlp on xor")
+    plots.plot_history(history(epochs=3, learning_rate=[0.01, 0.005, 0.0025]), Figures("plots"), title="xor_mlp on xor")
     assert {"loss.png", "accuracy.png", "accuracy_loss.png", "epoch_time.png", "learning_rate.png"} == set(captured)
     for figure in captured.values():
         for axes in figure.axes:
@@ -95,7 +96,7 @@ def test_comparison_figures_have_whole_epoch_ticks(captured):
 
 
 def test_run_legend_tells_splits_apart_by_long_unmarked_handles(captured):
-    plots.plot_history(history(), "plots")
+    plots.plot_history(history(), Figures("plots"))
     (legend,) = legends_of(captured["loss.png"].axes[0])
     texts = [text.get_text() for text in legend.get_texts()]
     assert texts[0].startswith("train") and texts[1].startswith("validation")
@@ -151,15 +152,15 @@ def test_compare_names_runs_by_model_in_figures_and_keeps_ids_in_the_table(tmp_p
 
 def test_a_constant_series_gives_no_plot_and_its_value_is_stated(captured):
     constant = history(epochs=4, learning_rate=0.001)
-    written = plots.plot_history(constant, "plots")
+    written = plots.plot_history(constant, Figures("plots"))
     assert "learning_rate.png" not in captured and "epoch_time.png" in captured
     assert all(path.name != "learning_rate.png" for path in written)
     # float32 round trips of one rate are still one rate
-    plots.plot_history(constant.assign(learning_rate=np.float32(0.001)).astype({"learning_rate": float}), "again")
+    plots.plot_history(constant.assign(learning_rate=np.float32(0.001)).astype({"learning_rate": float}), Figures("again"))
     assert "learning_rate.png" not in captured
     notes = html_module.constant_series_notes(constant)
     assert notes == ["Learning rate 0.001 in all 4 epochs (constant, so not plotted)."]
-    plots.plot_history(history(epochs=4, learning_rate=[0.01, 0.01, 0.005, 0.005]), "schedule")
+    plots.plot_history(history(epochs=4, learning_rate=[0.01, 0.01, 0.005, 0.005]), Figures("schedule"))
     assert "learning_rate.png" in captured
 
 
@@ -189,22 +190,22 @@ def test_a_few_runs_keep_every_colour(captured):
 
 
 def test_the_accuracy_plots_draw_the_baseline_they_are_given(captured):
-    plots.plot_history(history(), "plots", baseline=0.8)
+    plots.plot_history(history(), Figures("plots"), baseline=0.8)
     labels = [line.get_label() for line in captured["accuracy.png"].axes[0].get_lines()]
     assert "majority-class baseline (80.00%)" in labels
     assert captured["accuracy.png"].axes[0].get_ylim()[1] >= 0.8  # the curves end at 0.7: the axis reaches it
     assert "majority-class baseline (80.00%)" not in [line.get_label() for line in captured["loss.png"].axes[0].get_lines()]
-    plots.plot_history(history(), "again")
+    plots.plot_history(history(), Figures("again"))
     assert not any("baseline" in line.get_label() for line in captured["accuracy.png"].axes[0].get_lines())
 
 
 def test_the_threshold_curves_mark_the_thresholds_point_and_leave_off_an_undefined_precision(captured):
     labels, scores = np.array([0, 0, 1, 1, 0, 1]), np.array([0.1, 0.6, 0.7, 0.2, 0.3, 0.9])
-    plots.plot_threshold_curves(labels, scores, "exited", 0.5, "plots")
+    plots.plot_threshold_curves(labels, scores, "exited", 0.5, Figures("plots"))
     point = captured["roc_curve.png"].axes[0].get_lines()[-1]
     assert (point.get_xdata()[0], point.get_ydata()[0]) == pytest.approx((1 / 3, 2 / 3))  # FPR, recall at 0.5
     assert "AUC = 0.78" in [text.get_text() for text in captured["roc_curve.png"].axes[0].get_legend().get_texts()][0]
-    plots.plot_threshold_curves(labels, scores * 0.5, "exited", 0.5, "plots")  # no score reaches 0.5
+    plots.plot_threshold_curves(labels, scores * 0.5, "exited", 0.5, Figures("plots"))  # no score reaches 0.5
     point = captured["precision_recall_curve.png"].axes[0].get_lines()[-1]
     assert np.isnan(point.get_ydata()[0]) and "precision undefined" in point.get_label()
 

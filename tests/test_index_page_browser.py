@@ -61,7 +61,7 @@ def test_a_real_run_records_its_environment_draws_its_network_and_updates_the_in
     assert result.returncode == 0, result.stderr
     folder = RunFolder(last_line(result.stdout))
     assert "keras==" in folder.environment.read_text()
-    assert folder.model_plot.is_file() and 'alt="model"' in folder.report.read_text()
+    assert folder.figures.model.is_file() and 'alt="model"' in folder.report.read_text()
     page = (tmp_path / "index.html").read_text()
     assert f'href="{folder.name}/report.html"' in page
     listing = run_script("xor", "runs", "--html", "--outputs", tmp_path, "--format", "csv", "--columns", "run,status")

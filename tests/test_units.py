@@ -11,7 +11,7 @@ from utils.core.config import TrainConfig, resolve_config
 from utils.core.config_file import config_values, parse_grid
 from utils.core.errors import UsageError
 from utils.core.options import BY_NAME, OPTIONS
-from utils.runs.folder import RunFolder, create_run_folder, keep_history_until, safe_name
+from utils.runs.folder import EvaluationFolder, RunFolder, create_run_folder, keep_history_until, safe_name
 from utils.runs.record import RunRecord
 from utils.tasks import get_task
 from utils.training.compile import steps_per_execution
@@ -167,6 +167,18 @@ def test_run_folder_names_every_file_under_the_folder(tmp_path):
              folder.preprocessing, folder.report, folder.summary, folder.resolved_config]
     assert len(set(paths)) == len(paths) and all(folder.path in path.parents for path in paths)
     assert folder.last_checkpoint.parent == folder.checkpoints and not folder.is_run()
+
+
+def test_figures_are_named_by_their_folder_and_listed_loss_first(tmp_path):
+    run, evaluation = RunFolder(tmp_path / "run"), EvaluationFolder(tmp_path / "evaluation")
+    named = [run.figures.accuracy_loss, run.figures.epoch_time, run.figures.learning_rate, run.figures.confusion_matrix,
+             run.figures.roc_curve, run.figures.precision_recall_curve, run.figures.model, run.figures.metric("auc")]
+    assert len(set(named)) == len(named) and all(path.parent == run.plots for path in named)
+    assert evaluation.figures.confusion_matrix == evaluation.path / "confusion_matrix.png"
+    evaluation.path.mkdir()
+    for name in ("epoch_time", "accuracy", "loss", "auc"):
+        evaluation.figures.metric(name).write_bytes(b"")
+    assert [path.stem for path in evaluation.figures.all()] == ["loss", "accuracy", "auc", "epoch_time"]
 
 
 def test_concurrent_run_folders_never_collide(tmp_path):

@@ -1,6 +1,5 @@
 """The test-set report of a model: metrics, classification report, confusion matrix, the threshold curves of a
 binary task, every row of a tiny test set, and history reading."""
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -47,10 +46,9 @@ def evaluate_and_report(model, task, dataset, destination) -> dict:
     names = [str(name) for name in dataset.class_names]
     atomic.write_text(destination.classification_report,
                       classification_text(task, dataset, probabilities, matrix, test_metrics))
-    plots = Path(destination.plots)
-    plot_confusion_matrix(matrix, names, plots / "confusion_matrix.png")
+    plot_confusion_matrix(matrix, names, destination.figures.confusion_matrix)
     if task.binary and len(set(dataset.y_test)) == 2:
-        plot_threshold_curves(dataset.y_test, probabilities.reshape(-1), names[1], DECISION_THRESHOLD, plots)
+        plot_threshold_curves(dataset.y_test, probabilities.reshape(-1), names[1], DECISION_THRESHOLD, destination.figures)
     return test_metrics
 
 

@@ -11,7 +11,7 @@ from utils.reports.formatting import (SEPARATOR, constant_series_notes, format_s
                                       test_metric_rows)
 from utils.reports.overlay import MANY_RUNS
 from utils.reports.run_labels import comparison_title
-from utils.runs.folder import RunFolder
+from utils.runs.folder import Figures, RunFolder
 from utils.runs.record import RunRecord
 from utils.runs.settings import effective_settings
 from utils.runs.timing import timing_of
@@ -75,7 +75,7 @@ def write_run_report(folder) -> Path:
                **{key.replace("_", " "): "-" if value is None else value for key, value in timing_of(record).items()},
                "started": record.get("started"), "ended": record.get("ended") or "-"}
     history = folder.read_history()
-    plots = folder.plots
+    figures = folder.figures
     notes = "".join(f'<p class="note">{note}</p>' for note in constant_series_notes(history))
     body = [
         f'<p>Status: <b class="status-{html.escape(str(record.get("status")))}">{html.escape(str(record.get("status")))}</b>'
@@ -83,15 +83,15 @@ def write_run_report(folder) -> Path:
         f" · data {html.escape(record['data']['name'])}: {html.escape(format_sizes(record['data']['sizes']))} samples</p>",
         "".join(f"<p>Data note: {html.escape(str(note))}</p>" for note in record["data"].get("notes") or []),
         "<h2>Test set</h2>", _table(test_metric_rows(record.get("test_metrics") or {}) or {"test": "not evaluated"}),
-        binary_notes(record), _figures([plots / "roc_curve.png", plots / "precision_recall_curve.png"]),
-        "<h2>Curves</h2>", _figures([plots / "accuracy_loss.png"], wide=True),
-        _figures([plots / "epoch_time.png", plots / "learning_rate.png"]), notes,
+        binary_notes(record), _figures([figures.roc_curve, figures.precision_recall_curve]),
+        "<h2>Curves</h2>", _figures([figures.accuracy_loss], wide=True),
+        _figures([figures.epoch_time, figures.learning_rate]), notes,
         "<h2>Classification report and confusion matrix</h2>", _pre(folder.classification_report),
-        _figures([plots / "confusion_matrix.png"], wide=True),
+        _figures([figures.confusion_matrix], wide=True),
         "<h2>Hyperparameters</h2>", _table(effective_settings(record)),
         "<h2>Timings</h2>", _table(timings),
         "<h2>Every epoch</h2>", history.to_html(index=False, float_format=lambda v: f"{v:.5g}") if not history.empty else "<p>none</p>",
-        "<h2>Model</h2>", _figures([folder.model_plot]), _pre(folder.summary),
+        "<h2>Model</h2>", _figures([figures.model]), _pre(folder.summary),
         "<h2>Tags and notes</h2>", _table({**(record.get("tags") or {}),
                                            **{note.get("written", "note"): note.get("text") for note in record.get("notes") or []}}
                                           or {"tags": "none (add with: tag RUN key=value, note RUN text)"}),
@@ -136,7 +136,7 @@ def comparison_table(table: pd.DataFrame) -> str:
 def write_compare_report(folder) -> Path:
     folder = Path(folder)
     table = pd.read_csv(folder / "comparison.csv")
-    figures = sorted(folder.glob("*.png"), key=lambda path: (path.stem != "loss", path.stem != "accuracy", path.stem))
+    figures = Figures(folder).all()
     body = ["<h2>Runs</h2>", comparison_table(table),
             "<h2>Curves</h2>", CURVES_NOTE, _figures(figures, wide=True)]
     path = folder / "report.html"

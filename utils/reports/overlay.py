@@ -15,6 +15,7 @@ from matplotlib.lines import Line2D
 
 from utils.reports.plots import (LEGEND_HANDLE_LENGTH, NOT_METRICS, SPLIT_STYLES, keep_small_changes_small, marker_for,
                                  save_figure, split_handles, whole_epoch_axis)
+from utils.runs.folder import Figures
 
 MANY_RUNS = 6  # more runs than this: highlight the best, grey the rest
 HIGHLIGHT_BEST = 3  # how many runs keep a colour in a figure of many runs
@@ -124,5 +125,5 @@ def plot_comparison(epochs: pd.DataFrame, folder: Path, labels: Optional[dict] =
                     f"best {len(coloured)} by {objective}" if others else "run", with_splits=not single_series)
         figure.text(0.01, -0.01, caption(len(runs), compared, len(coloured), chosen_by, single_series),
                     ha="left", va="top", fontsize=8, wrap=True)
-        save_figure(figure, Path(folder) / f"{'epoch_time' if single_series else metric}.png")
+        save_figure(figure, Figures(folder).metric("epoch_time" if single_series else metric))
     return notes

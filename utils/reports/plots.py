@@ -112,13 +112,12 @@ def _draw_metric(axes, history, metric, baseline=None):
     axes.legend(handles=handles, handlelength=LEGEND_HANDLE_LENGTH)
 
 
-def plot_history(history, folder, title="", baseline=None) -> list:
+def plot_history(history, figures, title="", baseline=None) -> list:
     """<metric>.png for every metric, accuracy_loss.png side by side, epoch_time.png and learning_rate.png.
 
     `history["epoch"]` counts from 1. Epoch time and learning rate are drawn only when they change. `baseline`, the
     majority-class accuracy, is drawn on the accuracy plots.
     """
-    folder = Path(folder)
     written = []
     if history.empty:
         return written
@@ -127,8 +126,8 @@ def plot_history(history, folder, title="", baseline=None) -> list:
         figure, axes = plt.subplots(figsize=(6, 4), layout="constrained")
         _draw_metric(axes, history, metric, baseline)
         figure.suptitle(title)
-        save_figure(figure, folder / f"{metric}.png")
-        written.append(folder / f"{metric}.png")
+        save_figure(figure, figures.metric(metric))
+        written.append(figures.metric(metric))
     paired = [metric for metric in ("accuracy", "loss") if metric in metrics]
     if paired:
         figure, axes_list = plt.subplots(1, len(paired), figsize=(6 * len(paired), 4), squeeze=False,
@@ -136,18 +135,18 @@ def plot_history(history, folder, title="", baseline=None) -> list:
         for axes, metric in zip(axes_list[0], paired):
             _draw_metric(axes, history, metric, baseline)
         figure.suptitle(title)
-        save_figure(figure, folder / "accuracy_loss.png")
-        written.append(folder / "accuracy_loss.png")
-    for column, name, draw in (("epoch_seconds", "epoch_time", _draw_epoch_time),
-                               ("learning_rate", "learning_rate", _draw_learning_rate)):
+        save_figure(figure, figures.accuracy_loss)
+        written.append(figures.accuracy_loss)
+    for column, path, draw in (("epoch_seconds", figures.epoch_time, _draw_epoch_time),
+                               ("learning_rate", figures.learning_rate, _draw_learning_rate)):
         if column in history and history[column].notna().any() and constant_value(history[column]) is None:
             figure, axes = plt.subplots(figsize=(6, 4))
             draw(axes, history)
             whole_epoch_axis(axes)
             axes.set_title(f"{axes.get_title()} — {title}" if title else axes.get_title(), fontsize=10)
             axes.grid(alpha=0.3)
-            save_figure(figure, folder / f"{name}.png")
-            written.append(folder / f"{name}.png")
+            save_figure(figure, path)
+            written.append(path)
     return written
 
 
@@ -201,7 +200,7 @@ def plot_confusion_matrix(matrix, class_names, path) -> None:
     save_figure(figure, path)
 
 
-def plot_threshold_curves(labels, scores, positive_name: str, threshold: float, folder) -> list:
+def plot_threshold_curves(labels, scores, positive_name: str, threshold: float, figures) -> list:
     """roc_curve.png and precision_recall_curve.png (scikit-learn's displays, with their AUC and average
     precision), each marking where the decision threshold puts the model, and the chance level."""
     scores = np.asarray(scores, dtype=float)
@@ -214,9 +213,9 @@ def plot_threshold_curves(labels, scores, positive_name: str, threshold: float, 
     point = f"threshold {threshold:g}: P({positive_name}) ≥ {threshold:g} predicts {positive_name}"
     unplaced = f" (no row predicted {positive_name}: precision undefined)" if np.isnan(precision) else ""
     written = []
-    for name, display_class, xy, note in (("roc_curve", RocCurveDisplay, (false_positive_rate, recall), ""),
-                                          ("precision_recall_curve", PrecisionRecallDisplay, (recall, precision),
-                                           unplaced)):
+    for name, path, display_class, xy, note in (
+            ("roc_curve", figures.roc_curve, RocCurveDisplay, (false_positive_rate, recall), ""),
+            ("precision_recall_curve", figures.precision_recall_curve, PrecisionRecallDisplay, (recall, precision), unplaced)):
         figure, axes = plt.subplots(figsize=(5.5, 5), layout="constrained")
         display_class.from_predictions(labels, scores, ax=axes, name="model", plot_chance_level=True)
         axes.plot(*xy, "o", color="C3", markersize=8, label=point + note)
@@ -224,6 +223,6 @@ def plot_threshold_curves(labels, scores, positive_name: str, threshold: float, 
         axes.set_title(f"{'ROC' if name == 'roc_curve' else 'Precision-recall'} curve (test set, {positive_name} positive)",
                        fontsize=10)
         axes.grid(alpha=0.3)
-        save_figure(figure, Path(folder) / f"{name}.png")
-        written.append(Path(folder) / f"{name}.png")
+        save_figure(figure, path)
+        written.append(path)
     return written

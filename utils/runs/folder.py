@@ -56,7 +56,7 @@ class RunFolder:
     lock_file = property(lambda self: self.path / ".lock")
     environment = property(lambda self: self.path / "environment.txt")  # every installed package, pip-freeze style
     source_patch = property(lambda self: self.path / "source.patch")  # git diff of tracked files, when dirty
-    model_plot = property(lambda self: self.plots / "model.png")  # keras.utils.plot_model's picture
+    figures = property(lambda self: Figures(self.plots))
 
     def is_run(self) -> bool:
         return self.run_file.is_file()
@@ -114,12 +114,35 @@ class RunFolder:
 
 
 @dataclass(frozen=True)
+class Figures:
+    """A folder of figures (a run's plots/, an evaluation, a comparison): the one place that names them."""
+
+    path: Path
+
+    def metric(self, name: str) -> Path:
+        """<name>.png: one metric's curves (loss, accuracy, ...)."""
+        return Path(self.path) / f"{name}.png"
+
+    accuracy_loss = property(lambda self: self.metric("accuracy_loss"))  # the two side by side
+    epoch_time = property(lambda self: self.metric("epoch_time"))
+    learning_rate = property(lambda self: self.metric("learning_rate"))
+    confusion_matrix = property(lambda self: self.metric("confusion_matrix"))
+    roc_curve = property(lambda self: self.metric("roc_curve"))
+    precision_recall_curve = property(lambda self: self.metric("precision_recall_curve"))
+    model = property(lambda self: self.metric("model"))  # keras.utils.plot_model's picture
+
+    def all(self) -> list:
+        """Every figure written here, loss then accuracy first, the rest by name."""
+        return sorted(Path(self.path).glob("*.png"), key=lambda path: (path.stem != "loss", path.stem != "accuracy", path.stem))
+
+
+@dataclass(frozen=True)
 class EvaluationFolder:
     """<run>/evaluations/<time>_<model file>/: what a later --evaluate wrote; the run's own results stay untouched."""
 
     path: Path
     classification_report = property(lambda self: self.path / "classification_report.txt")
-    plots = property(lambda self: self.path)
+    figures = property(lambda self: Figures(self.path))
     metrics = property(lambda self: self.path / "metrics.json")
 
     def __str__(self) -> str:

@@ -13,6 +13,7 @@ from utils.core import atomic
 from utils.reports.compare import compare, format_table
 from utils.reports.html import _figures, _page
 from utils.reports.plots import save_figure
+from utils.runs.folder import Figures
 
 STATUS_COLOURS = {"completed": "tab:green", "pruned": "tab:orange", "failed": "tab:red", "interrupted": "tab:gray"}
 
@@ -85,7 +86,7 @@ def write_sweep_report(folder, spec: dict, trials, study) -> Path:
         for old in path.glob("compare_*"):
             shutil.rmtree(old)
         comparison = compare(runs, path, verbosity=0)
-        curves = sorted(comparison.glob("*.png"), key=lambda item: (item.stem != "loss", item.stem != "accuracy", item.stem))
+        curves = Figures(comparison).all()
     table = trials_frame(trials, spec)
     body = [
         f"<p>Task {html.escape(spec['task'])} · {html.escape(spec['method'])} · objective "

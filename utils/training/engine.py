@@ -196,7 +196,7 @@ def write_run_files(folder: RunFolder, model, config, dataset) -> None:
     for name, write in dataset.run_files.items():
         with atomic.atomic_path(getattr(folder, name)) as temporary:
             write(temporary)
-    plot_network(model, folder.model_plot)  # plots/model.png, for report.html
+    plot_network(model, folder.figures.model)  # for report.html
 
 
 def resume_run(task, path, epochs, verbosity: int = 1, placement: Optional[SingleProcess] = None) -> Path:
@@ -472,7 +472,7 @@ def end_trackers(trackers, record) -> None:
 def finish_pruned(session: TrainingSession, pruned) -> None:
     record, folder = session.record, session.folder
     record.mark("pruned", reason=str(pruned))
-    plot_history(folder.read_history(), folder.plots, title=f"{record.get('model')} (pruned)",
+    plot_history(folder.read_history(), folder.figures, title=f"{record.get('model')} (pruned)",
                  baseline=reports.accuracy_baseline(session.task, session.dataset))
     write_run_report(folder)
     say(session.verbosity, f"Pruned after {record.epochs_completed} epochs")
@@ -487,7 +487,7 @@ def finish_run(session: TrainingSession) -> None:
         say(session.verbosity, reports.evaluating_line(dataset))
         test_metrics = reports.evaluate_and_report(model, task, dataset, folder)
         say(session.verbosity, "writing plots and report ...")
-        plot_history(folder.read_history(), folder.plots, title=f"{session.record.get('model')} on {dataset.name}",
+        plot_history(folder.read_history(), folder.figures, title=f"{session.record.get('model')} on {dataset.name}",
                      baseline=reports.accuracy_baseline(task, dataset))
         session.record.mark_completed(test_metrics, weights)
         write_run_report(folder)
