@@ -11,9 +11,11 @@ import argparse
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import statistics
+import string
 import subprocess
 import sys
 import tempfile
@@ -393,6 +395,16 @@ def table(headers: list, rows: list) -> str:
     return "\n".join(lines)
 
 
+TEMPLATES = Path(__file__).resolve().parent / "templates" / "benchmarks.md"
+
+
+def fill(section: str, **values) -> str:
+    """One section of templates/benchmarks.md (the block after its `## @section` line) with `values` filled in."""
+    blocks = re.split(r"^## @(\w+)\n", TEMPLATES.read_text(), flags=re.MULTILINE)
+    text = dict(zip(blocks[1::2], blocks[2::2]))[section]
+    return string.Template(text.strip()).substitute(values)
+
+
 class Report:
     """BENCHMARKS.md from the recorded runs: per contender, the median over repetitions of each figure."""
 
@@ -441,26 +453,10 @@ class Report:
                 model, ratio(runner[0], bare[0]), ratio(runner[1], bare[1]), ratio(runner[0], torch[0]), ratio(runner[1], torch[1]),
             ])
         data = "the first " + f"{s.mnist_limit:,}" if s.mnist_limit else "all 60,000"
-        return "\n\n".join([
-            f"## a. Fashion-MNIST training ({data} training images, {s.mnist_epochs} epochs, batch 256, "
-            f"median of {s.mnist_reps} repetitions)",
-            "The runner splits the training images 90/10 into train and validation and validates on its 10% every "
-            "epoch; the tutorial baseline and PyTorch train on all of them and run the 10,000 test images every "
-            "epoch. Epochs therefore differ in size, so **samples/s is the fair comparison**; seconds per epoch are "
-            "shown as well. Epoch times include the validation pass; the runner's exclude the checkpoint, history "
-            "and run.json writes that follow each epoch (those are in section d's *other s*). *s/epoch* is the "
-            "median over repetitions of each run's median epoch after the first (the first includes tracing and "
-            "warm-up and is shown on its own), with the range over repetitions in brackets. Test accuracy is on the "
-            "10,000 test images for all three (after this few epochs it says only that training worked).",
-            table(
-                ["model", "contender", "train samples", "held-out samples", "s/epoch", "1st epoch s", "train samples/s",
-                 "test accuracy", "runs ok"],
-                rows,
-            ),
-            "Ratios (runner / other). For s/epoch below 1 means the runner's epoch is shorter; for samples/s above 1 "
-            "means the runner pushes more training samples per second.",
-            table(["model", "s/epoch runner/bare", "samples/s runner/bare", "s/epoch runner/torch", "samples/s runner/torch"], ratios),
-        ])
+        return fill("mnist", data=data, epochs=s.mnist_epochs, reps=s.mnist_reps, table=table(
+            ["model", "contender", "train samples", "held-out samples", "s/epoch", "1st epoch s", "train samples/s",
+             "test accuracy", "runs ok"], rows), ratios=table(
+            ["model", "s/epoch runner/bare", "samples/s runner/bare", "s/epoch runner/torch", "samples/s runner/torch"], ratios))
 
     def section_churn(self) -> str:
         s = self.bench.settings
@@ -477,23 +473,11 @@ class Report:
             ])
         runner, bare = figures.get(RUNNER, (None, None)), figures.get(BARE, (None, None))
         jax = figures.get(RUNNER_JAX, (None, None))
-        return "\n\n".join([
-            f"## b. Churn at the tutorial's settings (churn_mlp, batch 10, {s.churn_epochs} epochs, "
-            f"median of {s.churn_reps} repetition(s))",
-            "Both score the same 2,000 test rows (stratified 80/20 split, random_state 0). The runner trains on 90% of "
-            "the other 8,000 rows and validates on 10% each epoch; the tutorial trains on all 8,000 with no validation "
-            "and Keras' default of one step per compiled call. *training s* is the sum of the epoch times.",
-            table(
-                ["contender", "train samples", "training s", "s/epoch (after 1st)", "train samples/s", "test ROC AUC",
-                 "test accuracy", "runs ok"],
-                rows,
-            ),
-            f"Runner / bare: training time {ratio(runner[0], bare[0])}, samples/s {ratio(runner[1], bare[1])}. "
-            f"runner_jax (the same command with KERAS_BACKEND=jax) / bare: training time {ratio(jax[0], bare[0])}, "
-            f"samples/s {ratio(jax[1], bare[1])}. JAX draws other initial weights from the same seed, so its AUC "
-            "differs for a reason unrelated to speed: this 6-6-1 network ends in a different minimum depending on its "
-            "start.",
-        ])
+        return fill("churn", epochs=s.churn_epochs, reps=s.churn_reps, table=table(
+            ["contender", "train samples", "training s", "s/epoch (after 1st)", "train samples/s", "test ROC AUC",
+             "test accuracy", "runs ok"], rows),
+            runner_time=ratio(runner[0], bare[0]), runner_rate=ratio(runner[1], bare[1]),
+            jax_time=ratio(jax[0], bare[0]), jax_rate=ratio(jax[1], bare[1]))
 
     def section_xor(self) -> str:
         rows = []
@@ -510,13 +494,9 @@ class Report:
                 fmt(steady * 1000 if steady else None, 1), fmt(median_of(runs, "wall_seconds"), 1),
                 fmt(median_of(runs, "test_accuracy"), 2), solved, self.status(runs),
             ])
-        return "\n\n".join([
-            f"## c. XOR (xor_mlp, its defaults: 500 epochs of batch 1; median of {self.bench.settings.xor_reps} run(s))",
-            "runner_jax is the same command with KERAS_BACKEND=jax: a JAX call costs far less than a TensorFlow "
-            "function call, and a 4-row epoch is nothing but calls.",
-            table(["contender", "epochs", "training s (sum of epochs)", "ms per later epoch", "process wall s",
-                   "test accuracy", "accuracy 1.0 in every run", "runs ok"], rows),
-        ])
+        return fill("xor", reps=self.bench.settings.xor_reps, table=table(
+            ["contender", "epochs", "training s (sum of epochs)", "ms per later epoch", "process wall s",
+             "test accuracy", "accuracy 1.0 in every run", "runs ok"], rows))
 
     def section_startup(self) -> str:
         rows = []
@@ -528,14 +508,8 @@ class Report:
                         contender, model, fmt(median_of(runs, "startup_seconds")), fmt(median_of(runs, "peak_rss_mib"), 0),
                         fmt(median_of(runs, "wall_seconds"), 1), fmt(median_of(runs, "other_seconds"), 1),
                     ])
-        return "\n\n".join([
-            "## d. Start-up and memory (from section a's runs)",
-            "*start-up s*: from just before the process is created to the first training step (imports, data "
-            "loading, model building). *peak RSS*: the child's maximum resident set (os.wait4). *other s*: process "
-            "wall time minus start-up minus the timed epochs, i.e. work between epochs outside the epoch timer "
-            "(checkpoints, history, run.json) and after training (test evaluation, saving, reports, exit).",
-            table(["contender", "model", "start-up s", "peak RSS MiB", "process wall s", "other s"], rows),
-        ])
+        return fill("startup", table=table(
+            ["contender", "model", "start-up s", "peak RSS MiB", "process wall s", "other s"], rows))
 
     def section_scaling(self) -> str:
         rows = []
@@ -546,15 +520,8 @@ class Report:
             per_1k = steady / samples * 1000 if steady and samples else None
             base = base or per_1k
             rows.append([fmt(limit, 0), fmt(samples, 0), fmt(steady), fmt(per_1k, 3), ratio(per_1k, base), self.status(runs)])
-        return "\n\n".join([
-            f"## e. Scaling (runner, conv_net, --limit N, epoch {self.bench.settings.scaling_epochs} of "
-            f"{self.bench.settings.scaling_epochs})",
-            "Seconds per 1,000 training samples stay flat when an epoch's cost is linear in its size; the last "
-            "column is relative to the smallest size. Each epoch includes validation on 10% of N, and a fixed cost "
-            "per epoch shows up as a higher figure at small N. Where section a ran the very same command, its runs "
-            "are used here.",
-            table(["--limit", "train samples", "s/epoch", "s per 1k train samples", "relative", "runs ok"], rows),
-        ])
+        return fill("scaling", epochs=self.bench.settings.scaling_epochs, table=table(
+            ["--limit", "train samples", "s/epoch", "s per 1k train samples", "relative", "runs ok"], rows))
 
     def section_failures(self) -> str:
         failures = [run for run in self.runs if run.error]
@@ -570,27 +537,14 @@ class Report:
 
     def header(self) -> str:
         m = self.bench.machine
-        return "\n\n".join([
-            "# Benchmarks",
-            f"Generated by `{self.bench.command}` on {self.finished} "
-            f"in {self.elapsed_s / 60:.1f} minutes. Raw figures of every repetition: `bench/results.json` (written by each run, not kept in git).",
-            table(["machine", ""], [
-                ["CPUs (nproc)", m["nproc"]], ["CPU model", m["cpu_model"]], ["RAM", f"{m['memory_gib']} GiB"],
-                ["platform", m["platform"]], ["Python", m["python"]], ["TensorFlow", m["tensorflow"]],
-                ["Keras", m["keras"]], ["PyTorch", m["torch"]], ["NumPy", m["numpy"]],
-                ["load average at start / end", f"{m['load_average_at_start']} / {[round(v, 2) for v in os.getloadavg()]}"],
-                ["1-minute load average before each run", self.load_range()],
-            ]),
-            "Contenders: **runner** is this project (`mnist.py`, `churn.py`, `xor.py`) on its default TensorFlow "
-            "backend; **runner_jax** is the same command with `KERAS_BACKEND=jax`; **bare_keras** "
-            "(`bench/bare_keras.py`) is the tutorial way with the same model definitions: float64 NumPy arrays, "
-            "`model.compile(optimizer=\"adam\", ...)`, `model.fit(x, y, batch_size=256, validation_data=test)`; "
-            "**torch** (`bench/torch_mnist.py`) is the same networks in plain PyTorch on the CPU (same parameter "
-            "counts, PyTorch's default initialisation, OpenMP threads waiting passively: with OpenMP's default "
-            "spinning, a neighbour on the shared CPUs made its epochs 20-30x slower). Every contender is a fresh "
-            "process; contenders alternate within each repetition. A load average above 0 before a run means other "
-            "work shared the machine; the ranges in brackets show how much that moved the figures.",
-        ])
+        return fill("header", command=self.bench.command, finished=self.finished, minutes=f"{self.elapsed_s / 60:.1f}",
+                    machine=table(["machine", ""], [
+                        ["CPUs (nproc)", m["nproc"]], ["CPU model", m["cpu_model"]], ["RAM", f"{m['memory_gib']} GiB"],
+                        ["platform", m["platform"]], ["Python", m["python"]], ["TensorFlow", m["tensorflow"]],
+                        ["Keras", m["keras"]], ["PyTorch", m["torch"]], ["NumPy", m["numpy"]],
+                        ["load average at start / end", f"{m['load_average_at_start']} / {[round(v, 2) for v in os.getloadavg()]}"],
+                        ["1-minute load average before each run", self.load_range()],
+                    ]))
 
     def load_range(self) -> str:
         loads = [run.load_average_before for run in self.runs if run.load_average_before is not None]

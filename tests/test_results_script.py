@@ -1,4 +1,4 @@
-"""bench/results.py: RESULTS.md's numbers are the run folders' run.json, and --from-runs rebuilds the same file."""
+"""bench/results/results.py: RESULTS.md's numbers are the run folders' run.json, and --from-runs rebuilds the same file."""
 import json
 import statistics
 import subprocess
@@ -9,12 +9,12 @@ import pytest
 
 from conftest import PROJECT
 
-sys.path.insert(0, str(PROJECT / "bench"))
+sys.path.insert(0, str(PROJECT / "bench" / "results"))
 
 import results  # noqa: E402
-import results_table  # noqa: E402
+import table as results_table  # noqa: E402
 
-SCRIPT = PROJECT / "bench" / "results.py"
+SCRIPT = PROJECT / "bench" / "results" / "results.py"
 
 
 def make_run(outputs, model, dataset, test_accuracy, best_epoch, epochs=60, started="2026-11-01T01:00:00+00:00",

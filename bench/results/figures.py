@@ -10,7 +10,7 @@ matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from results_table import history_epochs  # noqa: E402
+from table import history_epochs  # noqa: E402
 from utils.core import atomic  # noqa: E402
 
 DPI = 90

@@ -1,6 +1,6 @@
 """RESULTS.md from run folders: pick one run per (dataset, model), tabulate it, and say what the numbers show.
 
-Everything here reads run folders only (run.json, history.csv), so `bench/results.py --from-runs` regenerates the
+Everything here reads run folders only (run.json, history.csv), so `bench/results/results.py --from-runs` regenerates the
 same tables without retraining. Nothing here trains or imports Keras. Every sentence of the analysis is computed
 from the table's own numbers.
 """

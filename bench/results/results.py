@@ -1,8 +1,8 @@
 """RESULTS.md: every mnist-task model at the tutorial's settings, trained by the runner itself, with its figures.
 
-    python bench/results.py                                   # all models, mnist (if present), fashion_mnist, mnist_5k, 60 epochs
-    python bench/results.py --datasets mnist_5k --models conv_net conv_net_dropout --epochs 20
-    python bench/results.py --from-runs outputs/results       # rebuild RESULTS.md and figures from run folders, no training
+    python bench/results/results.py                                   # all models, mnist (if present), fashion_mnist, mnist_5k, 60 epochs
+    python bench/results/results.py --datasets mnist_5k --models conv_net conv_net_dropout --epochs 20
+    python bench/results/results.py --from-runs outputs/results       # rebuild RESULTS.md and figures from run folders, no training
 
 Training runs `python mnist.py -m <models> --dataset D --epochs E --outputs DIR --quiet` once per dataset: the
 runner's own multi-model path at the task defaults (batch 256, Adam: the tutorial's settings). The table is then
@@ -17,10 +17,10 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT))
 
-import results_table as table  # noqa: E402
+import table  # noqa: E402  (this folder is on sys.path when run as a script)
 from utils.core import atomic  # noqa: E402
 from utils.core.errors import UsageError, UserError  # noqa: E402
 
@@ -139,8 +139,8 @@ def render(selection, skipped, figures, out: Path, argv) -> str:
         "# Results: the mnist task's models at the tutorial's settings",
         "",
         f"Generated {datetime.now().astimezone().isoformat(timespec='seconds')} by "
-        f"`{shlex.join(['python', 'bench/results.py', *argv])}` from {len(all_rows)} run folders. "
-        "`python bench/results.py --from-runs <folders>` rebuilds this file and its figures from the same run folders "
+        f"`{shlex.join(['python', 'bench/results/results.py', *argv])}` from {len(all_rows)} run folders. "
+        "`python bench/results/results.py --from-runs <folders>` rebuilds this file and its figures from the same run folders "
         "without training. Every number below is read from the run.json of the run folder named in its row.",
         "",
         "## Setup",
@@ -174,7 +174,7 @@ def render(selection, skipped, figures, out: Path, argv) -> str:
 
 
 def main(argv=None) -> int:
-    from results_figures import draw_dataset_figures
+    from figures import draw_dataset_figures
 
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
