@@ -1,13 +1,10 @@
 """What a run says while it runs, and what summary.txt holds, whatever the terminal: whole model summaries at any
 width, a status line for each silent phase (the first before TensorFlow's import), one line per epoch when piped."""
 import os
-import subprocess
-import sys
-import time
 
 import pytest
 
-from conftest import PROJECT, run_folder_of, run_script
+from conftest import run_folder_of, run_script
 from utils.reports.network import write_model_summary
 
 

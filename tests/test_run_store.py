@@ -10,7 +10,7 @@ import pytest
 from conftest import make_run  # noqa: F401  (the tests below build stores with it)
 from utils.cli.main import main
 from utils.core.errors import UsageError, UserError
-from utils.runs.folder import RunFolder, store_index, trash
+from utils.runs.folder import store_index, trash
 from utils.runs.index import load_rows
 from utils.runs.query import known_columns, order, parse_filter, query_rows, render
 

@@ -7,7 +7,7 @@ from dataclasses import asdict, field, fields, make_dataclass
 from typing import Any
 
 from utils.core.errors import UsageError
-from utils.core.options import BY_NAME, DEFAULT_SEED, LR_SCHEDULES, setting_options  # noqa: F401  (re-exported)
+from utils.core.options import setting_options
 
 
 def _to_dict(self) -> dict:

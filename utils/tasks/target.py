@@ -53,7 +53,7 @@ def detect_target(values, requested=None) -> Target:
     numeric = bool(numbers.notna().all())
     whole = numeric and bool((numbers == numbers.round()).all())
     task_type = requested or inferred_type(distinct, numeric, whole)
-    reason = f"set by --task-type" if requested else inferred_reason(task_type, distinct)
+    reason = "set by --task-type" if requested else inferred_reason(task_type, distinct)
     if task_type == "regression":
         if not numeric:
             raise UserError(f"--task-type regression needs a numeric target; {column} holds text such as "
