@@ -47,7 +47,10 @@ def bound_task(task, args):
         from utils.runs.folder import RunFolder
         from utils.runs.record import RunRecord
 
-        record = RunRecord.load(run_folder_of(resolve_run_name(args.run, args.outputs), RunFolder))
+        folder = run_folder_of(resolve_run_name(args.run, args.outputs), RunFolder)
+        if not RunFolder(folder).run_file.is_file():  # a missing or foreign path is refused by the command itself
+            return task
+        record = RunRecord.load(folder)
         if record.get("task") == task.name:  # another task's run is refused, with its name, by the command
             return task.bind(task, record.get("hyperparameters")["data_options"], record.get("data"))
     return task
