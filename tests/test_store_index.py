@@ -122,7 +122,7 @@ def _list_repeatedly(outputs, barrier, results, times):
 def _rewrite_repeatedly(outputs, barrier, results, times):
     barrier.wait()
     for number in range(times):
-        for name in sorted(os.listdir(outputs))[:3]:
+        for name in sorted(name for name in os.listdir(outputs) if not name.startswith("."))[:3]:
             path = os.path.join(outputs, name, "run.json")
             if os.path.isfile(path):
                 record = json.loads(open(path).read())

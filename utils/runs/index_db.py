@@ -91,11 +91,15 @@ def _check_or_create(connection) -> None:
     tables = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     if application not in (0, APPLICATION_ID) or (application == 0 and tables):
         raise ForeignIndex(f"application_id {application:#x}, {tables} tables")
-    version = connection.execute("PRAGMA user_version").fetchone()[0]
-    if application == APPLICATION_ID and version == SCHEMA_VERSION:
+    if _is_current(connection):
         return
     connection.execute("BEGIN IMMEDIATE")
     try:
+        # another process may have created the index between the look above and this lock: look again under it,
+        # or this one would drop the tables that process has begun to fill
+        if _is_current(connection):
+            connection.execute("COMMIT")
+            return
         for table in ("runs", "rows", "signatures"):
             connection.execute(f"DROP TABLE IF EXISTS {table}")
         for statement in SCHEMA.split(";"):
@@ -107,6 +111,11 @@ def _check_or_create(connection) -> None:
     except Exception:
         connection.execute("ROLLBACK")
         raise
+
+
+def _is_current(connection) -> bool:
+    return (connection.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+            and connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION)
 
 
 def keys(connection) -> dict:
