@@ -72,6 +72,12 @@ def test_diabetes_is_regression_scored_in_its_units_beside_the_mean_predictor(tm
     assert {"test_mae", "test_rmse", "test_r2", "test_mean_baseline_mae", "test_mean_baseline_r2"} <= set(metrics)
     assert 40 < metrics["test_mean_baseline_mae"] < 80  # in the target's units (25..346), not standardised ones
     assert abs(metrics["test_mean_baseline_r2"]) < 0.05
+    assert "MAE" in (folder / "regression_report.txt").read_text()
+    assert not (folder / "classification_report.txt").exists()
+    assert "Regression report" in (folder / "report.html").read_text()
+    history = pd.read_csv(folder / "history.csv")  # best.h5 follows val_loss: a regression run has no accuracy
+    assert (folder / "checkpoints" / "best.h5").is_file() and record["best"]["metric"] == "val_loss"
+    assert record["best"]["value"] == pytest.approx(history["val_loss"].min())
     table = predict(tmp_path, folder, frame.drop(columns="target").head(5))
     assert list(table.columns) == ["input", "predicted"]
     assert table["predicted"].between(0, 400).all()

@@ -99,7 +99,7 @@ def regression_report(dataset, outputs, keras_metrics: dict, destination) -> dic
     mean_of_training = float(restore(dataset.y_train).mean())
     test_metrics = {"test_loss": keras_metrics["test_loss"], **regression_metrics(truth, predicted),
                     **regression_metrics(truth, np.full_like(truth, mean_of_training), "test_mean_baseline_")}
-    atomic.write_text(destination.classification_report,
+    atomic.write_text(destination.regression_report,
                       f"Regression on {len(truth)} test rows (target mean of the training rows: {mean_of_training:.6g})\n\n"
                       + format_test_metrics(test_metrics) + "\n")
     return test_metrics

@@ -86,7 +86,7 @@ def write_run_report(folder) -> Path:
         binary_notes(record), _figures([figures.roc_curve, figures.precision_recall_curve]),
         "<h2>Curves</h2>", _figures([figures.accuracy_loss], wide=True),
         _figures([figures.epoch_time, figures.learning_rate]), notes,
-        "<h2>Classification report and confusion matrix</h2>", _pre(folder.classification_report),
+        test_report_section(folder),
         _figures([figures.confusion_matrix], wide=True),
         "<h2>Hyperparameters</h2>", _table(effective_settings(record)),
         "<h2>Timings</h2>", _table(timings),
@@ -101,6 +101,13 @@ def write_run_report(folder) -> Path:
     path = folder.report
     atomic.write_text(path, _page(f"{record['model']} — {record['run_id']}", "".join(body)))
     return path
+
+
+def test_report_section(folder: RunFolder) -> str:
+    """The test report under its own heading: a regression run's errors, else the classification report."""
+    if folder.regression_report.is_file():
+        return "<h2>Regression report</h2>" + _pre(folder.regression_report)
+    return "<h2>Classification report and confusion matrix</h2>" + _pre(folder.classification_report)
 
 
 def binary_notes(record: dict) -> str:

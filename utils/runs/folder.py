@@ -13,6 +13,9 @@ HISTORY_FILE = "history.csv"
 # run.json "format": 2 and later write history.csv with 1-based epochs (epoch 1 is the first finished epoch).
 # Folders from before (no "format") hold Keras' 0-based CSVLogger numbering; read_history converts them, here only.
 FORMAT = 2
+# The test-set report: a classification task's per-class report, or a regression task's errors in its units.
+CLASSIFICATION_REPORT = "classification_report.txt"
+REGRESSION_REPORT = "regression_report.txt"
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,8 @@ class RunFolder:
     fitted_preprocessing = property(lambda self: self.path / "preprocessing.joblib")  # a CSV task's fitted pipeline
     schema_file = property(lambda self: self.path / "schema.json")  # a CSV task's column types and reasons
     split_rows = property(lambda self: self.path / "splits.json")  # the CSV row positions of each split
-    classification_report = property(lambda self: self.path / "classification_report.txt")
+    classification_report = property(lambda self: self.path / CLASSIFICATION_REPORT)
+    regression_report = property(lambda self: self.path / REGRESSION_REPORT)  # a regression run's test report
     report = property(lambda self: self.path / "report.html")
     tensorboard = property(lambda self: self.path / "tensorboard")
     evaluations = property(lambda self: self.path / "evaluations")
@@ -67,8 +71,13 @@ class RunFolder:
 
     def artifacts(self) -> list:
         """Files an experiment tracker keeps a copy of."""
-        return [self.run_file, self.history, self.report, self.classification_report, self.summary, self.model_file,
+        return [self.run_file, self.history, self.report, self.test_report, self.summary, self.model_file,
                 self.keras_model]
+
+    @property
+    def test_report(self) -> Path:
+        """The test-set report the run wrote: the regression report, else the classification report."""
+        return report_of(self)
 
     def new_evaluation_folder(self, label: str) -> "EvaluationFolder":
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -141,12 +150,19 @@ class EvaluationFolder:
     """<run>/evaluations/<time>_<model file>/: what a later --evaluate wrote; the run's own results stay untouched."""
 
     path: Path
-    classification_report = property(lambda self: self.path / "classification_report.txt")
+    classification_report = property(lambda self: self.path / CLASSIFICATION_REPORT)
+    regression_report = property(lambda self: self.path / REGRESSION_REPORT)
     figures = property(lambda self: Figures(self.path))
     metrics = property(lambda self: self.path / "metrics.json")
 
     def __str__(self) -> str:
         return str(self.path)
+
+
+def report_of(folder) -> Path:
+    """A run's or an evaluation's test report: regression_report.txt where one was written, else the
+    classification report."""
+    return folder.regression_report if folder.regression_report.is_file() else folder.classification_report
 
 
 # ---------------------------------------------------------------- the outputs folder's own files

@@ -11,6 +11,7 @@ import numpy as np
 from scipy import stats
 
 from utils.runs.index import data_facts, execution_facts
+from utils.runs.record import best_val_accuracy
 from utils.runs.settings import effective_settings
 
 # Settings that do not change what is learned: a run with another label or tracker is the same configuration.
@@ -34,9 +35,8 @@ def group_id(data: dict) -> str:
 def results_of(data: dict) -> dict:
     """The numbers a group averages: every test metric, and the best validation accuracy."""
     values = {key: value for key, value in (data.get("test_metrics") or {}).items() if isinstance(value, (int, float))}
-    best = data.get("best") or {}
-    if isinstance(best.get("value"), (int, float)):
-        values["best_val_accuracy"] = best["value"]
+    if isinstance(best_val_accuracy(data), (int, float)):
+        values["best_val_accuracy"] = best_val_accuracy(data)
     return values
 
 

@@ -17,7 +17,7 @@ from utils.core.errors import UserError
 from utils.runs import index_db
 from utils.runs.folder import HISTORY_FILE, RUN_FILE, store_index
 from utils.runs.lock import is_locked
-from utils.runs.record import MONITOR, RunRecord
+from utils.runs.record import MONITOR, RunRecord, best_val_accuracy
 from utils.runs.settings import effective_settings
 from utils.runs.timing import TIMING_COLUMNS, timing_of
 
@@ -52,7 +52,7 @@ def summary_row(record: RunRecord) -> dict:
         "run": record.folder.name, "status": data.get("status"), "task": data.get("task"),
         "dataset": data_facts(data)["dataset"], "model": data.get("model"),
         "params": data.get("parameters"), "epochs": data.get("epochs_completed"),
-        "best_val_accuracy": best.get("value"), "best_epoch": best.get("epoch"),
+        "best_val_accuracy": best_val_accuracy(data), "best_epoch": best.get("epoch"),
         **timing_of(data), "started": data.get("started"), "ended": data.get("ended"),
         "sweep": sweep.get("id") if isinstance(sweep, dict) else sweep,
         **data_facts(data), **execution_facts(data), "tags": dict(data.get("tags") or {}),

@@ -5,7 +5,6 @@ decides the keys of run.json.
 """
 import hashlib
 import json
-import math
 import os
 import platform
 import socket
@@ -21,8 +20,16 @@ from utils.runs.environment import backend_versions, capture as capture_environm
 from utils.runs.folder import FORMAT, RUN_FILE, RunFolder, keep_history_until
 from utils.runs.lock import is_locked
 from utils.runs.timing import setup_began_at, steady_epoch_seconds
+from utils.tasks.registry import VAL_ACCURACY, Monitor
 
-MONITOR = "val_accuracy"  # the validation value behind best.h5 and every run's "best"
+MONITOR = VAL_ACCURACY.metric  # a classification run's best.h5 and "best"; a regression run's monitor is val_loss
+
+
+def best_val_accuracy(data: dict):
+    """The best validation accuracy a run recorded; None for a run whose "best" monitors another value (a
+    regression run's val_loss), which no accuracy column may show."""
+    best = data.get("best") or {}
+    return best.get("value") if best.get("metric", MONITOR) == MONITOR else None
 
 
 def without_float32_noise(value: float) -> float:
@@ -172,17 +179,17 @@ class RunRecord:
         if self._setup_began is not None:
             self.data.setdefault("timing", {})["setup_seconds"] = round(now - self._setup_began, 3)
 
-    def record_epoch(self, epoch: int, seconds: float, logs: dict, save: bool = True) -> None:
-        """Epoch `epoch` (1-based) finished: its time, the best validation value so far, the learning rate now."""
+    def record_epoch(self, epoch: int, seconds: float, logs: dict, save: bool = True,
+                     monitor: Monitor = VAL_ACCURACY) -> None:
+        """Epoch `epoch` (1-based) finished: its time, the best value of `monitor` so far, the learning rate now."""
         data = self.data
         data.setdefault("seconds_per_epoch", []).append(round(seconds, 4))
         self._last_epoch_ended = time.time()
         data.setdefault("timing", {}).update(first_epoch_seconds=data["seconds_per_epoch"][0],
                                              steady_epoch_seconds=steady_epoch_seconds(data["seconds_per_epoch"]))
-        value = logs.get(MONITOR)
-        best = data.get("best")
-        if value is not None and math.isfinite(value) and (best is None or value > best["value"]):
-            data["best"] = {"metric": MONITOR, "value": float(value), "epoch": epoch}
+        value = logs.get(monitor.metric)
+        if monitor.improves(value, (data.get("best") or {}).get("value")):
+            data["best"] = {"metric": monitor.metric, "value": float(value), "epoch": epoch}
         data.update(epochs_completed=epoch, learning_rate_now=logs.get("learning_rate"))
         if save:
             self.save()
@@ -216,7 +223,8 @@ class RunRecord:
         self.data["notes"] = [*(self.data.get("notes") or []), {"text": text, "written": now_iso()}]
         self.save()
 
-    def begin_resume(self, done: int, target: int, status_before=None, checkpoint=None) -> list:
+    def begin_resume(self, done: int, target: int, status_before=None, checkpoint=None,
+                     monitor: Monitor = VAL_ACCURACY) -> list:
         """Continue from `done` finished epochs to `target`: forget what was recorded after the checkpoint.
 
         Returns the epochs (1-based) up to `done` that history.csv lacks (deleted or damaged): they are recorded
@@ -225,10 +233,10 @@ class RunRecord:
         history = keep_history_until(self.folder, done)
         present = set(history["epoch"].astype(int)) if "epoch" in history else set()
         gap = [epoch for epoch in range(1, done + 1) if epoch not in present]
-        best = None
-        if MONITOR in history and history[MONITOR].notna().any():
-            row = history.loc[history[MONITOR].idxmax()]
-            best = {"metric": MONITOR, "value": float(row[MONITOR]), "epoch": int(row["epoch"])}
+        best, name = None, monitor.metric
+        if name in history and history[name].notna().any():
+            row = history.loc[history[name].idxmax() if monitor.mode == "max" else history[name].idxmin()]
+            best = {"metric": name, "value": float(row[name]), "epoch": int(row["epoch"])}
         data["resumes"] = data.get("resumes", []) + [{
             "at_epoch": done, "to_epochs": target, "status_before": status_before or self.status, "started": now_iso(),
             "command": command_line(),

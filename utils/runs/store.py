@@ -7,7 +7,7 @@ import pandas as pd
 from utils.core.errors import UsageError, UserError
 from utils.runs.folder import RUN_FILE, RunFolder
 from utils.runs.index import data_facts
-from utils.runs.record import RunRecord
+from utils.runs.record import RunRecord, best_val_accuracy
 from utils.runs.settings import effective_settings, unset_word
 from utils.runs.timing import timing_of
 
@@ -64,7 +64,7 @@ def summary_row(record: RunRecord) -> dict:
         "batch_size": settings.get("batch_size"),
         "params": data.get("parameters"),
         "epochs": data.get("epochs_completed"),
-        "best_val_accuracy": best.get("value"),
+        "best_val_accuracy": best_val_accuracy(data),
         "best_epoch": best.get("epoch"),
         "test_accuracy": test.get("test_accuracy"),
         **{key: timing[key] for key in ("steady_epoch_seconds", "first_epoch_seconds", "training_seconds")},

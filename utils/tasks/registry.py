@@ -1,6 +1,25 @@
 """The task registry: what data a task trains on and how its labels look. Entry points name a task."""
+import math
 from dataclasses import dataclass, field
 from typing import Callable, Optional
+
+
+@dataclass(frozen=True)
+class Monitor:
+    """The validation value behind a run's best.h5 and its recorded "best", and which way it improves."""
+
+    metric: str
+    mode: str  # "max" or "min", as Keras' ModelCheckpoint names it
+
+    def improves(self, value, best) -> bool:
+        """Whether `value` beats `best` (None: nothing yet); NaN and infinities never do."""
+        if value is None or not math.isfinite(value):
+            return False
+        return best is None or (value > best if self.mode == "max" else value < best)
+
+
+VAL_ACCURACY = Monitor("val_accuracy", "max")  # classification: the share of validation rows right
+VAL_LOSS = Monitor("val_loss", "min")  # regression has no accuracy: the validation loss (mse) it trains on
 
 
 @dataclass(frozen=True)
@@ -39,6 +58,10 @@ class Task:
     @property
     def regression(self) -> bool:
         return self.kind == "regression"
+
+    @property
+    def monitor(self) -> Monitor:
+        return VAL_LOSS if self.regression else VAL_ACCURACY
 
 
 TASKS: dict[str, Task] = {}

@@ -11,7 +11,7 @@ import time
 
 import keras
 
-from utils.runs.record import MONITOR
+from utils.tasks.registry import VAL_ACCURACY, Monitor
 from utils.core.signals import TrainingInterrupted  # noqa: F401  (re-exported)
 from utils.training.outcome import LossNotFinite  # noqa: F401  (re-exported)
 from utils.training.checkpoints import CheckpointInfo, seed_states, set_seed_states, share_file, write_checkpoint
@@ -105,7 +105,10 @@ class AtomicCheckpoint(keras.callbacks.Callback):
                  written=None):
         super().__init__()
         self.filepath = str(filepath)
-        self.monitor = monitor  # None: every epoch; else the metric to maximise
+        # None: every epoch; else a Monitor (the metric and which way it improves) or a metric name to maximise
+        self.monitor = Monitor(monitor, "max") if isinstance(monitor, str) else monitor
+        # The run's monitored metric, which every checkpoint records.
+        self.records = written.monitor if written is not None else (self.monitor or VAL_ACCURACY).metric
         self.written = written  # a WrittenCheckpoints shared with the run's other checkpoint, or None
         self.best_so_far = best_so_far
         self.overhead_budget = overhead_budget
@@ -122,8 +125,8 @@ class AtomicCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
         if self.monitor is not None:
-            value = logs.get(self.monitor)
-            if value is None or not math.isfinite(value) or (self.best is not None and value <= self.best):
+            value = logs.get(self.monitor.metric)
+            if not self.monitor.improves(value, self.best):
                 return
             self.best = value
         epoch_number = finished_epoch(epoch)
@@ -156,7 +159,7 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         if twin is None or not share_file(twin, self.filepath):
             write_checkpoint(self.model, self.filepath, CheckpointInfo(
                 epoch=epoch_number, callback_state=callback_state,
-                monitor=self.monitor or MONITOR, monitor_value=logs.get(self.monitor or MONITOR),
+                monitor=self.records, monitor_value=logs.get(self.records),
             ))
         if self.written is not None:
             self.written.wrote(self.filepath, epoch_number)
@@ -198,10 +201,11 @@ class RunProgress(keras.callbacks.Callback):
     epochs do not spend their time on run.json; resumes read the epoch from the checkpoint, not from here.
     """
 
-    def __init__(self, record, min_interval=1.0):
+    def __init__(self, record, min_interval=1.0, monitor=VAL_ACCURACY):
         super().__init__()
         self.record = record
         self.min_interval = min_interval
+        self.monitor = monitor  # the value behind the recorded "best" (the task's)
 
     def on_train_begin(self, logs=None):
         # The first training step is next: set-up ends here (run.json's timing; bench/run.py's start-up).
@@ -214,7 +218,8 @@ class RunProgress(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         due = time.perf_counter() - self._last_write >= self.min_interval
-        self.record.record_epoch(finished_epoch(epoch), logs.get("epoch_seconds", float("nan")), logs, save=due)
+        self.record.record_epoch(finished_epoch(epoch), logs.get("epoch_seconds", float("nan")), logs, save=due,
+                                 monitor=self.monitor)
         if due:
             self._last_write = time.perf_counter()
 

@@ -75,10 +75,12 @@ def saved_weights_sha256(path) -> Optional[str]:
 
 class WrittenCheckpoints:
     """The checkpoint files this training has written, by epoch: a second file for an epoch already on disk (best.h5
-    of the epoch last.h5 holds) becomes a hard link instead of another full copy."""
+    of the epoch last.h5 holds) becomes a hard link instead of another full copy. So that a link is right under
+    either name, every file records the run's monitored metric, `monitor`."""
 
-    def __init__(self):
+    def __init__(self, monitor: str = "val_accuracy"):
         self._files = {}  # path -> (epoch, inode when written)
+        self.monitor = monitor
 
     def holding(self, epoch: int, other_than) -> Optional[Path]:
         """A file written for `epoch` that is still the one written (no one has replaced it since), or None."""

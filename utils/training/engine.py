@@ -23,7 +23,7 @@ from utils.training.trial import TrialPruned
 from utils.reports.plots import plot_history
 from utils.runs.folder import RunFolder
 from utils.core.signals import TrainingInterrupted
-from utils.runs.record import MONITOR, RunRecord
+from utils.runs.record import RunRecord
 from utils.tasks.inputs import encode_labels, shape_inputs
 from utils.training import backend, callbacks
 from utils.training.checkpoints import (
@@ -287,7 +287,7 @@ def resumed_distribution(config):
 
 def begin_resume(session: TrainingSession, status_before, checkpoint_name, distribution) -> None:
     record, folder, done, target = session.record, session.folder, session.initial_epoch, session.config.epochs
-    gap = record.begin_resume(done, target, status_before, checkpoint_name)
+    gap = record.begin_resume(done, target, status_before, checkpoint_name, monitor=session.task.monitor)
     if gap and session.placement.owns_folder:  # a follower's private copy never had a history to lack epochs of
         warn(f"{folder.history} lacks epochs {gap[0]}-{gap[-1]} (deleted or damaged); the history goes on from "
              f"epoch {done + 1} and the gap is recorded in the run record.")
@@ -380,7 +380,8 @@ def fit(session: TrainingSession, extra_callbacks=()) -> None:
     guard = callbacks.StopOnSignal()
     fit_callbacks = [
         callbacks.EpochTimer(), callbacks.LearningRateLogger(), callbacks.NanGuard(), *features.values(),
-        *history, *checkpoints, callbacks.RunProgress(session.record), *callbacks.progress_callbacks(session.verbosity),
+        *history, *checkpoints, callbacks.RunProgress(session.record, monitor=task.monitor),
+        *callbacks.progress_callbacks(session.verbosity),
         *extra_callbacks, guard,
     ]
     plan = session.epoch_plan()
@@ -431,14 +432,14 @@ def history_logger(session: TrainingSession) -> list:
 def checkpoint_callbacks(session: TrainingSession, features: dict) -> list:
     """last.h5 every epoch, best.h5 when the monitored value improves (a hard link to last.h5 when both hold the
     same epoch); both carry the feature callbacks' counters, so either can be resumed from exactly."""
-    budget = session.placement.checkpoint_options
+    budget, monitor = session.placement.checkpoint_options, session.task.monitor
     shared = dict(
-        written=WrittenCheckpoints(), **budget,
+        written=WrittenCheckpoints(monitor.metric), **budget,
         state_provider=lambda: {name: callback.state() for name, callback in features.items() if hasattr(callback, "state")},
     )
     return [
         callbacks.AtomicCheckpoint(session.folder.last_checkpoint, **shared),
-        callbacks.AtomicCheckpoint(session.folder.best_checkpoint, monitor=MONITOR, best_so_far=session.best_so_far,
+        callbacks.AtomicCheckpoint(session.folder.best_checkpoint, monitor=monitor, best_so_far=session.best_so_far,
                                    **shared),
     ]
 
