@@ -137,6 +137,13 @@ def test_labels_name_what_differs_and_never_repeat_the_run_id():
             assert data["run_id"] not in label and label.count(data["model"]) <= 1
 
 
+def test_labels_leave_out_the_run_name_and_write_small_rates_in_scientific_notation():
+    # a sweep names each trial's folder (--name trial<id>): that is no difference between the trials
+    trials = [record("r_00", learning_rate=1.08e-4, name="trial000-1a2b"), record("r_01", learning_rate=0.001, name="trial001-3c4d")]
+    assert run_labels(trials) == ["learning_rate 1.08e-04", "learning_rate 0.001"]
+    assert differing_summary(trials) == "learning_rate"
+
+
 def test_compare_names_runs_by_model_in_figures_and_keeps_ids_in_the_table(tmp_path, captured):
     outputs = tmp_path / "outputs"
     folders = [write_run(outputs, record("20261127-050418_mlp_one_layer", model="mlp_one_layer"), history()),

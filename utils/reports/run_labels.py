@@ -10,8 +10,11 @@ import math
 
 from utils.runs.settings import effective_settings
 
-# Settings that change nothing about the training a figure shows.
-NOT_LABELS = {"task", "tensorboard", "mlflow", "verbosity", "outputs"}
+# Settings that change nothing about the training a figure shows (`name` is the folder's label: a sweep gives each
+# trial its own, which would otherwise read as a difference between trials).
+NOT_LABELS = {"task", "tensorboard", "mlflow", "verbosity", "outputs", "name"}
+# Magnitudes below this print in scientific notation: 1.08e-04, not 0.0001 or 0.000108 (a learning rate's digits).
+SMALL_NUMBER = 1e-3
 SEPARATOR = " · "
 
 
@@ -27,11 +30,19 @@ def dataset_of(record: dict):
     return (record.get("data") or {}).get("name") if isinstance(record.get("data"), dict) else None
 
 
+def format_number(value) -> str:
+    """0.001, 0.25, 128, 1.08e-04: four significant digits, small magnitudes in scientific notation."""
+    if value != 0 and abs(value) < SMALL_NUMBER or abs(value) >= 1e6:
+        mantissa, exponent = f"{value:.2e}".split("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{exponent}"  # 3e-04, not 3.00e-04
+    return f"{value:.4g}"
+
+
 def format_setting(value) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, float) and math.isfinite(value):
-        return f"{value:g}"
+        return format_number(value)
     return str(value)
 
 

@@ -1,21 +1,17 @@
-"""The sweep's results: the table sorted by objective, the sweep figures (objective per trial with the running best,
-Optuna's parallel coordinates and parameter importances) and report.html with the trials' overlaid curves."""
+"""The sweep's results: the table sorted by objective, the sweep figures (utils.sweeps.figures: objective per trial
+with the running best, parallel coordinates, parameter importances) and report.html with the trials' overlaid curves."""
 import html
 import shutil
-import warnings
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
-from matplotlib.ticker import MaxNLocator
 
 from utils.core import atomic
 from utils.reports.compare import compare, format_table
 from utils.reports.html import _figures, _page
-from utils.reports.plots import save_figure
+from utils.reports.run_labels import format_number
 from utils.runs.folder import Figures
-
-STATUS_COLOURS = {"completed": "tab:green", "pruned": "tab:orange", "failed": "tab:red", "interrupted": "tab:gray"}
+from utils.sweeps.figures import plot_importances, plot_objective, plot_parallel_coordinates
 
 
 def trials_frame(trials, spec: dict) -> pd.DataFrame:
@@ -33,53 +29,22 @@ def results_table(trials, spec: dict) -> str:
     return format_table(trials_frame(trials, spec))
 
 
-def plot_objective(trials, spec: dict, path: Path) -> None:
-    """Each trial's objective in trial order, coloured by status, with the running best as a step line."""
-    ordered = sorted(trials, key=lambda trial: trial.position)
-    figure, axes = plt.subplots(figsize=(8, 5))
-    best, running = None, []
-    for trial in ordered:
-        if trial.objective is not None:
-            axes.scatter(trial.position, trial.objective, color=STATUS_COLOURS.get(trial.status, "black"), zorder=3)
-            if trial.status == "completed":
-                better = best is None or (trial.objective > best if spec["direction"] == "maximize" else trial.objective < best)
-                best = trial.objective if better else best
-        running.append(best)
-    axes.step([trial.position for trial in ordered], running, where="post", color="tab:blue", label="running best")
-    for status, colour in STATUS_COLOURS.items():
-        axes.scatter([], [], color=colour, label=status)
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set_xlabel("trial (position)")
-    axes.set_ylabel(spec["objective"])
-    axes.set_title(f"{spec['objective']} per trial ({spec['method']})")
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=8)
-    save_figure(figure, path)
-
-
-def plot_with_optuna(function, study, path: Path, notes: list) -> None:
-    """Optuna's own matplotlib figure; a note instead when it has too little to show (e.g. one finished trial)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Optuna marks its matplotlib backend experimental on every call
-            axes = function(study)
-        figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
-        figure.set_size_inches(9, 5)
-        save_figure(figure, path)
-    except (ValueError, RuntimeError, ZeroDivisionError, IndexError) as error:
-        notes.append(f"{path.stem}: {str(error).splitlines()[0] if str(error) else type(error).__name__}")
-        plt.close("all")
+def sweep_figures(path: Path, spec: dict, trials, study) -> list:
+    """objective.png, parallel_coordinates.png and (searches) importances.png; the notes on any left out (whose
+    file from an earlier report of this sweep is removed: it would show what no longer holds)."""
+    plot_objective(trials, spec, path / "objective.png")
+    drawn = {path / "parallel_coordinates.png": plot_parallel_coordinates(trials, spec, path / "parallel_coordinates.png")}
+    if spec["method"] != "grid":
+        drawn[path / "importances.png"] = plot_importances(study, spec, path / "importances.png")
+    for figure, note in drawn.items():
+        if note:
+            figure.unlink(missing_ok=True)
+    return [note for note in drawn.values() if note]
 
 
 def write_sweep_report(folder, spec: dict, trials, study) -> Path:
-    from optuna.visualization import matplotlib as optuna_plots
-
     path = folder.path
-    notes = []
-    plot_objective(trials, spec, path / "objective.png")
-    plot_with_optuna(optuna_plots.plot_parallel_coordinate, study, path / "parallel_coordinates.png", notes)
-    if spec["method"] != "grid":
-        plot_with_optuna(optuna_plots.plot_param_importances, study, path / "importances.png", notes)
+    notes = sweep_figures(path, spec, trials, study)
     runs = [Path(trial.run) for trial in sorted(trials, key=lambda trial: trial.position) if trial.run and Path(trial.run).is_dir()]
     curves = []
     if runs:
@@ -92,7 +57,7 @@ def write_sweep_report(folder, spec: dict, trials, study) -> Path:
         f"<p>Task {html.escape(spec['task'])} · {html.escape(spec['method'])} · objective "
         f"{html.escape(spec['objective'])} ({spec['direction']}) · pruning {html.escape(str(spec['prune']))} · "
         f"seed {spec['seed']} · {len(trials)} trials</p>",
-        "<h2>Trials (best first)</h2>", table.to_html(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}"),
+        "<h2>Trials (best first)</h2>", table.to_html(index=False, na_rep="-", float_format=format_number),
         "<h2>Objective per trial</h2>", _figures([path / "objective.png"]),
         "<h2>Parameters and objective</h2>", _figures([path / "parallel_coordinates.png", path / "importances.png"]),
         *(f"<p>note: {html.escape(note)}</p>" for note in notes),
