@@ -88,8 +88,11 @@ def train(task, args) -> int:
             status(args, f"loading {task.describe_data(config.data_options)} ...")
             datasets[key] = task.load(config.data_options, config.seed, config.validation_split, config.limit)
         folders.append(train_new_run(task, spec, config, datasets[key], context))
+    from utils.training.trial import trial_settings
+
     comparison = None
-    if len(folders) > 1 and context.placement.owns_folder:  # the other processes of a job may not see the folders
+    # The other processes of a job may not see the folders; a sweep trial's seeds are compared in the sweep's report.
+    if len(folders) > 1 and context.placement.owns_folder and not trial_settings():
         from utils.reports.compare import compare
 
         comparison = compare(folders, args.outputs, context.verbosity)

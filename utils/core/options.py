@@ -257,9 +257,10 @@ OPTIONS = (
     Option("loss", ("--loss",), str, metavar="NAME", help="any Keras loss name (default: {task_default}, or the model's own)"),
     Option("seed", ("--seed",), int, DEFAULT_SEED, metavar="N", check=seed_range,
            help=f"random seed, recorded with the run (default: {DEFAULT_SEED})"),
-    Option("seeds", ("--seeds",), str, metavar="N|A,B,...", setting=False, check=seeds_problem, commands=("train",),
+    Option("seeds", ("--seeds",), str, metavar="N|A,B,...", setting=False, check=seeds_problem,
+           commands=("train", "sweep"),
            help="train each configuration N times, with seeds --seed, --seed+1, ... (or with the seeds listed); "
-                "runs and compare then group them by configuration"),
+                "runs and compare then group them by configuration; a sweep's objective is then each trial's mean"),
     Option("validation_split", ("--validation-split",), float, 0.1, metavar="F", check=between_exclusive,
            help="fraction of the training data held out for validation (default: 0.1)"),
     Option("limit", ("--limit",), int, metavar="N", check=at_least(1),

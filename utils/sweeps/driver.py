@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 
-from utils.core.options import DEFAULT_SEED
+from utils.core.options import DEFAULT_SEED, seed_list
 from utils.core.errors import UsageError, UserError
 from utils.core.signals import TrainingInterrupted, signals_deferred
 from utils.runs.folder import RunFolder, prepare_outputs
@@ -16,6 +16,7 @@ from utils.sweeps import study as studies
 from utils.sweeps.command import base_options, script_of, trial_arguments, trial_environment
 from utils.sweeps.folder import SweepFolder
 from utils.sweeps.space import Parameter, check_value, grid_parameters, model_names, read_space, sweepable_options
+from utils.sweeps.seeds import average_over_seeds, averaged, runs_by_seed, seeds_argument, seeds_to_train
 from utils.sweeps.trials import FINISHED, new_trial
 
 OBJECTIVES = ("val_accuracy", "val_loss", "accuracy", "loss", "test_accuracy", "test_loss")
@@ -71,6 +72,7 @@ def plan(task, args, options) -> dict:
         raise UsageError("--prune reports each epoch to the study file on this machine; it cannot be used with --executor ray.")
     studies.require_optuna()
     base = base_options(args, options)
+    seeds = trial_seeds(args, base)
     # -m is no trial setting (sweepable_options leaves it out), so it is read from args: every trial trains what it names.
     models = model_names(task) if args.model == ["all"] else args.model or [task.default_model]
     for name in models:
@@ -95,6 +97,8 @@ def plan(task, args, options) -> dict:
         check_grid(task, {**base, "model": models[0]}, grid)
     if all(parameter.name != "model" for parameter in parameters):
         base["model"] = models[0]
+    if seeds and any(parameter.name == "seed" for parameter in parameters):
+        raise UsageError("--seeds gives every trial its seeds, and the sweep also varies seed; give one of them.")
     outputs = prepare_outputs(args.outputs)
     return {
         "task": task.name, "method": args.search or "grid", "objective": args.objective,
@@ -104,8 +108,19 @@ def plan(task, args, options) -> dict:
         "epochs": base.get("epochs") or task.defaults.get("epochs"),
         "workers": args.workers or 1, "executor": args.executor, "ray_address": args.ray_address,
         "gpus_per_trial": args.gpus_per_trial, "outputs": str(Path(outputs).resolve()), "grid": grid,
-        "label": args.name or args.search or "grid",
+        "label": args.name or args.search or "grid", "seeds": seeds,
     }
+
+
+def trial_seeds(args, base: dict) -> list:
+    """--seeds as the seeds every trial trains (None without it); checked as train checks it."""
+    if args.seeds is None:
+        return None
+    seeds = seed_list(args.seeds, base.get("seed", DEFAULT_SEED))  # the option's own check has passed
+    if len(seeds) > 1 and args.prune:
+        raise UsageError(f"--prune judges one run's curve per trial, and with --seeds {args.seeds} a trial is the "
+                         f"mean of {len(seeds)} runs; drop --prune or --seeds.")
+    return seeds
 
 
 def check_given_once(options, base: dict, varied: list, models_given: bool) -> None:
@@ -137,6 +152,7 @@ def reopen(task, args, options):
         raise UsageError(f"{folder.path} is a {spec.get('task')} sweep; resume it with {spec.get('task')}.py.")
     check_counts(args)
     given = [options[name].flag_name for name in base_options(args, options)] + (["-m"] if args.model else [])
+    given += ["--seeds"] if args.seeds is not None else []
     if given:  # the trials run with the recorded settings; a new one would reach only some of them
         raise UsageError(f"sweep --resume continues with the sweep's recorded settings; it does not take "
                          f"{', '.join(given)} (start a new sweep to change them).")
@@ -276,7 +292,7 @@ class Sweep:
     def start(self, trial) -> None:
         script = script_of(self.spec["task"])
         checkpoint = RunFolder(trial.run or "").last_checkpoint
-        continuing = (trial.status == "interrupted" and trial.run and checkpoint.is_file()
+        continuing = (trial.status == "interrupted" and trial.run and checkpoint.is_file() and not averaged(self.spec)
                       and self.spec["executor"] == "local" and self.optuna_trial_running(trial))
         if continuing:
             arguments = [script, "resume", trial.run]
@@ -285,6 +301,9 @@ class Sweep:
                 trial.optuna_trial_id, _ = studies.ask(self.study, self.storage, self.parameters, fixed=trial.params)
             trial.run = None
             arguments = [script, *trial_arguments(self.spec, self.options, trial)]
+            if averaged(self.spec):  # seeds that already completed in an earlier try are kept, not trained again
+                by_seed = runs_by_seed(self.spec["outputs"], self.spec["sweep_id"]).get(trial.trial, {})
+                arguments += seeds_argument(seeds_to_train(self.spec, by_seed))
         environment = trial_environment(self.spec, trial, self.folder.journal, self.executor.threads)
         trial.status, trial.reason, trial.ended = "running", None, None
         trial.started = trial.started if continuing else now_iso()
@@ -310,6 +329,9 @@ class Sweep:
         trial.run = str(run) if run else None
         trial.epochs = record.get("epochs_completed") if record else None
         trial.objective = objective_of(run, self.spec["objective"], self.spec["direction"]) if run else None
+        if averaged(self.spec) and trial.status == "completed":
+            by_seed = runs_by_seed(self.spec["outputs"], self.spec["sweep_id"]).get(trial.trial, {})
+            average_over_seeds(trial, self.spec, by_seed, objective_of)
         if trial.status == "completed" and trial.objective is None:
             trial.status, trial.reason = "failed", f"the run recorded no {self.spec['objective']}"
         trial.seconds = round((trial.seconds or 0) + time.monotonic() - self.clock.pop(trial.trial, time.monotonic()), 2)
@@ -318,6 +340,8 @@ class Sweep:
             studies.tell(self.study, self.storage, trial.optuna_trial_id, trial.status, trial.objective)
         self.save()
         value = f" {self.spec['objective']}={trial.objective:.4f}" if trial.objective is not None else ""
+        if trial.seed_runs and trial.objective_std is not None:
+            value += f" ± {trial.objective_std:.4f} (mean of {len(trial.seed_runs)} seeds)"
         self.say(f"trial {trial.trial} {trial.status}{value}" + (f": {trial.reason}" if trial.status == "failed" else ""))
 
     def finish(self) -> int:

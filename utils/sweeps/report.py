@@ -16,13 +16,20 @@ from utils.sweeps.figures import plot_importances, plot_objective, plot_parallel
 
 def trials_frame(trials, spec: dict) -> pd.DataFrame:
     """One row per trial, the best objective first (unfinished trials last)."""
-    rows = [{"trial": trial.trial, "status": trial.status, spec["objective"]: trial.objective, "epochs": trial.epochs,
-             "seconds": trial.seconds, **trial.params} for trial in trials]
+    rows = [{"trial": trial.trial, "status": trial.status, spec["objective"]: trial.objective, **seed_spread(trial, spec),
+             "epochs": trial.epochs, "seconds": trial.seconds, **trial.params} for trial in trials]
     table = pd.DataFrame(rows)
     if table.empty:
         return table
     return table.sort_values(spec["objective"], ascending=spec["direction"] == "minimize", na_position="last",
                              kind="stable")
+
+
+def seed_spread(trial, spec: dict) -> dict:
+    """With --seeds the objective column is the mean over each trial's seeds: beside it their sample std and n."""
+    if len(spec.get("seeds") or []) < 2:
+        return {}
+    return {"± std": trial.objective_std, "n": len(trial.seed_runs) or None}
 
 
 def results_table(trials, spec: dict) -> str:
@@ -42,10 +49,19 @@ def sweep_figures(path: Path, spec: dict, trials, study) -> list:
     return [note for note in drawn.values() if note]
 
 
+def seeds_note(spec: dict) -> str:
+    seeds = spec.get("seeds") or []
+    if len(seeds) < 2:
+        return ""
+    return (f" · each trial trained with seeds {', '.join(map(str, seeds))}: its objective is their mean "
+            f"(± sample std, n runs)")
+
+
 def write_sweep_report(folder, spec: dict, trials, study) -> Path:
     path = folder.path
     notes = sweep_figures(path, spec, trials, study)
-    runs = [Path(trial.run) for trial in sorted(trials, key=lambda trial: trial.position) if trial.run and Path(trial.run).is_dir()]
+    runs = [Path(run) for trial in sorted(trials, key=lambda trial: trial.position)
+            for run in (trial.seed_runs or [trial.run]) if run and Path(run).is_dir()]
     curves = []
     if runs:
         for old in path.glob("compare_*"):
@@ -56,7 +72,7 @@ def write_sweep_report(folder, spec: dict, trials, study) -> Path:
     body = [
         f"<p>Task {html.escape(spec['task'])} · {html.escape(spec['method'])} · objective "
         f"{html.escape(spec['objective'])} ({spec['direction']}) · pruning {html.escape(str(spec['prune']))} · "
-        f"seed {spec['seed']} · {len(trials)} trials</p>",
+        f"seed {spec['seed']} · {len(trials)} trials{seeds_note(spec)}</p>",
         "<h2>Trials (best first)</h2>", table.to_html(index=False, na_rep="-", float_format=format_number),
         "<h2>Objective per trial</h2>", _figures([path / "objective.png"]),
         "<h2>Parameters and objective</h2>", _figures([path / "parallel_coordinates.png", path / "importances.png"]),

@@ -30,7 +30,8 @@ class Trial:
     position: int
     params: dict = field(default_factory=dict)
     status: str = "pending"
-    objective: Optional[float] = None  # the best value of the objective over the trial's epochs
+    objective: Optional[float] = None  # the best value of the objective over the trial's epochs (--seeds: mean over runs)
+    objective_std: Optional[float] = None  # with --seeds: the sample std of the objective over the trial's runs
     epochs: Optional[int] = None  # epochs the run trained
     seconds: Optional[float] = None  # wall-clock seconds of the trial process(es)
     started: Optional[str] = None
@@ -38,6 +39,7 @@ class Trial:
     run: Optional[str] = None  # the trial's run folder
     reason: Optional[str] = None  # why it failed or was pruned
     optuna_trial_id: Optional[int] = None  # the Optuna trial that carries its reports
+    seed_runs: list = field(default_factory=list)  # with --seeds: the run folder of each seed, in the seeds' order
 
 
 def new_trial(position: int, params: dict) -> Trial:
@@ -50,6 +52,7 @@ def write_trials(path, trials) -> None:
     for trial in sorted(trials, key=lambda item: item.position):
         row = asdict(trial)
         row["params"] = json.dumps(trial.params, sort_keys=True)
+        row["seed_runs"] = json.dumps(trial.seed_runs) if trial.seed_runs else None
         row.update({f"param:{name}": value for name, value in trial.params.items()})
         rows.append(row)
     columns = [item.name for item in fields(Trial)]
@@ -68,7 +71,9 @@ def read_trials(path) -> list:
     for row in table.to_dict("records"):
         values = {item.name: _none_for_nan(row.get(item.name)) for item in fields(Trial)}
         values["params"] = json.loads(values["params"]) if values["params"] else {}
-        if values["status"] not in STATUSES or not isinstance(values["params"], dict) or not values["trial"]:
+        values["seed_runs"] = json.loads(values["seed_runs"]) if values["seed_runs"] else []  # absent before --seeds
+        if (values["status"] not in STATUSES or not isinstance(values["params"], dict) or not values["trial"]
+                or not isinstance(values["seed_runs"], list)):
             raise ValueError(f"trial {str(values['trial'])[:20]!r} has status {str(values['status'])[:20]!r} and "
                              f"params {str(values['params'])[:40]!r}")
         values["position"] = int(values["position"])

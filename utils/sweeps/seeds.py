@@ -1,0 +1,64 @@
+"""A sweep with --seeds N: each trial's configuration trains once per seed (the child is `train --seeds A,B,...`, so
+its run folders group as any --seeds runs do) and the trial's objective is the mean over those runs.
+
+Pruning is refused with more than one seed (the driver's plan says so): Optuna's pruner judges one curve per trial,
+and a trial here is several runs.
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+
+from utils.runs.folder import RunFolder
+
+
+def averaged(spec: dict) -> bool:
+    """Whether the sweep's trials each train several seeds (one seed is the plain single-run trial)."""
+    return len(spec.get("seeds") or []) > 1
+
+
+def runs_by_seed(outputs, sweep_id: str) -> dict:
+    """trial id -> {seed: (its newest run folder, that run's status)} under outputs (a trial trained again after a
+    failure or an interruption has newer folders for the seeds it retrained)."""
+    found = {}
+    for path in sorted(Path(outputs).iterdir()):
+        if not RunFolder(path).is_run():
+            continue
+        try:
+            data = json.loads(RunFolder(path).run_file.read_text())
+        except (json.JSONDecodeError, OSError):
+            continue
+        sweep = data.get("sweep") or {}
+        if sweep.get("id") != sweep_id:
+            continue
+        seed = (data.get("hyperparameters") or {}).get("seed")
+        seeds = found.setdefault(sweep["trial"], {})
+        if seed not in seeds or path.stat().st_mtime >= seeds[seed][0].stat().st_mtime:
+            seeds[seed] = (path, data.get("status"))
+    return found
+
+
+def seeds_to_train(spec: dict, by_seed: dict) -> list:
+    """The trial's seeds without a completed run: all of them at first, the rest when it starts again."""
+    return [seed for seed in spec["seeds"] if (by_seed.get(seed) or (None, None))[1] != "completed"]
+
+
+def seeds_argument(seeds: list) -> list:
+    return ["--seeds", ",".join(str(seed) for seed in seeds)]
+
+
+def average_over_seeds(trial, spec: dict, by_seed: dict, objective_of) -> None:
+    """A completed trial's objective becomes the mean over its seeds' runs, with their sample std and n; a seed
+    without a completed run (or without the objective) fails the trial, saying which."""
+    runs = [by_seed.get(seed) for seed in spec["seeds"]]
+    missing = [seed for seed, run in zip(spec["seeds"], runs) if run is None or run[1] != "completed"]
+    if missing:
+        trial.status, trial.reason = "failed", f"no completed run for seed(s) {', '.join(map(str, missing))}"
+        return
+    values = [objective_of(path, spec["objective"], spec["direction"]) for path, _ in runs]
+    if any(value is None for value in values):
+        trial.status, trial.reason = "failed", f"a run of the trial recorded no {spec['objective']}"
+        return
+    trial.objective = float(np.mean(values))
+    trial.objective_std = float(np.std(values, ddof=1))
+    trial.seed_runs = [str(path) for path, _ in runs]
