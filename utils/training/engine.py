@@ -16,6 +16,7 @@ from utils.core.config import TrainConfig
 from utils.core.config_file import save_resolved_config
 from utils.core.errors import UsageError, UserError
 from utils.reports import evaluation as reports
+from utils.reports.drawing import FigureJobs
 from utils.reports.html import write_run_report
 from utils.reports.index_page import refresh_index_page
 from utils.reports.network import plot_network, write_model_summary
@@ -470,6 +471,13 @@ def end_trackers(trackers, record) -> None:
             print(f"warning: {type(tracker).__name__} could not record the end of the run: {error}", file=sys.stderr)
 
 
+def warn_of_figures(failures: list, folder: RunFolder) -> None:
+    """One line for figures that could not be drawn; the run itself is complete."""
+    if failures:
+        warn(f"{'; '.join(failures)}; {folder} is otherwise complete (model, checkpoints, history and run.json are "
+             "written), and report.html leaves the missing figures out.")
+
+
 def finish_pruned(session: TrainingSession, pruned) -> None:
     record, folder = session.record, session.folder
     record.mark("pruned", reason=str(pruned))
@@ -480,17 +488,22 @@ def finish_pruned(session: TrainingSession, pruned) -> None:
 
 
 def finish_run(session: TrainingSession) -> None:
-    """Save the final model, evaluate on the test set once, write reports and plots, mark the run completed."""
+    """Save the final model, evaluate on the test set once, mark the run completed, write reports and plots.
+
+    The plots are drawn by the drawing process (utils.reports.drawing) while this one saves and evaluates; the
+    report waits for them. A figure that fails is a warning: the model, history and run.json are written by then."""
     folder, model, dataset, task = session.folder, session.model, session.dataset, session.task
+    figures = FigureJobs()
+    figures.draw("the history plots", plot_history, folder.read_history(), folder.figures,
+                 title=f"{session.record.get('model')} on {dataset.name}", baseline=reports.accuracy_baseline(task, dataset))
     weights = weights_sha256(model)
     save_final_model(model, folder, weights)
     with session.placement.evaluation_model(model, folder.model_file, task) as model:
         say(session.verbosity, reports.evaluating_line(dataset))
-        test_metrics = reports.evaluate_and_report(model, task, dataset, folder)
-        say(session.verbosity, "writing plots and report ...")
-        plot_history(folder.read_history(), folder.figures, title=f"{session.record.get('model')} on {dataset.name}",
-                     baseline=reports.accuracy_baseline(task, dataset))
+        test_metrics = reports.evaluate_and_report(model, task, dataset, folder, draw=figures.draw)
         session.record.mark_completed(test_metrics, weights)
+        say(session.verbosity, "writing plots and report ...")
+        warn_of_figures(figures.wait(), folder)
         write_run_report(folder)
         if len(dataset.x_test) <= reports.SMALL_TEST_SET:
             say(session.verbosity, reports.prediction_table(model, task, dataset))

@@ -9,6 +9,7 @@ from utils.core import atomic
 from utils.core.config import TrainConfig
 from utils.core.errors import UsageError, UserError
 from utils.reports import evaluation as reports
+from utils.reports.drawing import FigureJobs
 from utils.runs.folder import RunFolder
 from utils.runs.record import RunRecord, command_line, now_iso
 from utils.tasks.table_pipeline import load_pipeline
@@ -82,11 +83,15 @@ def evaluate(task, path, verbosity: int = 1) -> Path:
     folder = record.folder.new_evaluation_folder(model_file.stem)
     if verbosity:
         print(reports.evaluating_line(dataset), flush=True)
-    metrics = reports.evaluate_and_report(model, task, dataset, folder)
+    figures = FigureJobs()  # drawn by the drawing process while the metrics are written
+    metrics = reports.evaluate_and_report(model, task, dataset, folder, draw=figures.draw)
     atomic.write_json(folder.metrics, {
         "model_file": str(model_file), "evaluated": now_iso(), "command": command_line(),
         "data_sha256": dataset.sha256, **metrics,
     })
+    failures = figures.wait()
+    if failures:
+        warn(f"{'; '.join(failures)}; the metrics and classification report in {folder.path} are written.")
     if verbosity:
         if len(dataset.x_test) <= reports.SMALL_TEST_SET:
             print(reports.prediction_table(model, task, dataset))

@@ -1,0 +1,82 @@
+"""A run's figures drawn in a separate process while the run's own process saves, evaluates and reports.
+
+Matplotlib's import and drawing are most of what a small run costs after its last epoch, and they are pure Python:
+a thread would wait for the same interpreter lock, a second process draws on the other core. One spawned worker
+(never forked: TensorFlow's threads do not survive a fork) serves the process; the CLI starts it before TensorFlow's
+import so that the worker's imports run beside it, and later runs of the same process reuse it. It keeps nothing
+between jobs: each job is a plotting function with its inputs, so a second run draws exactly what the first would.
+
+A job whose function cannot be sent to another process (a test's wrapper around a plotting function) is drawn
+here, at once. `FigureJobs.wait` joins a run's jobs before its report is written; a failed job costs its figures
+only, and says so.
+"""
+import importlib
+import multiprocessing
+import pickle
+import signal
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+_worker = None  # the process's one drawing worker, started on first use; it holds no run's state
+
+
+def _prepare_worker() -> None:
+    # Ctrl-C reaches the whole process group: the run's own process handles it and ends the worker, which must not
+    # print a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    importlib.import_module("utils.reports.plots")  # matplotlib and scikit-learn's displays, before the first job
+
+
+def start_worker() -> ProcessPoolExecutor:
+    """The drawing worker, started now if it is not running (its imports begin at once)."""
+    global _worker
+    if _worker is None:
+        _worker = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_prepare_worker)
+        _worker.submit(int)  # starts the process now, not at the first figure
+    return _worker
+
+
+def _discard_broken_worker() -> None:
+    global _worker
+    if _worker is not None:
+        _worker.shutdown(wait=False, cancel_futures=True)
+        _worker = None
+
+
+def sendable(function, args, kwargs) -> bool:
+    try:
+        pickle.dumps((function, args, kwargs))
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return False
+    return True
+
+
+class FigureJobs:
+    """The figures one run has asked for; `draw` hands each to the worker, `wait` joins them all."""
+
+    def __init__(self):
+        self.pending = []  # (what, future)
+
+    def draw(self, what: str, function, *args, **kwargs) -> None:
+        if not sendable(function, args, kwargs):
+            function(*args, **kwargs)
+            return
+        try:
+            self.pending.append((what, start_worker().submit(function, *args, **kwargs)))
+        except BrokenProcessPool:  # the worker died since the last run: start another
+            _discard_broken_worker()
+            self.pending.append((what, start_worker().submit(function, *args, **kwargs)))
+
+    def wait(self) -> list:
+        """Block until every job has ended; one phrase per failed job ('the history plots: OSError: ...')."""
+        failures = []
+        for what, future in self.pending:
+            try:
+                future.result()
+            except BrokenProcessPool as error:
+                _discard_broken_worker()
+                failures.append(f"{what}: the drawing process died ({error})")
+            except Exception as error:  # a figure's failure is the figure's, never the run's
+                failures.append(f"{what}: {type(error).__name__}: {' '.join(str(error).split())[:200]}")
+        self.pending = []
+        return failures
