@@ -49,6 +49,10 @@ def parse_args(argv=None):
         "--from-runs", nargs="+", metavar="DIR",
         help="no training: build the table from the run folders in these folders (or these run folders)",
     )
+    parser.add_argument(
+        "--append", metavar="FILE",
+        help="a Markdown file added at the end as written (e.g. earlier tables whose run folders are not here)",
+    )
     parser.add_argument("--out", default=str(PROJECT / "RESULTS.md"), metavar="FILE", help="the Markdown file to write (default: RESULTS.md)")
     parser.add_argument(
         "--figures", default=str(PROJECT / "docs" / "results"), metavar="DIR",
@@ -59,6 +63,8 @@ def parse_args(argv=None):
         raise UsageError(f"--epochs must be at least 1. Received: {args.epochs}.")
     if args.limit is not None and args.limit < 1:
         raise UsageError(f"--limit must be at least 1. Received: {args.limit}.")
+    if args.append and not Path(args.append).is_file():
+        raise UsageError(f"--append {args.append} is not a file; pass a Markdown file to add at the end.")
     for directory in args.from_runs or []:
         if not Path(directory).is_dir():
             raise UsageError(f"--from-runs {directory} is not a folder; pass folders holding run folders.")
@@ -133,7 +139,7 @@ def relative_link(path: Path, markdown_file: Path) -> str:
     return Path(os.path.relpath(path.resolve(), markdown_file.resolve().parent)).as_posix()
 
 
-def render(selection, skipped, figures, out: Path, argv) -> str:
+def render(selection, skipped, figures, out: Path, argv, appended: str = "") -> str:
     all_rows = [row for rows in selection.rows.values() for row in rows]
     lines = [
         "# Results: the mnist task's models at the tutorial's settings",
@@ -150,6 +156,9 @@ def render(selection, skipped, figures, out: Path, argv) -> str:
         "its epoch (1-based) come from the 10 % of the training data held out for validation; s/epoch is the median of "
         "epochs 2..E, because the first epoch also traces and compiles the model; training time is the sum of all "
         "epochs (no data loading, no test evaluation); device is the Keras backend and CPU or GPU the run trained on. "
+        "n is the number of seeds of the row's configuration: with n ≥ 2 the accuracies are the mean ± sample std over "
+        "them, the best epoch is their range, s/epoch the median and training time the mean per run, and every run "
+        "folder is named (under the outputs folder the runs were trained into). "
         "Times are wall clock on the machine as it was: compare them only between rows of one device, and note that a "
         "shared CPU machine running other work makes them upper bounds.",
         "- Commands (as recorded in run.json):",
@@ -162,14 +171,21 @@ def render(selection, skipped, figures, out: Path, argv) -> str:
         rows = selection.rows.get(dataset)
         if not rows:
             continue
-        lines += ["", f"## {dataset}", "", table.settings_line(rows), "", table.results_table(dataset, rows)]
+        lines += ["", f"## {dataset}"]
+        for device, device_rows in table.device_tables(rows).items():
+            lines += ["", f"### {dataset} on {device}", "", table.settings_line(device_rows), "",
+                      table.results_table(dataset, device_rows)]
         if dataset in table.DIGIT_DATASETS:
             lines += ["", "The tutorial column is the tutorial's published test accuracy on full MNIST (60 epochs, batch "
                       f"256, Adam); it is known for three models only and shows {table.MISSING} for the others."]
         lines += [""] + [f"![{caption}]({relative_link(path, out)})" for caption, path in figures.get(dataset, [])]
         if dataset == "fashion_mnist":
             lines += ["", table.fashion_references()]
-    lines += ["", "## What the table shows", "", table.analysis(selection.rows), ""]
+    lines += ["", "## What the tables show", "",
+              "Each sentence is about rows of one table (one dataset, one device class); rows of different backends "
+              "or devices are not compared.", "", table.analysis(selection.rows), ""]
+    if appended:
+        lines += [appended.rstrip("\n"), ""]
     return "\n".join(lines)
 
 
@@ -185,7 +201,8 @@ def main(argv=None) -> int:
     out = Path(args.out)
     figures = {dataset: draw_dataset_figures(dataset, rows, args.figures) for dataset, rows in selection.rows.items()}
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(out, render(selection, skipped, figures, out, argv))
+    appended = Path(args.append).read_text() if args.append else ""
+    atomic.write_text(out, render(selection, skipped, figures, out, argv, appended))
     print(out)
     return 0
 

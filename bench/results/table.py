@@ -1,10 +1,13 @@
-"""RESULTS.md from run folders: pick one run per (dataset, model), tabulate it, and say what the numbers show.
+"""RESULTS.md from run folders: one table per dataset and device class (Keras backend, CPU or GPU), one row per
+model: the runs of one configuration over its seeds (mean ± sample std, n), or a single run; and what the numbers show,
+within one table only (figures of different backends or devices are never ranked against each other).
 
 Everything here reads run folders only (run.json, history.csv), so `bench/results/results.py --from-runs` regenerates the
 same tables without retraining. Nothing here trains or imports Keras. Every sentence of the analysis is computed
 from the table's own numbers.
 """
 import os
+import statistics
 import platform
 import socket
 from dataclasses import dataclass, field
@@ -13,6 +16,7 @@ from typing import Optional
 
 from utils.core.errors import UserError
 from utils.runs.folder import RunFolder
+from utils.runs.groups import difference_line, group_id, group_runs
 from utils.runs.record import RunRecord
 from utils.runs.timing import steady_epoch_seconds
 
@@ -47,7 +51,7 @@ FASHION_SKLEARN_PAGE = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.c
 
 TUTORIAL_COLUMN = "tutorial (full MNIST)"
 TABLE_HEADER = [
-    "model", "parameters", "epochs", "test accuracy", "best validation accuracy", "best epoch",
+    "model", "parameters", "epochs", "n", "test accuracy", "best validation accuracy", "best epoch",
     "s/epoch after the 1st", "training time", "device", TUTORIAL_COLUMN, "run folder",
 ]
 
@@ -66,20 +70,36 @@ class ModelRow:
     best_val_accuracy: Optional[float]
     best_epoch: Optional[int]  # 1-based, as run.json records it
     seconds_per_epoch: tuple
-    candidates: int = 1  # completed runs found for this (dataset, model)
+    candidates: int = 1  # completed runs found for this (dataset, device, model)
     record: dict = field(default_factory=dict, compare=False, repr=False)
+    seeds: tuple = ()  # (folder, run.json) of every seed of the row's configuration, this run among them
+
+    @property
+    def runs(self) -> tuple:
+        return self.seeds or ((self.folder, self.record),)
+
+    @property
+    def device(self) -> str:
+        return device_text(self.record)
+
+    def values(self, read) -> list:
+        """`read(run.json)` of each seed's run, Nones left out."""
+        return [value for value in (read(data) for _, data in self.runs) if value is not None]
 
     @property
     def steady_seconds_per_epoch(self) -> Optional[float]:
-        """The median of epochs 2..E (utils.runs.timing, as every view): the first also traces and compiles."""
-        return steady_epoch_seconds(self.seconds_per_epoch)
+        """The median of epochs 2..E (utils.runs.timing, as every view): the first also traces and compiles; with
+        seeds, the median of the runs' medians."""
+        steady = self.values(lambda data: steady_epoch_seconds(tuple(data.get("seconds_per_epoch") or ())))
+        return statistics.median(steady) if steady else None
 
     @property
     def training_seconds(self) -> float:
-        return sum(self.seconds_per_epoch)
+        """All epochs of one run (with seeds: the mean over the runs)."""
+        return statistics.mean(sum(data.get("seconds_per_epoch") or ()) for _, data in self.runs)
 
 
-def row_from_record(folder, data: dict, candidates: int = 1) -> ModelRow:
+def row_from_record(folder, data: dict, candidates: int = 1, seeds: tuple = ()) -> ModelRow:
     best = data.get("best") or {}
     return ModelRow(
         dataset=(data.get("data") or {}).get("name"),
@@ -94,6 +114,7 @@ def row_from_record(folder, data: dict, candidates: int = 1) -> ModelRow:
         seconds_per_epoch=tuple(data.get("seconds_per_epoch") or ()),
         candidates=candidates,
         record=data,
+        seeds=seeds if len(seeds) > 1 else (),
     )
 
 
@@ -122,7 +143,8 @@ class Selection:
 
 
 def select_rows(folders, datasets, models=None) -> Selection:
-    """One row per (dataset, model) from completed mnist runs: the newest among those with the most epochs."""
+    """One row per (dataset, device class, model) from completed mnist runs: the configuration with the most seeds
+    (then the most epochs, then the newest), its runs averaged."""
     notes = []
     candidates = {}
     for folder in folders:
@@ -137,24 +159,62 @@ def select_rows(folders, datasets, models=None) -> Selection:
             continue
         if models and data.get("model") not in models:
             continue
-        candidates.setdefault((dataset, data["model"]), []).append((Path(folder), data))
+        candidates.setdefault((dataset, device_text(data), data["model"]), []).append((Path(folder), data))
     rows = {}
-    for (dataset, model), runs in sorted(candidates.items()):
-        folder, data = max(runs, key=lambda run: (run[1].get("epochs_completed") or 0, run[1].get("started") or "", run[0].name))
-        row = row_from_record(folder, data, candidates=len(runs))
+    for (dataset, device, model), runs in sorted(candidates.items()):
+        seeds = chosen_configuration(runs)
+        folder, data = max(seeds, key=lambda run: (run[1].get("started") or "", run[0].name))
+        row = row_from_record(folder, data, candidates=len(runs), seeds=tuple(seeds))
         rows.setdefault(dataset, []).append(row)
-        if len(runs) > 1:
-            notes.append(
-                f"{dataset} / {model}: {len(runs)} completed runs found; the table uses {row.run_id}, "
-                f"the newest of those with the most epochs ({row.epochs})."
-            )
+        if len(runs) > len(seeds):
+            chosen = (f"the {len(seeds)} seeds of one configuration (newest {row.run_id})" if len(seeds) > 1
+                      else row.run_id)
+            notes.append(f"{dataset} / {device} / {model}: {len(runs)} completed runs found; the table uses {chosen}, "
+                         f"the configuration with the most seeds, then the most epochs ({row.epochs}), then the newest.")
     return Selection(rows=rows, notes=notes)
+
+
+def chosen_configuration(runs) -> list:
+    """The runs of the configuration (utils.runs.groups: every setting but the seed) with the most seeds, then the
+    most epochs, then the newest run; one run per seed (the one with the most epochs, then the newest), by seed."""
+    def newest(run):
+        return run[1].get("epochs_completed") or 0, run[1].get("started") or "", run[0].name
+
+    configurations = {}
+    for run in runs:
+        seeds = configurations.setdefault(group_id(run[1]), {})
+        seed = (run[1].get("hyperparameters") or {}).get("seed")
+        seeds[seed] = max(seeds.get(seed, run), run, key=newest)
+    chosen = max(configurations.values(), key=lambda seeds: (len(seeds), max(map(newest, seeds.values()))))
+    return [chosen[seed] for seed in sorted(chosen, key=lambda seed: (seed is None, seed or 0))]
 
 
 # --- formatting -------------------------------------------------------------------------------------------------
 
 def percent(value) -> str:
     return MISSING if value is None else f"{100 * value:.2f} %"
+
+
+def percent_over_seeds(values) -> str:
+    """'97.12 ± 0.21 %' (mean ± sample std over the seeds), or one run's '97.00 %'."""
+    if len(values) < 2:
+        return percent(values[0] if values else None)
+    return f"{100 * statistics.mean(values):.2f} ± {100 * statistics.stdev(values):.2f} %"
+
+
+def range_text(values) -> str:
+    if not values:
+        return MISSING
+    low, high = min(values), max(values)
+    return str(low) if low == high else f"{low}–{high}"
+
+
+def test_accuracy_of(data: dict):
+    return (data.get("test_metrics") or {}).get("test_accuracy")
+
+
+def best_of(key: str):
+    return lambda data: (data.get("best") or {}).get(key)
 
 
 def seconds_text(value) -> str:
@@ -170,14 +230,15 @@ def table_cells(row: ModelRow) -> dict:
         row.model,
         MISSING if row.parameters is None else f"{row.parameters:,}",
         str(row.epochs),
-        percent(row.test_accuracy),
-        percent(row.best_val_accuracy),
-        MISSING if row.best_epoch is None else str(row.best_epoch),
+        str(len(row.runs)),
+        percent_over_seeds(row.values(test_accuracy_of)),
+        percent_over_seeds(row.values(best_of("value"))),
+        range_text(row.values(best_of("epoch"))),
         MISSING if row.steady_seconds_per_epoch is None else f"{row.steady_seconds_per_epoch:.2f}",
         seconds_text(row.training_seconds),
         device_text(row.record),
         MISSING if tutorial is None else f"{tutorial:.2f} %",
-        f"`{row.run_id}`",
+        ", ".join(f"`{folder.name}`" for folder, _ in row.runs),  # names under the outputs folder, never absolute paths
     ]
     return dict(zip(TABLE_HEADER, cells))
 
@@ -203,11 +264,13 @@ def settings_line(rows) -> str:
     """The settings the runs share, and per model where one differs (mlp_small brings its own optimizer and loss)."""
     parts = []
     for key in ("batch_size", "optimizer", "learning_rate", "loss", "validation_split", "limit", "seed"):
-        values = {row.model: setting_text(key, (row.record.get("hyperparameters") or {}).get(key)) for row in rows}
+        values = {row.model: ",".join(sorted({setting_text(key, (data.get("hyperparameters") or {}).get(key))
+                                               for _, data in row.runs}, key=natural)) for row in rows}
         texts = list(values.values())
         common = max(sorted(set(texts)), key=texts.count)
         exceptions = [f"{model}: {value}" for model, value in values.items() if value != common]
-        parts.append(f"{key} {common}" + (f" ({'; '.join(exceptions)})" if exceptions else ""))
+        label = "seeds" if key == "seed" and "," in common else key
+        parts.append(f"{label} {common}" + (f" ({'; '.join(exceptions)})" if exceptions else ""))
     sizes = []
     for row in rows:
         recorded = (row.record.get("data") or {}).get("sizes") or {}
@@ -219,6 +282,10 @@ def settings_line(rows) -> str:
 
 # What a setting left unset (None in run.json) means.
 UNSET = {"learning_rate": "the optimizer's default", "limit": "none (all samples)"}
+
+
+def natural(text: str):
+    return (len(text), text)  # seeds 42,43,...,100 in number order
 
 
 def setting_text(key: str, value) -> str:
@@ -241,21 +308,19 @@ def fashion_references() -> str:
     )
 
 
-# --- analysis: sentences computed from the rows only ------------------------------------------------------------
+# --- analysis: sentences computed from the rows only, each within one table (one dataset, one device class) -----
 
-def ranked(rows) -> list:
-    scored = [row for row in rows if row.test_accuracy is not None]
-    return sorted(scored, key=lambda row: (-row.test_accuracy, row.model))
+def device_tables(rows) -> dict:
+    """device class -> its rows, in the order the devices first appear (rows are sorted by model)."""
+    tables = {}
+    for row in rows:
+        tables.setdefault(row.device, []).append(row)
+    return tables
 
 
-def ranking_line(dataset, rows) -> str:
-    """The models by test accuracy; a model trained for fewer epochs than the dataset's longest runs says so."""
-    longest = max(row.epochs for row in rows)
-    order = ", ".join(
-        f"{place}. {row.model} {percent(row.test_accuracy)}" + ("" if row.epochs == longest else f" ({row.epochs} epochs)")
-        for place, row in enumerate(ranked(rows), 1)
-    )
-    return f"- **{dataset}**, by test accuracy: {order}."
+def mean_accuracy(row):
+    values = row.values(test_accuracy_of)
+    return statistics.mean(values) if values else None
 
 
 def base_model_of(model: str) -> Optional[str]:
@@ -265,63 +330,42 @@ def base_model_of(model: str) -> Optional[str]:
     return None
 
 
-def regularisation_lines(rows_by_dataset, datasets) -> list:
-    """Per regularised variant, its test-accuracy difference against its base model on every dataset that has both."""
-    differences = {}
-    for dataset in datasets:
-        by_model = {row.model: row for row in rows_by_dataset[dataset]}
-        for row in rows_by_dataset[dataset]:
-            base = by_model.get(base_model_of(row.model))
-            if base is None or row.test_accuracy is None or base.test_accuracy is None:
-                continue
-            difference = 100 * (row.test_accuracy - base.test_accuracy)
-            epochs = "" if row.epochs == base.epochs else f", epochs differ: {row.epochs} vs {base.epochs}"
-            if device_text(row.record) != device_text(base.record):  # other backend: other initial weights too
-                epochs += f", trained on {device_text(row.record)} vs {device_text(base.record)}"
-            differences.setdefault((row.model, base.model), []).append(
-                f"{difference:+.2f} points on {dataset} ({percent(row.test_accuracy)} vs {percent(base.test_accuracy)}{epochs})"
-            )
-    return [f"- {variant} against {base}: {'; '.join(parts)}." for (variant, base), parts in sorted(differences.items())]
+def seed_noise(base, variant) -> str:
+    """Whether the gap exceeds the seeds' spread (Welch's 95 % interval, utils.runs.groups), or that it is unmeasured."""
+    groups = group_runs([data for _, data in base.runs]) + group_runs([data for _, data in variant.runs])
+    if len(groups) != 2 or min(len(base.runs), len(variant.runs)) < 2:
+        return "a single-seed gap, not measured against seed noise"
+    return difference_line(*groups)
 
 
-def early_best_lines(dataset, rows) -> list:
+def regularisation_lines(dataset, device, rows) -> list:
+    """Per regularised variant in one table, its test-accuracy difference against its base model in that table."""
+    by_model = {row.model: row for row in rows}
     lines = []
     for row in rows:
-        if row.best_epoch is not None and row.epochs > 1 and row.best_epoch <= OVERFIT_FRACTION * row.epochs:
-            lines.append(
-                f"- {dataset}: {row.model}: best validation at epoch {row.best_epoch} of {row.epochs} "
-                f"({percent(row.best_val_accuracy)}); test accuracy after the last epoch {percent(row.test_accuracy)}."
-            )
+        base = by_model.get(base_model_of(row.model))
+        if base is None or mean_accuracy(row) is None or mean_accuracy(base) is None:
+            continue
+        difference = 100 * (mean_accuracy(row) - mean_accuracy(base))
+        epochs = "" if row.epochs == base.epochs else f", epochs differ: {row.epochs} vs {base.epochs}"
+        lines.append(f"- {dataset}, {device}: {row.model} against {base.model}: {difference:+.2f} points "
+                     f"({percent(mean_accuracy(row))} vs {percent(mean_accuracy(base))}, mean of n={len(row.runs)} and "
+                     f"n={len(base.runs)}{epochs}); {seed_noise(base, row)}")
     return lines
 
 
-def ordinal(number: int) -> str:
-    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
-    return f"{number}{suffix}"
-
-
-def rank_change_lines(rows_by_dataset, first: str, second: str) -> list:
-    """How `second` orders the models both datasets have, against `first` (ranks among those shared models only)."""
-    shared = set(row.model for row in rows_by_dataset.get(first, [])) & set(row.model for row in rows_by_dataset.get(second, []))
-    if len(shared) < 2:
-        return []
-    ranks = {
-        dataset: {row.model: place for place, row in enumerate(ranked([r for r in rows_by_dataset[dataset] if r.model in shared]), 1)}
-        for dataset in (first, second)
-    }
-    moved = sorted(
-        (model for model in ranks[first] if model in ranks[second] and ranks[first][model] != ranks[second][model]),
-        key=lambda model: ranks[second][model],
-    )
-    heading = f"- {second} against {first} ({len(ranks[first])} models in both, ranked among themselves):"
-    if not moved:
-        return [f"{heading} the same order."]
-    changes = [
-        f"  - {model}: {ordinal(ranks[first][model])} on {first}, {ordinal(ranks[second][model])} on {second} "
-        f"({'up' if ranks[second][model] < ranks[first][model] else 'down'} {abs(ranks[first][model] - ranks[second][model])})"
-        for model in moved
-    ]
-    return [heading, *changes]
+def early_best_lines(dataset, device, rows) -> list:
+    """Models whose every seed had its best validation epoch at or before OVERFIT_FRACTION of the epochs."""
+    lines = []
+    for row in rows:
+        epochs = row.values(best_of("epoch"))
+        if epochs and row.epochs > 1 and max(epochs) <= OVERFIT_FRACTION * row.epochs:
+            lines.append(
+                f"- {dataset}, {device}: {row.model}: best validation at epoch {range_text(epochs)} of {row.epochs} "
+                f"({percent_over_seeds(row.values(best_of('value')))}); test accuracy after the last epoch "
+                f"{percent_over_seeds(row.values(test_accuracy_of))}."
+            )
+    return lines
 
 
 def test_size(rows):
@@ -330,26 +374,27 @@ def test_size(rows):
     return max(sizes) if sizes else None
 
 
+def scale_line(dataset, device, rows) -> str:
+    size = test_size(rows)
+    single = sorted(row.model for row in rows if len(row.runs) < 2)
+    seeds = ("every row is one run with one seed: the spread between seeds was not measured" if len(single) == len(rows)
+             else "rows with n ≥ 2 are the mean ± sample std over their seeds"
+             + (f"; one seed only (spread not measured): {', '.join(single)}" if single else ""))
+    return f"- Scale, {dataset}, {device}: one test image is {100 / size:.2f} points ({size:,} test images); {seeds}."
+
+
 def analysis(rows_by_dataset) -> str:
+    """Regularised variants against their base model and early best epochs, within each table; no ranking."""
     datasets = [dataset for dataset in DATASETS if rows_by_dataset.get(dataset)]
-    sections = ["### Ranking", *[ranking_line(dataset, rows_by_dataset[dataset]) for dataset in datasets]]
-    regularisation = regularisation_lines(rows_by_dataset, datasets)
-    sections += ["", "### Regularised variants against their base model (test accuracy, percentage points)"]
-    sections += regularisation or ["- No variant was measured beside its base model."]
-    sections += [f"- Scale: one test image is {100 / size:.2f} points on {dataset} ({size:,} test images); each row is "
-                 "one run with one seed, and the spread between seeds was not measured."
-                 for dataset in datasets
-                 for size in [test_size(rows_by_dataset[dataset])] if size]
-    early = [line for dataset in datasets for line in early_best_lines(dataset, rows_by_dataset[dataset])]
-    sections += ["", f"### Best validation epoch at or before {OVERFIT_FRACTION:.0%} of the epochs"]
-    sections += early or ["- None: every model's best validation accuracy came late in its run."]
-    changes = []
-    if "fashion_mnist" in datasets:
-        for digits in ("mnist_5k", "mnist"):
-            if digits in datasets:
-                changes += rank_change_lines(rows_by_dataset, digits, "fashion_mnist")
-    sections += ["", "### How Fashion-MNIST ranks the models against the digits"]
-    sections += changes or ["- Not measured: needs fashion_mnist and a digits dataset with at least two models in common."]
+    tables = [(dataset, device, rows) for dataset in datasets
+              for device, rows in device_tables(rows_by_dataset[dataset]).items()]
+    sections = ["### Regularised variants against their base model (test accuracy, percentage points, same table)"]
+    sections += [line for table in tables for line in regularisation_lines(*table)] or [
+        "- No variant was measured beside its base model in one table."]
+    sections += [scale_line(*table) for table in tables if test_size(table[2])]
+    sections += ["", f"### Best validation epoch at or before {OVERFIT_FRACTION:.0%} of the epochs (every seed)"]
+    sections += [line for table in tables for line in early_best_lines(*table)] or [
+        "- None: every model's best validation accuracy came late in its run."]
     return "\n".join(sections)
 
 
