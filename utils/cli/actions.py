@@ -108,10 +108,22 @@ def train(task, args) -> int:
 def sweep(task, args) -> int:
     if not (args.grid or args.search or args.resume_sweep):
         raise UsageError("sweep needs --grid KEY=V1,V2 ..., --search random|tpe with --space FILE, or --resume FOLDER.")
+    if args.resume_sweep and finished_sweep(task, args):
+        return 0
     with_keras(args)  # the driver's figures and Optuna's trials import Keras: quietly, as training does
     from utils.sweeps.driver import run_sweep
 
     return run_sweep(task, args, verbosity_of(args))
+
+
+def finished_sweep(task, args) -> bool:
+    """A resume with nothing left to do says so in one line, without TensorFlow."""
+    from utils.sweeps.finished import nothing_to_resume
+
+    line = nothing_to_resume(task, args)
+    if line:
+        print(line)
+    return bool(line)
 
 
 @command("list", "the registered models: parameters, defaults, description")

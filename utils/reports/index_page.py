@@ -1,4 +1,4 @@
-"""outputs/index.html: the runs and comparisons on one self-contained page (inline script and style, no CDN).
+"""outputs/index.html: the runs, sweeps and comparisons on one self-contained page (inline script and style, no CDN).
 
 A run that ends writes the newest NEWEST runs, so that its cost does not grow with the store (one stat per folder to
 keep the index true, then only the rows shown); `runs --html` writes every run. The page is always rebuilt from the
@@ -16,6 +16,7 @@ from utils.core import atomic
 from utils.runs.folder import RunFolder, index_page
 from utils.runs.index import load_rows, page_by_started
 from utils.runs.query import order
+from utils.runs.sweep_summary import sweep_summaries
 
 NEWEST = 200  # runs on the page a finished run writes
 COLUMNS = ("run", "status", "task", "dataset", "model", "batch_size", "learning_rate", "epochs", "best_val_accuracy",
@@ -99,6 +100,21 @@ def _comparisons(outputs: Path) -> str:
     return "<ul>" + "".join(links) + "</ul>" if links else "<p>none yet</p>"
 
 
+def _sweeps(outputs: Path) -> str:
+    """The sweep folders: name (linking the sweep's report), task, method, trials finished of the target, best."""
+    rows = []
+    for sweep in sweep_summaries(outputs):
+        name = html.escape(sweep.name)
+        link = f'<a href="{name}/{sweep.report.name}">{name}</a>' if sweep.report else name
+        best = "-" if sweep.best is None else f"{sweep.best:.4f} ({sweep.best_trial})"
+        texts = [sweep.task, sweep.method, sweep.problem or f"{sweep.done}/{sweep.total}", sweep.objective, best]
+        rows.append(f"<tr><td>{link}</td>" + "".join(f"<td>{html.escape(str(text))}</td>" for text in texts) + "</tr>")
+    if not rows:
+        return "<p>none yet</p>"
+    header = "".join(f"<th>{column}</th>" for column in ("sweep", "task", "method", "trials done", "objective", "best"))
+    return f'<table id="sweeps"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
 def newest_rows(outputs, limit=None) -> tuple:
     """(the newest `limit` runs, or all, newest first; how many runs there are in all)."""
     page = page_by_started(outputs, None, limit)
@@ -121,7 +137,7 @@ def render_page(outputs, limit=None) -> str:
             f"</head><body><h1>{title}</h1><p>{count} · click a column to sort · "
             f'<input id="filter" placeholder="filter: model, status, tag…"></p>'
             f'<table id="runs"><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>'
-            f"<h2>Comparisons</h2>{_comparisons(outputs)}<script>{SCRIPT}</script></body></html>\n")
+            f"<h2>Sweeps</h2>{_sweeps(outputs)}<h2>Comparisons</h2>{_comparisons(outputs)}<script>{SCRIPT}</script></body></html>\n")
 
 
 def write_index_page(outputs, limit=None) -> Path:

@@ -10,14 +10,17 @@ from pathlib import Path
 from utils.core.options import DEFAULT_SEED, seed_list
 from utils.core.errors import UsageError, UserError
 from utils.core.signals import TrainingInterrupted, signals_deferred
-from utils.runs.folder import RunFolder, prepare_outputs
+from utils.reports.index_page import refresh_index_page
+from utils.runs.folder import RunFolder, index_page, prepare_outputs
 from utils.runs.record import RunRecord, now_iso
+from utils.runs.sweep_summary import FINISHED
 from utils.sweeps import study as studies
 from utils.sweeps.command import base_options, script_of, trial_arguments, trial_environment
 from utils.sweeps.folder import SweepFolder
+from utils.sweeps.progress import DONE, Progress, best_of, progress_line
 from utils.sweeps.space import Parameter, check_value, grid_parameters, model_names, read_space, sweepable_options
 from utils.sweeps.seeds import average_over_seeds, averaged, runs_by_seed, seeds_argument, seeds_to_train
-from utils.sweeps.trials import FINISHED, new_trial
+from utils.sweeps.trials import new_trial
 
 OBJECTIVES = ("val_accuracy", "val_loss", "accuracy", "loss", "test_accuracy", "test_loss")
 DEFAULT_TRIALS = 10
@@ -220,6 +223,8 @@ class Sweep:
         self.trials = folder.trials()
         self.study, self.storage = studies.open_study(folder.journal, spec, len(self.trials))
         self.clock = {}  # trial id -> monotonic start of its current process
+        self.began = time.monotonic()  # of this invocation: the progress lines' elapsed time and ETA
+        self.done_here = 0  # trials this invocation ran to an end (the ETA's pace)
 
     def save(self) -> None:
         self.folder.save_trials(self.trials)
@@ -334,20 +339,36 @@ class Sweep:
             average_over_seeds(trial, self.spec, by_seed, objective_of)
         if trial.status == "completed" and trial.objective is None:
             trial.status, trial.reason = "failed", f"the run recorded no {self.spec['objective']}"
+        ran_here = trial.trial in self.clock
         trial.seconds = round((trial.seconds or 0) + time.monotonic() - self.clock.pop(trial.trial, time.monotonic()), 2)
         trial.ended = now_iso()
         if trial.optuna_trial_id is not None:
             studies.tell(self.study, self.storage, trial.optuna_trial_id, trial.status, trial.objective)
         self.save()
-        value = f" {self.spec['objective']}={trial.objective:.4f}" if trial.objective is not None else ""
+        self.done_here += ran_here and trial.status in DONE
+        self.say(self.progress_line(trial))
+
+    def progress_line(self, trial) -> str:
+        best, best_trial = best_of(self.trials, self.spec["direction"])
+        total = max(self.spec["target_trials"], len(self.trials))
+        progress = Progress(self.spec["objective"], sum(item.status in DONE for item in self.trials), total,
+                            time.monotonic() - self.began, self.done_here, best, best_trial)
+        spread = ""
         if trial.seed_runs and trial.objective_std is not None:
-            value += f" ± {trial.objective_std:.4f} (mean of {len(trial.seed_runs)} seeds)"
-        self.say(f"trial {trial.trial} {trial.status}{value}" + (f": {trial.reason}" if trial.status == "failed" else ""))
+            spread = f" ± {trial.objective_std:.4f} (mean of {len(trial.seed_runs)} seeds)"
+        return progress_line(trial.trial, trial.status, trial.objective, progress,
+                             trial.reason if trial.status == "failed" else None, spread)
+
+    def refresh_index(self) -> None:
+        """The page the trials' runs wrote, again: its Sweeps row counts the last trial, settled after that run wrote it."""
+        if index_page(self.spec["outputs"]).is_file():
+            refresh_index_page(self.spec["outputs"])
 
     def finish(self) -> int:
         from utils.sweeps.report import results_table, write_sweep_report
 
         report = write_sweep_report(self.folder, self.spec, self.trials, self.study)
+        self.refresh_index()
         if self.signals.received:  # every trial is settled; a resume writes the report again
             self.stop_for_signal()
         if self.verbosity:

@@ -6,6 +6,7 @@ from pathlib import Path
 from utils.core import atomic
 from utils.core.errors import UserError
 from utils.runs.folder import create_run_folder
+from utils.runs.sweep_summary import SWEEP_FILE, SWEEP_PREFIX, SWEEP_REPORT, TRIALS_FILE
 from utils.sweeps.trials import read_trials, write_trials
 
 # sweep.json's fields that a resume reads, and their types (bool is no int here).
@@ -13,8 +14,6 @@ SPEC_FIELDS = {"task": str, "method": str, "objective": str, "direction": str, "
                "parameters": list, "base_options": dict, "workers": int, "executor": str, "outputs": str,
                "sweep_id": str, "study": str}
 SPEC_CHOICES = {"method": ("grid", "random", "tpe"), "direction": ("minimize", "maximize"), "executor": ("local", "ray")}
-SWEEP_FILE = "sweep.json"
-TRIALS_FILE = "trials.csv"
 JOURNAL_FILE = "optuna.journal"
 LOGS = "logs"
 
@@ -25,7 +24,7 @@ class SweepFolder:
 
     @classmethod
     def create(cls, outputs, label: str) -> "SweepFolder":
-        folder = cls(create_run_folder(outputs, label, prefix="sweep_"))
+        folder = cls(create_run_folder(outputs, label, prefix=SWEEP_PREFIX))
         (folder.path / LOGS).mkdir()
         return folder
 
@@ -67,6 +66,14 @@ class SweepFolder:
     @property
     def journal(self) -> Path:
         return self.path / JOURNAL_FILE
+
+    @property
+    def trials_file(self) -> Path:
+        return self.path / TRIALS_FILE
+
+    @property
+    def report(self) -> Path:
+        return self.path / SWEEP_REPORT
 
     def log_path(self, trial_id: str) -> Path:
         return self.path / LOGS / f"{trial_id}.log"

@@ -82,9 +82,9 @@ class LocalExecutor:
             if self.shared_gpu:  # TensorFlow and JAX would take most of a shared GPU's memory for the first trial
                 environment["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
                 environment["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
-        log = open(log_path, "a")
+        log = open(log_path, "a")  # the trial's whole console (its per-epoch lines too): logs/<trial>.log
         process = subprocess.Popen(
-            [sys.executable, str(PROJECT / arguments[0]), *arguments[1:], "--outputs", str(self.outputs), "--quiet"],
+            [sys.executable, str(PROJECT / arguments[0]), *arguments[1:], "--outputs", str(self.outputs)],
             cwd=PROJECT, env=environment, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True, preexec_fn=_die_with_parent,
         )

@@ -9,9 +9,9 @@ import pandas as pd
 from utils.core import atomic
 from utils.reports.compare import compare, format_table
 from utils.reports.html import _figures, _page
-from utils.reports.run_labels import format_number
 from utils.runs.folder import Figures
 from utils.sweeps.figures import plot_importances, plot_objective, plot_parallel_coordinates
+from utils.sweeps.report_parts import best_trial_html, linked_trials_table, shared_settings_html
 
 
 def trials_frame(trials, spec: dict) -> pd.DataFrame:
@@ -73,12 +73,14 @@ def write_sweep_report(folder, spec: dict, trials, study) -> Path:
         f"<p>Task {html.escape(spec['task'])} · {html.escape(spec['method'])} · objective "
         f"{html.escape(spec['objective'])} ({spec['direction']}) · pruning {html.escape(str(spec['prune']))} · "
         f"seed {spec['seed']} · {len(trials)} trials{seeds_note(spec)}</p>",
-        "<h2>Trials (best first)</h2>", table.to_html(index=False, na_rep="-", float_format=format_number),
+        "<h2>Best trial</h2>", best_trial_html(trials, spec, folder),
+        "<h2>Trials (best first)</h2>", linked_trials_table(table, trials, folder),
+        "<h2>Settings every trial shares</h2>", shared_settings_html(trials, spec),
         "<h2>Objective per trial</h2>", _figures([path / "objective.png"]),
         "<h2>Parameters and objective</h2>", _figures([path / "parallel_coordinates.png", path / "importances.png"]),
         *(f"<p>note: {html.escape(note)}</p>" for note in notes),
         "<h2>Every trial's curves (training dashed, validation solid)</h2>", _figures(curves),
     ]
-    report = path / "report.html"
+    report = folder.report
     atomic.write_text(report, _page(f"Sweep — {spec['sweep_id']}", "".join(body)))
     return report

@@ -9,8 +9,8 @@ import pandas as pd
 
 from utils.core import atomic
 
-# completed and pruned trials are never run again; the others are (interrupted ones continue from a checkpoint).
-FINISHED = ("completed", "pruned")
+# Of these, FINISHED (utils.runs.sweep_summary: completed, pruned) never run again; the others do (interrupted
+# ones continue from a checkpoint).
 STATUSES = ("pending", "running", "completed", "pruned", "failed", "interrupted")
 
 
