@@ -2,7 +2,6 @@
 pruned and failed trials: every trial drawn and told apart, the objective named, small numbers readable,
 importances only from enough completed trials, and the process' matplotlib style left as it was."""
 from pathlib import Path
-from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
 import pytest
@@ -18,7 +17,8 @@ STATUSES = ["completed", "pruned", "completed", "failed", "completed", "complete
 
 def spec(parameters=PARAMETERS, method="tpe") -> dict:
     return {"task": "mnist", "method": method, "objective": "val_accuracy", "direction": "maximize", "prune": "median",
-            "seed": 42, "sweep_id": "sweep_test", "parameters": [parameter.to_json() for parameter in parameters]}
+            "seed": 42, "sweep_id": "sweep_test", "parameters": [parameter.to_json() for parameter in parameters],
+            "base_options": {}}
 
 
 def sweep(statuses=STATUSES):
@@ -112,7 +112,9 @@ def test_the_sweep_report_states_why_there_is_no_importance_chart_and_leaves_the
     trials, study = sweep()
     (tmp_path / "importances.png").write_bytes(b"from an earlier report")
     before = dict(plt.rcParams)
-    report = write_sweep_report(SimpleNamespace(path=tmp_path), spec(), trials, study)
+    from utils.sweeps.folder import SweepFolder
+
+    report = write_sweep_report(SweepFolder(tmp_path), spec(), trials, study)
     assert dict(plt.rcParams) == before  # Optuna's plots switched the process to ggplot
     page = report.read_text()
     assert "no importance chart: 4 completed trials" in page

@@ -80,7 +80,8 @@ def rerun_commands(best, spec: dict) -> list:
     script = script_of(spec["task"])
     options = sweepable_options(get_task(spec["task"]))
     train = option_arguments(options, {**spec["base_options"], **best.params})
-    return [shlex.join(["python", script, "rerun", display_path(best.run)]), shlex.join(["python", script, "train", *train])]
+    rerun = [shlex.join(["python", script, "rerun", display_path(best.run)])] if best.run else []
+    return rerun + [shlex.join(["python", script, "train", *train])]
 
 
 def best_trial_html(trials, spec: dict, folder) -> str:
