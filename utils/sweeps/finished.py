@@ -23,7 +23,8 @@ def nothing_to_resume(task, args) -> Optional[str]:
         spec, trials = folder.spec(), folder.trials()
     except (UserError, OSError):
         return None
-    given = args.model or any(getattr(args, name, None) not in (None, False) for name in sweepable_options(task))
+    given = (args.model or getattr(args, "seeds", None) is not None
+             or any(getattr(args, name, None) not in (None, False) for name in sweepable_options(task)))
     if spec["task"] != task.name or given or not trials or (args.trials is not None and spec["method"] == "grid"):
         return None
     if (spec["target_trials"] if args.trials is None else args.trials) != len(trials):  # more wanted (or too few: refused)

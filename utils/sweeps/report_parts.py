@@ -15,6 +15,7 @@ from utils.runs.record import RunRecord
 from utils.runs.settings import effective_settings
 from utils.sweeps.command import PROJECT, option_arguments, script_of
 from utils.sweeps.progress import best_of
+from utils.sweeps.seeds import averaged, seeds_argument
 from utils.sweeps.space import sweepable_options
 from utils.tasks import get_task
 
@@ -27,11 +28,16 @@ def link(target: Path, start: Path, text: str) -> str:
     return f'<a href="{html.escape(href)}">{html.escape(text)}</a>'
 
 
+def trial_runs(trial) -> list:
+    """The trial's run folders: one, or with --seeds one per seed (in the seeds' order)."""
+    return [run for run in (trial.seed_runs or [trial.run]) if run]
+
+
 def trial_links(trial, folder) -> str:
-    """'report · log' for one trial, each a relative link when its file exists."""
-    parts = []
-    if trial.run and RunFolder(trial.run).report.is_file():
-        parts.append(link(RunFolder(trial.run).report, folder.path, "report"))
+    """'report · log' for one trial ('report 1 · report 2 · log' with --seeds), relative links to the files there are."""
+    runs = [RunFolder(run) for run in trial_runs(trial)]
+    parts = [link(run.report, folder.path, "report" if len(runs) == 1 else f"report {number}")
+             for number, run in enumerate(runs, 1) if run.report.is_file()]
     if folder.log_path(trial.trial).is_file():
         parts.append(link(folder.log_path(trial.trial), folder.path, "log"))
     return " · ".join(parts) or "-"
@@ -50,9 +56,9 @@ def linked_trials_table(table: pd.DataFrame, trials, folder) -> str:
 def shared_settings(trials) -> dict:
     """Every setting (as the runs recorded it) with one value in all trials that have a run folder."""
     settings = []
-    for trial in trials:
-        if trial.run and RunFolder(trial.run).run_file.is_file():
-            settings.append(effective_settings(RunRecord.load(trial.run).data))
+    for run in (run for trial in trials for run in trial_runs(trial)):
+        if RunFolder(run).run_file.is_file():
+            settings.append(effective_settings(RunRecord.load(run).data))
     if not settings:
         return {}
     first = settings[0]
@@ -75,13 +81,15 @@ def display_path(path) -> str:
 
 
 def rerun_commands(best, spec: dict) -> list:
-    """`python TASK.py rerun RUN` (the same settings and seed, from its run.json) and the train command with the
-    sweep's settings and the trial's parameters, as the trial itself was started."""
+    """`python TASK.py rerun RUN` for each of the trial's runs (the same settings and seed, from its run.json) and
+    the train command with the sweep's settings and the trial's parameters (and --seeds), as the trial was started."""
     script = script_of(spec["task"])
     options = sweepable_options(get_task(spec["task"]))
     train = option_arguments(options, {**spec["base_options"], **best.params})
-    rerun = [shlex.join(["python", script, "rerun", display_path(best.run)])] if best.run else []
-    return rerun + [shlex.join(["python", script, "train", *train])]
+    if averaged(spec):
+        train += seeds_argument(spec["seeds"])
+    reruns = [shlex.join(["python", script, "rerun", display_path(run)]) for run in trial_runs(best)]
+    return reruns + [shlex.join(["python", script, "train", *train])]
 
 
 def best_trial_html(trials, spec: dict, folder) -> str:
