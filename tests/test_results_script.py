@@ -134,6 +134,9 @@ def test_seeds_are_averaged_and_each_device_class_gets_its_own_table(tmp_path):
     assert "| 4–6 |" in next(line for line in cpu.splitlines() if line.startswith("| conv_net_l2 |"))
     assert "gpu_l2" in gpu and "gpu_l2" not in cpu and "| 1 | 50.00 % |" in gpu
     assert "seeds 42,43,44" in cpu and "seed 42." in gpu
+    assert "from 7 run folders" in markdown  # the runs its rows average, not the rows
+    assert results_table.outputs_hidden("python mnist.py -m a --outputs /tmp/x --quiet") == \
+        "python mnist.py -m a --outputs OUTPUTS --quiet"
     text = results_table.analysis(selection.rows)
     assert "- mnist_5k, tensorflow CPU: conv_net_l2 against conv_net: -7.00 points (90.00 % vs 97.00 %, mean of n=3 " \
            "and n=3); test_accuracy:" in text and "exceeds seed noise" in text

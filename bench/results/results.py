@@ -141,11 +141,12 @@ def relative_link(path: Path, markdown_file: Path) -> str:
 
 def render(selection, skipped, figures, out: Path, argv, appended: str = "") -> str:
     all_rows = [row for rows in selection.rows.values() for row in rows]
+    runs = sum(len(row.runs) for row in all_rows)
     lines = [
-        "# Results: the mnist task's models at the tutorial's settings",
+        "# Results: the mnist task's models at the tutorial's settings (batch 256, Adam; epochs as each table says)",
         "",
         f"Generated {datetime.now().astimezone().isoformat(timespec='seconds')} by "
-        f"`{shlex.join(['python', 'bench/results/results.py', *argv])}` from {len(all_rows)} run folders. "
+        f"`{shlex.join(['python', 'bench/results/results.py', *argv])}` from {runs} run folders. "
         "`python bench/results/results.py --from-runs <folders>` rebuilds this file and its figures from the same run folders "
         "without training. Every number below is read from the run.json of the run folder named in its row.",
         "",
@@ -179,6 +180,8 @@ def render(selection, skipped, figures, out: Path, argv, appended: str = "") -> 
             lines += ["", "The tutorial column is the tutorial's published test accuracy on full MNIST (60 epochs, batch "
                       f"256, Adam); it is known for three models only and shows {table.MISSING} for the others."]
         lines += [""] + [f"![{caption}]({relative_link(path, out)})" for caption, path in figures.get(dataset, [])]
+        if any(len(row.runs) > 1 for row in rows) and figures.get(dataset):
+            lines += ["", "The figures draw one run per model: the newest of its seeds."]
         if dataset == "fashion_mnist":
             lines += ["", table.fashion_references()]
     lines += ["", "## What the tables show", "",

@@ -7,6 +7,7 @@ same tables without retraining. Nothing here trains or imports Keras. Every sent
 from the table's own numbers.
 """
 import os
+import shlex
 import statistics
 import platform
 import socket
@@ -438,5 +439,17 @@ def setup_lines(all_rows) -> list:
 
 
 def commands_block(all_rows) -> str:
-    commands = sorted({row.record.get("command") or MISSING for row in all_rows})
+    """Each run's command as run.json records it, with its --outputs folder shown as OUTPUTS: the run folders are
+    named relative to it, and the folder was a path on the machine that trained."""
+    commands = sorted({outputs_hidden(data.get("command")) or MISSING for row in all_rows for _, data in row.runs})
     return "```\n" + "\n".join(commands) + "\n```"
+
+
+def outputs_hidden(command):
+    if not command:
+        return command
+    words = shlex.split(command)
+    for index, word in enumerate(words[:-1]):
+        if word == "--outputs":
+            words[index + 1] = "OUTPUTS"
+    return shlex.join(words)
