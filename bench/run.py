@@ -649,7 +649,7 @@ class Report:
 
     def markdown(self, previous: str = "") -> str:
         """The report; the marked sections (p) not run this time keep their previous block, and so do the
-        by-hand and GPU blocks."""
+        by-hand, serve and GPU blocks."""
         sections = [self.header()]
         present = set(self.bench.sections_run)
         for key, render in (("a", self.section_mnist), ("b", self.section_churn), ("c", self.section_xor),
@@ -658,15 +658,16 @@ class Report:
                 sections.append(render())
             elif key in MARKED:
                 sections.append(section_between(previous, *markers_of(key)))
-        kept = (section_between(previous, *markers) for markers in (BY_HAND, GPU))
+        kept = (section_between(previous, *markers) for markers in (BY_HAND, SERVE, GPU))
         sections += [self.section_failures(), *kept, self.commands()]
         return "\n\n".join(part for part in sections if part) + "\n"
 
 
 # ---------------------------------------------------------------- main
 # Blocks of BENCHMARKS.md this script does not measure, kept when it rewrites the file: figures measured by hand
-# (peak memory on the full data set) and bench/gpu.py's table from a GPU machine.
+# (peak memory on the full data set), bench/serve_latency.py's section and bench/gpu.py's table from a GPU machine.
 BY_HAND = ("<!-- by-hand:start -->", "<!-- by-hand:end -->")
+SERVE = ("<!-- serve:start -->", "<!-- serve:end -->")
 GPU = ("<!-- gpu:start -->", "<!-- gpu:end -->")
 
 

@@ -1,4 +1,4 @@
-"""The layer arrows (cli -> sweeps -> training -> reports -> runs -> tasks -> core) hold, and the check bites."""
+"""The layer arrows (cli -> serve -> sweeps -> training -> reports -> runs -> tasks -> core) hold, and the check bites."""
 import shutil
 import subprocess
 import sys

@@ -1,6 +1,7 @@
 """The engine behind every entry point, in layers; each package's docstring says its job and what it may import.
 
     cli       parse the command line (from the option declarations) and dispatch an action
+    serve     the live dashboard (`serve`): a local read-only web server over the outputs folder
     sweeps    grids and searches: trials as child processes (local workers or Ray), trials.csv, resume
     training  build, compile and fit models; new runs and resumes; checkpoints; evaluate and predict
     reports   test-set evaluation, figures, report.html, comparison of runs

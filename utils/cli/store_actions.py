@@ -1,4 +1,4 @@
-"""The run-store subcommands: runs, diff, tag, untag, note, delete, restore, purge. None of them imports
+"""The run-store subcommands: runs, serve, diff, tag, untag, note, delete, restore, purge. None of them imports
 TensorFlow, Keras or JAX."""
 import os
 import sys
@@ -103,6 +103,13 @@ def nothing_shown(task, args, total: int, scoped: int) -> str:
     if not scoped:
         return f"No {task.name} runs in {args.outputs} ({total} of other tasks; --all-tasks lists them)."
     return f"0 of {scoped} runs match --where {' '.join(args.where or [])}."
+
+
+@command("serve", "a live dashboard of every run in --outputs at http://127.0.0.1:8765/ (read-only)")
+def serve_dashboard(task, args) -> int:
+    from utils.serve.server import serve
+
+    return serve(args.outputs, args.host, args.port, task.name)
 
 
 @command("diff", "what differs between two runs: settings, data, environment, results")

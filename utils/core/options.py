@@ -188,7 +188,7 @@ TRAINS_OR_RESUMES = ("train", "sweep", "resume")
 MULTI_WORKER_JOB = ("train", "resume")  # who this process is in a job: not for sweeps
 LOUD = ("train", "sweep", "resume", "evaluate", "predict", "compare", "rerun")
 EVERY_STORE = ("train", "sweep", "resume", "evaluate", "predict", "compare", "runs", "diff", "tag", "untag", "note",
-               "delete", "restore", "purge", "rerun")
+               "delete", "restore", "purge", "rerun", "serve")
 
 OPTIONS = (
     Option("model", ("-m", "--model"), nargs="+", metavar="NAME", group=MODEL, setting=False, commands=TRAINS,
@@ -233,6 +233,12 @@ OPTIONS = (
            choices=("table", "csv", "json"), commands=("runs", "diff"), help="table, csv or json (default: table)"),
     Option("html", ("--html",), bool, False, flag=True, group=STORE, setting=False, in_config=False,
            commands=("runs",), help="also write outputs/index.html, every run and comparison on one page"),
+    Option("port", ("--port",), int, 8765, metavar="N", group=STORE, setting=False, in_config=False,
+           check=lambda value: None if 1 <= value <= 65535 else "must be between 1 and 65535", commands=("serve",),
+           help="the port the dashboard listens on (default: 8765)"),
+    Option("host", ("--host",), str, "127.0.0.1", metavar="ADDRESS", group=STORE, setting=False, in_config=False,
+           commands=("serve",), help="the address to listen on; another than 127.0.0.1 lets other machines read "
+                                     "every run (default: 127.0.0.1)"),
     Option("allow_data_change", ("--allow-data-change",), bool, False, flag=True, group=STORE, setting=False,
            in_config=False, commands=("rerun",),
            help="rerun even though the data's SHA-256 changed (the report names the change)"),
