@@ -9,6 +9,7 @@ from urllib.parse import quote, urlencode
 
 from utils.runs.query import cell
 from utils.serve.charts import legend
+from utils.sweeps.progress import duration  # the sweep's own progress line spells times the same way
 
 POLL_MS = 1000  # with the index refreshed every second, an epoch shows within two
 PAGE_SIZE = 50
@@ -67,13 +68,6 @@ def layout(title: str, body: str, live: str | None = None, version: str = "") ->
 
 def not_found(message: str) -> str:
     return layout("not found", f'<h1>Not found</h1><p class="error">{text(message)}</p><p><a href="/">all runs</a></p>')
-
-
-def duration(seconds) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 def epochs_cell(row: dict) -> str:

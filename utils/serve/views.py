@@ -11,8 +11,9 @@ from utils.runs.folder import RUN_FILE, RunFolder
 from utils.runs.record import RunRecord
 from utils.serve.charts import Series, colour_of, line_chart
 from utils.serve.live import progress_of
-from utils.sweeps.folder import SWEEP_FILE, SweepFolder
-from utils.sweeps.trials import FINISHED
+from utils.runs.sweep_summary import SWEEP_FILE, SWEEP_PREFIX
+from utils.sweeps.folder import SweepFolder
+from utils.sweeps.progress import DONE, best_of
 
 NOT_METRICS = {"epoch", "epoch_seconds", "learning_rate"}  # history columns that are not a train/validation pair
 
@@ -139,7 +140,8 @@ def sweep_names(outputs) -> list:
     """The sweep folders of the outputs folder, newest first."""
     if not Path(outputs).is_dir():
         return []
-    return sorted((path.name for path in Path(outputs).glob("sweep_*") if (path / SWEEP_FILE).is_file()), reverse=True)
+    return sorted((path.name for path in Path(outputs).glob(f"{SWEEP_PREFIX}*") if (path / SWEEP_FILE).is_file()),
+                  reverse=True)
 
 
 def sweep_view(outputs, name: str) -> SweepView:
@@ -150,9 +152,9 @@ def sweep_view(outputs, name: str) -> SweepView:
         spec, trials = folder.spec(), folder.trials()
     except UserError as error:
         raise NotFound(str(error))
-    finished = [trial for trial in trials if trial.status in FINISHED or trial.status == "failed"]
-    scored = [trial.objective for trial in trials if trial.status in FINISHED and trial.objective is not None]
-    best = (min if spec.get("direction") == "minimize" else max)(scored) if scored else None
+    # done and best as the sweep's own progress line counts them (utils.sweeps.progress)
+    finished = [trial for trial in trials if trial.status in DONE]
+    best, _ = best_of(trials, spec.get("direction"))
     total = max(int(spec.get("target_trials") or 0), len(trials))
     seconds = [trial.seconds for trial in finished if trial.seconds]
     eta = None
