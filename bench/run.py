@@ -88,6 +88,7 @@ class Run:
     wall_seconds: Optional[float] = None  # Popen to exit
     startup_seconds: Optional[float] = None  # Popen to the first training step (the child's fit_started_at)
     peak_rss_mib: Optional[float] = None
+    cpu_seconds: Optional[float] = None  # user + system time of the child and the children it reaped (os.wait4)
     epoch_seconds: list = field(default_factory=list)
     train_samples: Optional[int] = None
     validation_samples: Optional[int] = None
@@ -155,6 +156,7 @@ class ChildExit:
     started_at: float
     wall_seconds: float
     peak_rss_mib: float
+    cpu_seconds: float
     timed_out: bool
 
 
@@ -188,6 +190,7 @@ def run_child(command: list, timeout_s: int, scratch: Path, env: Optional[dict] 
         returncode=process.returncode, stdout=out_path.read_text(errors="replace"),
         stderr=err_path.read_text(errors="replace"), started_at=started_at, wall_seconds=wall,
         peak_rss_mib=usage.ru_maxrss / 1024,  # KiB on Linux
+        cpu_seconds=usage.ru_utime + usage.ru_stime,  # far less moved by other work on the machine than wall time
         timed_out=killed.is_set(),
     )
 
@@ -235,6 +238,7 @@ def execute(run: Run, settings: Settings, scratch: Path, cwd: Path = PROJECT) ->
     print(f"  [{run.section}] {run.contender:<10} {run.model:<14} rep {run.rep + 1} ...", end=" ", flush=True)
     child = run_child(run.command, settings.child_timeout_s, scratch, BACKEND_ENV.get(run.contender), cwd)
     run.returncode, run.wall_seconds, run.peak_rss_mib = child.returncode, child.wall_seconds, child.peak_rss_mib
+    run.cpu_seconds = child.cpu_seconds
     if child.timed_out:
         run.error = f"killed after {settings.child_timeout_s} s\n{stderr_tail(child.stderr)}"
     elif child.returncode != 0:
@@ -593,16 +597,19 @@ class Report:
                 rows.append([name, contender, *(fmt(median_of(runs, attribute)) for attribute in (
                     "startup_seconds", "first_epoch_seconds", "later_epochs_seconds", "other_seconds")),
                     fmt(around[contender]) + spread(runs, "non_training_seconds"), fmt(median_of(runs, "wall_seconds")),
-                    self.status(runs)])
+                    fmt(median_of(runs, "cpu_seconds")), self.status(runs)])
             differences.append([name, *(difference(around.get(first), around.get(second)) for first, second in (
                 (RUNNER, BARE), (RUNNER_BEFORE, BARE), (RUNNER, RUNNER_BEFORE))),
                 met(around.get(RUNNER), around.get(BARE))])
         before = self.bench.before
+        loads = [run.load_average_before for run in self.select("p") if run.load_average_before is not None]
+        load = (f"The 1-minute load average before each run went from {min(loads):.1f} to {max(loads):.1f} on "
+                f"{self.bench.machine['nproc']} CPUs." if loads else "")
         return wrap("p", fill(
-            "phases", reps=self.bench.settings.phase_reps, goal=f"{PHASE_GOAL_S:.1f}",
+            "phases", reps=self.bench.settings.phase_reps, goal=f"{PHASE_GOAL_S:.1f}", load=load,
             before=f"`{before[0]}`" if before else "(not run: pass --before COMMIT)",
             table=table(["workload", "contender", "set-up s", "1st epoch s", "later epochs s", "finish s",
-                         "around training s", "process wall s", "runs ok"], rows),
+                         "around training s", "process wall s", "process CPU s", "runs ok"], rows),
             differences=table(["workload", "runner − bare s", "runner_before − bare s", "runner − runner_before s",
                                f"runner ≤ bare + {PHASE_GOAL_S:.1f} s"], differences)))
 
