@@ -605,7 +605,7 @@ class Report:
         loads = [run.load_average_before for run in self.select("p") if run.load_average_before is not None]
         load = (f"The 1-minute load average before each run went from {min(loads):.1f} to {max(loads):.1f} on "
                 f"{self.bench.machine['nproc']} CPUs." if loads else "")
-        return wrap("p", fill(
+        return (fill(
             "phases", reps=self.bench.settings.phase_reps, goal=f"{PHASE_GOAL_S:.1f}", load=load,
             before=f"`{before[0]}`" if before else "(not run: pass --before COMMIT)",
             table=table(["workload", "contender", "set-up s", "1st epoch s", "later epochs s", "finish s",
@@ -655,16 +655,17 @@ class Report:
         return text.replace(f"{PROJECT.parent}/", "../")
 
     def markdown(self, previous: str = "") -> str:
-        """The report; the marked sections (p) not run this time keep their previous block, and so do the
-        by-hand, serve and GPU blocks."""
+        """The report; a section not run this time (--only) keeps its previous block, and so do the by-hand,
+        serve and GPU blocks."""
         sections = [self.header()]
         present = set(self.bench.sections_run)
-        for key, render in (("a", self.section_mnist), ("b", self.section_churn), ("c", self.section_xor),
-                            ("a", self.section_startup), ("e", self.section_scaling), ("p", self.section_phases)):
+        for key, marker, render in (("a", "a", self.section_mnist), ("b", "b", self.section_churn),
+                                    ("c", "c", self.section_xor), ("a", "d", self.section_startup),
+                                    ("e", "e", self.section_scaling), ("p", "p", self.section_phases)):
             if key in present:
-                sections.append(render())
-            elif key in MARKED:
-                sections.append(section_between(previous, *markers_of(key)))
+                sections.append(wrap(marker, render()))
+            else:
+                sections.append(section_between(previous, *markers_of(marker)))
         kept = (section_between(previous, *markers) for markers in (BY_HAND, SERVE, GPU))
         sections += [self.section_failures(), *kept, self.commands()]
         return "\n\n".join(part for part in sections if part) + "\n"
@@ -685,10 +686,7 @@ def section_between(text: str, start: str, end: str) -> Optional[str]:
     return None
 
 
-# Sections kept from the previous BENCHMARKS.md when a run leaves them out (--only): each is its own question.
-MARKED = ("p",)
-
-
+# Each section sits between its own markers, so that a run of some sections (--only) keeps the others' figures.
 def markers_of(key: str) -> tuple:
     return f"<!-- section-{key}:start -->", f"<!-- section-{key}:end -->"
 
