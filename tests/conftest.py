@@ -194,3 +194,18 @@ def churn_frame(rows=60):
     import pandas as pd
 
     return pd.read_csv(churn_path(), nrows=rows)
+
+
+def export_everywhere(task, folder, test_rows: int) -> dict:
+    """`export` of a run to every format, in-process: each must pass its check at 1e-5 on min(100, test rows)
+    inputs, be at its path, and be recorded in run.json; returns {format: its recorded check}."""
+    checks = {}
+    for export_format in ("keras", "saved_model", "onnx"):
+        assert cli(task, ["export", folder, "--to", export_format, "--quiet"]) == 0, export_format
+        check = record_of(folder)["exports"][-1]
+        assert (check["format"], check["passed"], check["inputs_compared"]) == (export_format, True, min(100, test_rows))
+        assert 0 <= check["max_abs_difference"] <= 1e-5 and Path(check["path"]).exists()
+        checks[export_format] = check
+    assert Path(checks["saved_model"]["path"]).is_dir() and Path(checks["onnx"]["path"]).is_file()
+    assert sorted(path.name for path in (Path(folder) / "exports").iterdir() if path.name.startswith(".")) == []
+    return checks

@@ -1,11 +1,12 @@
 """tabular.py end to end on real tables written at test time (scikit-learn's breast_cancer, wine, diabetes, Iris
-and the churn CSV with blanks): each trains briefly, evaluates, and predicts raw rows with the saved preprocessing."""
+and the churn CSV with blanks): each trains briefly, evaluates, and predicts raw rows with the saved preprocessing;
+one table of each task type (binary, multiclass, regression) is exported to every format and checked."""
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import cli, run_folders
+from conftest import cli, export_everywhere, run_folders
 
 pytestmark = pytest.mark.slow  # trains (in process, a TensorFlow import per worker)
 
@@ -48,6 +49,8 @@ def test_breast_cancer_is_binary_with_auc_beside_its_baseline(tmp_path):
     assert list(table.columns) == ["input", "predicted", "P(1)"]
     assert table["P(1)"].between(0, 1).all() and set(table["predicted"]) <= {0, 1}
     assert cli("tabular", ["evaluate", folder, "--outputs", tmp_path / "out", "--quiet"]) == 0
+    checks = export_everywhere("tabular", folder, record["data"]["sizes"]["test"])
+    assert "30 preprocessed features" in checks["onnx"]["input"]  # the network, not the preprocessing.joblib pipeline
 
 
 def test_wine_is_multiclass_with_a_probability_per_class(tmp_path):
@@ -60,6 +63,7 @@ def test_wine_is_multiclass_with_a_probability_per_class(tmp_path):
     probabilities = table[["P(0)", "P(1)", "P(2)"]].to_numpy()
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=2e-3)
     assert (table["predicted"].to_numpy() == probabilities.argmax(axis=1)).all()
+    export_everywhere("tabular", folder, record["data"]["sizes"]["test"])
 
 
 def test_diabetes_is_regression_scored_in_its_units_beside_the_mean_predictor(tmp_path):
@@ -81,6 +85,7 @@ def test_diabetes_is_regression_scored_in_its_units_beside_the_mean_predictor(tm
     table = predict(tmp_path, folder, frame.drop(columns="target").head(5))
     assert list(table.columns) == ["input", "predicted"]
     assert table["predicted"].between(0, 400).all()
+    export_everywhere("tabular", folder, record["data"]["sizes"]["test"])
 
 
 def test_iris_from_a_csv_names_its_species(tmp_path):

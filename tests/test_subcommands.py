@@ -114,6 +114,6 @@ def test_compare_last_picks_the_newest_runs_of_the_task(two_tasks, monkeypatch):
 def test_every_command_is_registered_once_with_a_one_line_summary():
     load_commands()
     assert {"train", "sweep", "list", "runs", "compare", "diff", "tag", "untag", "note", "delete", "restore", "purge",
-            "evaluate", "predict", "resume"} <= set(COMMANDS)
+            "evaluate", "predict", "export", "resume"} <= set(COMMANDS)
     for command in COMMANDS.values():
         assert command.summary and "\n" not in command.summary and len(command.summary) <= 80

@@ -1,11 +1,11 @@
-"""The subcommands that train, sweep, compare, evaluate, predict and resume (the run-store ones are in
+"""The subcommands that train, sweep, compare, evaluate, predict, export and resume (the run-store ones are in
 utils.cli.store_actions); each is registered with @command, in the order the top-level --help lists them."""
 from pathlib import Path
 
 from utils.cli.commands import command
 from utils.core.config import resolve_config
 from utils.core.errors import UsageError
-from utils.core.options import seed_list, setting_options
+from utils.core.options import EXPORT_FORMATS, seed_list, setting_options
 
 
 def with_keras(args) -> None:
@@ -219,6 +219,18 @@ def predict(task, args) -> int:
 
     predict_saved(task, resolve_run_name(args.run, args.outputs), args.inputs, verbosity_of(args))
     return 0
+
+
+@command("export", "a run's model as .keras, a SavedModel or ONNX, checked on its test inputs")
+def export(task, args) -> int:
+    if not args.export_format:
+        raise UsageError(f"export needs --to {'|'.join(EXPORT_FORMATS)}, e.g. {task.name}.py export RUN --to onnx.")
+    with_keras(args)
+    from utils.training.export import export_run
+
+    check = export_run(task, resolve_run_name(args.run, args.outputs), args.export_format, args.export_path,
+                       verbosity_of(args))
+    return 0 if check.passed else 1
 
 
 @command("resume", "continue a run from its last checkpoint up to --epochs in total")

@@ -42,7 +42,7 @@ def bound_task(task, args):
     if args.command == "train" or (args.command == "sweep" and getattr(args, "data", None)):
         options = {option.name: getattr(args, option.name) for option in task.data_options}
         return task.bind(task, options, None, announce=not args.quiet)
-    if args.command in ("evaluate", "predict", "resume", "rerun"):
+    if args.command in ("evaluate", "predict", "export", "resume", "rerun"):
         from utils.cli.actions import resolve_run_name
         from utils.runs.folder import RunFolder
         from utils.runs.record import RunRecord

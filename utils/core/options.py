@@ -186,9 +186,11 @@ DEFAULT_SEED = 42
 TRAINS = ("train", "sweep")
 TRAINS_OR_RESUMES = ("train", "sweep", "resume")
 MULTI_WORKER_JOB = ("train", "resume")  # who this process is in a job: not for sweeps
-LOUD = ("train", "sweep", "resume", "evaluate", "predict", "compare", "rerun")
-EVERY_STORE = ("train", "sweep", "resume", "evaluate", "predict", "compare", "runs", "diff", "tag", "untag", "note",
-               "delete", "restore", "purge", "rerun", "serve")
+LOUD = ("train", "sweep", "resume", "evaluate", "predict", "export", "compare", "rerun")
+EVERY_STORE = ("train", "sweep", "resume", "evaluate", "predict", "export", "compare", "runs", "diff", "tag", "untag",
+               "note", "delete", "restore", "purge", "rerun", "serve")
+# What `export --to` writes: Keras 3's native file, a TensorFlow SavedModel folder, an ONNX file.
+EXPORT_FORMATS = ("keras", "saved_model", "onnx")
 
 OPTIONS = (
     Option("model", ("-m", "--model"), nargs="+", metavar="NAME", group=MODEL, setting=False, commands=TRAINS,
@@ -197,8 +199,9 @@ OPTIONS = (
            unset="none", help="also load the models a Python file registers with @register_model (kept in each run)"),
     # The subcommands' positional arguments (flags[0] is the name --help shows).
     Option("run", ("run",), metavar="RUN", group=ARGUMENTS, setting=False, in_config=False, positional=True,
-           commands=("evaluate", "predict", "resume", "tag", "untag", "note", "rerun"),
-           help="a run folder, or a run's name under --outputs (evaluate and predict also take a model file in one)"),
+           commands=("evaluate", "predict", "export", "resume", "tag", "untag", "note", "rerun"),
+           help="a run folder, or a run's name under --outputs (evaluate, predict and export also take a model file "
+                "in one)"),
     Option("compare", ("runs",), nargs="*", metavar="RUN", group=ARGUMENTS, setting=False, in_config=False,
            positional=True, commands=("compare",),
            help="run folders, globs or run names (add --last N or --where for more)"),
@@ -214,6 +217,13 @@ OPTIONS = (
            commands=("untag",), help="the tag to remove"),
     Option("text", ("text",), metavar="TEXT", group=ARGUMENTS, setting=False, in_config=False, positional=True,
            commands=("note",), help="the note"),
+
+    Option("export_format", ("--to",), str, metavar="FORMAT", group=ARGUMENTS, setting=False, in_config=False,
+           choices=EXPORT_FORMATS, commands=("export",),
+           help="keras (a .keras file), saved_model (a TensorFlow SavedModel folder) or onnx (required)"),
+    Option("export_path", ("--output",), str, metavar="PATH", group=ARGUMENTS, setting=False, in_config=False,
+           commands=("export",),
+           help="where to write it (default: exports/ in the run folder, named after the model file)"),
 
     Option("last", ("--last",), int, metavar="N", group=STORE, setting=False, in_config=False, check=at_least(1),
            commands=("compare",), help="add the newest N runs of this task"),

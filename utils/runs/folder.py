@@ -16,6 +16,8 @@ FORMAT = 2
 # The test-set report: a classification task's per-class report, or a regression task's errors in its units.
 CLASSIFICATION_REPORT = "classification_report.txt"
 REGRESSION_REPORT = "regression_report.txt"
+# The default name of each export format's copy of a model file, under exports/.
+EXPORT_NAMES = {"keras": "{model}.keras", "saved_model": "{model}_saved_model", "onnx": "{model}.onnx"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class RunFolder:
     tensorboard = property(lambda self: self.path / "tensorboard")
     evaluations = property(lambda self: self.path / "evaluations")
     predictions = property(lambda self: self.path / "predictions")
+    exports = property(lambda self: self.path / "exports")  # what `export` wrote: deployable copies of a model
     lock_file = property(lambda self: self.path / ".lock")
     environment = property(lambda self: self.path / "environment.txt")  # every installed package, pip-freeze style
     source_patch = property(lambda self: self.path / "source.patch")  # git diff of tracked files, when dirty
@@ -78,6 +81,10 @@ class RunFolder:
     def test_report(self) -> Path:
         """The test-set report the run wrote: the regression report, else the classification report."""
         return report_of(self)
+
+    def exported_model(self, model_stem: str, export_format: str) -> Path:
+        """exports/<model>.keras, exports/<model>_saved_model/ (a folder) or exports/<model>.onnx."""
+        return self.exports / EXPORT_NAMES[export_format].format(model=safe_name(model_stem))
 
     def new_evaluation_folder(self, label: str) -> "EvaluationFolder":
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")

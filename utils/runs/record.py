@@ -204,6 +204,12 @@ class RunRecord:
     def mark_completed(self, test_metrics: dict, weights_sha256: str) -> None:
         self.mark("completed", test_metrics=test_metrics, weights_sha256=weights_sha256)
 
+    def record_export(self, check: dict) -> None:
+        """A model was exported and checked (format, path, max abs difference, inputs compared, passed); the caller
+        holds RunLock(folder, "export")."""
+        self.data["exports"] = [*(self.data.get("exports") or []), {**check, "exported": now_iso()}]
+        self.save()
+
     def set_tags(self, tags: dict) -> None:
         """Add or overwrite tags (key -> text); the caller holds RunLock(folder, "tag")."""
         self.data["tags"] = {**(self.data.get("tags") or {}), **tags}
