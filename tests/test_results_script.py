@@ -247,3 +247,22 @@ def test_trains_two_models_and_rebuilds_the_same_file_from_their_folders(tmp_pat
     assert again.returncode == 0, again.stderr
     # Everything after the header line (which names the command and the time) is the same file.
     assert rebuilt.read_text().split("\n## ", 1)[1] == markdown.split("\n## ", 1)[1]
+
+
+def test_seeds_reach_the_training_command(tmp_path, monkeypatch):
+    seen = []
+
+    class Refused:
+        returncode = 2
+
+        def __init__(self, command, **_):
+            seen.append(command)
+
+        def communicate(self):
+            return "", None
+
+    monkeypatch.setattr(results.subprocess, "Popen", Refused)
+    args = results.parse_args(["--datasets", "mnist_5k", "--seeds", "5", "--epochs", "10", "--outputs", str(tmp_path)])
+    with pytest.raises(results.UsageError, match="refused the options for mnist_5k"):
+        results.train_dataset("mnist_5k", args)
+    assert seen[0][-2:] == ["--seeds", "5"] and "10" in seen[0]

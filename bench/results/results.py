@@ -2,6 +2,7 @@
 
     python bench/results/results.py                                   # all models, mnist (if present), fashion_mnist, mnist_5k, 60 epochs
     python bench/results/results.py --datasets mnist_5k --models conv_net conv_net_dropout --epochs 20
+    python bench/results/results.py --datasets mnist_5k --seeds 5 --epochs 10        # each model 5 times: mean ± std
     python bench/results/results.py --from-runs outputs/results       # rebuild RESULTS.md and figures from run folders, no training
 
 Training runs `python mnist.py -m <models> --dataset D --epochs E --outputs DIR --quiet` once per dataset: the
@@ -40,6 +41,8 @@ def parse_args(argv=None):
     )
     parser.add_argument("--epochs", type=int, default=60, metavar="N", help="epochs per model (default: 60, the tutorial's)")
     parser.add_argument("--models", nargs="+", default=["all"], metavar="NAME", help="models of the mnist task, or all (default: all)")
+    parser.add_argument("--seeds", metavar="N|A,B,...",
+                        help="train each model once per seed (mnist.py --seeds; default: one run with --seed 42)")
     parser.add_argument("--limit", type=int, metavar="N", help="train on the first N training samples (default: all)")
     parser.add_argument(
         "--outputs", default=str(PROJECT / "outputs" / "results"), metavar="DIR",
@@ -91,6 +94,8 @@ def train_dataset(dataset: str, args) -> list:
                "--epochs", str(args.epochs), "--outputs", str(outputs), "--quiet"]
     if args.limit:
         command += ["--limit", str(args.limit)]
+    if args.seeds:
+        command += ["--seeds", args.seeds]  # checked by mnist.py, whose one-line refusal is exit 2 here too
     print(f"{dataset}: {shlex.join(command)}", file=sys.stderr, flush=True)
     # stderr passes through (the runner's own one-line errors); stdout carries the folders it wrote.
     process = subprocess.Popen(command, cwd=PROJECT, stdout=subprocess.PIPE, text=True)
