@@ -144,6 +144,23 @@ def test_nothing_to_resume_only_when_every_trial_is_finished_and_the_report_curr
     assert nothing_to_resume(mnist, resume_args(tmp_path)) is None  # not a sweep folder: the driver says so
 
 
+def test_a_ray_trial_returns_its_whole_console_for_the_log(tmp_path):
+    import io
+    import tarfile
+
+    from utils.sweeps.ray_executor import last_line, run_trial_on_node, unpack_run
+
+    # A stand-in for the entry point: prints an epoch line, writes a "run folder" where it is told, then fails.
+    child = ("import os, sys; outputs = sys.argv[sys.argv.index('--outputs') + 1]; print('epoch 1/1  loss 0.5', flush=True); "
+             "os.mkdir(os.path.join(outputs, 'run_a')); print('mnist.py: error: boom', file=sys.stderr); sys.exit(3)")
+    returncode, output, archive = run_trial_on_node(["-c", child], {})
+    assert returncode == 3 and output.splitlines() == ["epoch 1/1  loss 0.5", "mnist.py: error: boom"]
+    assert last_line(output) == "mnist.py: error: boom"  # the failure's reason, as the local executor gives it
+    assert tarfile.open(fileobj=io.BytesIO(archive)).getnames() == ["run_a"]
+    unpack_run(archive, tmp_path)
+    assert (tmp_path / "run_a").is_dir()
+
+
 # ---------------------------------------------------------------- one real sweep (training subprocesses)
 @pytest.fixture(scope="module")
 def finished_sweep(tmp_path_factory):

@@ -57,22 +57,28 @@ def check_speaks_grpc(address: str, target: str) -> None:
 
 
 def run_trial_on_node(arguments: list, environment: dict) -> tuple:
-    """On a Ray worker: run the trial's command into a temporary outputs folder; return (exit code, last line,
-    tar.gz bytes of everything it wrote)."""
+    """On a Ray worker: run the trial's command into a temporary outputs folder; return (exit code, its console
+    output (stdout and stderr as they came, per-epoch lines included), tar.gz bytes of everything it wrote)."""
     import subprocess
     import sys
 
     with tempfile.TemporaryDirectory(prefix="sweep_trial_") as outputs:
         result = subprocess.run(
-            [sys.executable, arguments[0], *arguments[1:], "--outputs", outputs, "--quiet"],
-            env={**os.environ, **environment}, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+            [sys.executable, arguments[0], *arguments[1:], "--outputs", outputs],
+            env={**os.environ, **environment}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            stdin=subprocess.DEVNULL,
         )
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
             for entry in sorted(os.listdir(outputs)):
                 archive.add(os.path.join(outputs, entry), arcname=entry)
-        lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
-        return result.returncode, (lines[-1] if lines else ""), buffer.getvalue()
+        return result.returncode, result.stdout, buffer.getvalue()
+
+
+def last_line(output: str) -> str:
+    """The last line a trial printed: its error, for a failure."""
+    lines = [line for line in output.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
 
 
 def unpack_run(archive_bytes: bytes, outputs) -> None:
@@ -127,12 +133,13 @@ class RayExecutor:
     def _finish(self, reference) -> Finished:
         trial_id, log_path = self.running.pop(reference)
         try:
-            returncode, message, archive = self.ray.get(reference)
+            returncode, output, archive = self.ray.get(reference)
         except (self.ray.exceptions.RayError, self.ray.exceptions.TaskCancelledError) as error:
             return Finished(trial_id, 1, f"Ray task failed: {type(error).__name__}: {str(error).splitlines()[0]}")
         unpack_run(archive, self.outputs)
-        Path(log_path).write_text(message + "\n")
-        return Finished(trial_id, returncode, message)
+        with open(log_path, "a") as log:  # a trial run again after a failure keeps its earlier tries above
+            log.write(output)
+        return Finished(trial_id, returncode, last_line(output))
 
     def stop(self) -> list:
         """Cancel running trials; their run folders stay on the workers' temporary disks, so they rerun on resume."""
