@@ -202,3 +202,34 @@ def test_a_port_in_use_is_one_line(tmp_path, capsys):
         taken.listen(1)
         code = cli("mnist", ["serve", "--outputs", tmp_path, "--port", taken.getsockname()[1]])
     assert_one_line(capsys, code, 1, "already in use", "--port")
+
+
+def test_the_store_scans_every_folder_only_when_a_cheap_look_says_something_moved(tmp_path, monkeypatch):
+    import os
+
+    from utils.runs.lock import RunLock
+    from utils.serve import live
+    from utils.serve.live import FULL_SCAN_SECONDS, RunStore
+
+    monkeypatch.setattr(live, "SCAN_SHARE", 1e9)  # scans as slow as a huge store's: FULL_SCAN_SECONDS apart
+
+    finished = make_run(tmp_path, "20261110-100000_conv_net")
+    running = make_run(tmp_path, "20261111-100000_le_net", status="running", started="2026-11-11T10:00:00+00:00")
+    with RunLock(running):
+        store = RunStore(tmp_path)
+        store.full_refresh(0.0)
+        store.full_refresh(1.0)  # the first saw no running run yet
+        assert not store.due(2.0)
+        set_record(finished, tags={"late": "true"})  # a finished run's record: only the periodic scan sees it
+        assert not store.due(3.0) and store.due(1.0 + FULL_SCAN_SECONDS)
+        set_record(running, epochs_completed=1)
+        assert store.due(3.0)  # a running run's record moved
+        store.full_refresh(3.0)
+        assert store.snapshot.by_name["20261111-100000_le_net"]["epochs"] == 1
+    assert store.due(4.0)  # its lock was released: it ended or died
+    store.full_refresh(4.0)
+    os.utime(tmp_path, ns=(0, 0))  # the outputs folder's entries changed (a folder created or removed)
+    assert store.due(5.0) and store.due(5.0 + FULL_SCAN_SECONDS - 1)  # and keeps scanning while run.json may follow
+    monkeypatch.setattr(live, "SCAN_SHARE", 20)
+    store.full_refresh(20.0)
+    assert store.due(20.0 + live.REFRESH_SECONDS)  # a small store's scan is cheap: every second

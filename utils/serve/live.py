@@ -1,10 +1,15 @@
 """The runs the server shows: an in-memory copy of the run index (utils.runs.index), refreshed in the background.
 
-A request never scans the folders: a thread brings the index up to date at most once per REFRESH_SECONDS (one stat
-per run.json, rows read only for changed runs) and swaps in a new snapshot; requests filter and sort that snapshot
-in memory. The rows of a page that are running are read afresh from their run.json when the page is asked for, so
-their epoch count and ETA do not wait for the next refresh.
+A request never scans the folders: a thread brings the index up to date (one stat per run.json, rows read only for
+changed runs) and swaps in a new snapshot; requests filter and sort that snapshot in memory. So that scanning stays
+a small share of a core however many runs there are (a CPU that trains is busy), the thread scans everything
+only SCAN_SHARE times as long as a scan takes apart (every second for a few thousand runs; never more than
+FULL_SCAN_SECONDS apart) and in between looks each REFRESH_SECONDS only at what shows most changes cheaply: the outputs
+folder's own modification time (a run folder created or removed; then it scans for FULL_SCAN_SECONDS, as a new
+folder gets its run.json a moment later) and the run.json and lock of each run recorded as running. What only the
+scan sees (a tag written into a finished run, a finished run resumed) waits for it.
 """
+import math
 import os
 import statistics
 import threading
@@ -14,11 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from utils.runs import index_db
+from utils.runs.folder import RUN_FILE
 from utils.runs.index import live_status, open_index, summary_row, unreadable_row
 from utils.runs.query import column_list, order
+from utils.runs.lock import is_locked
 from utils.runs.record import RunRecord
 
-REFRESH_SECONDS = 1.0  # the longest a new or changed run waits before the table shows it
+REFRESH_SECONDS = 1.0  # how often the thread looks; a new, ended or progressing run shows within this
+FULL_SCAN_SECONDS = 10.0  # the longest any other change (a tag, a note, a resume) waits for the table
+SCAN_SHARE = 20  # full scans are 20 times their own duration apart: about 1/20 of a core, up to FULL_SCAN_SECONDS
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,11 @@ class RunStore:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = None
+        self._seen = None  # the cheap signature at the last full refresh
+        self._scanned_at = -math.inf  # when the last full refresh began (time.monotonic)
+        self._outputs_changed_at = -math.inf
+        self._scan_seconds = 0.0  # what the last full refresh took
+        self._watched = ()  # the runs whose run.json says running (shown crashed too, when no lock is held)
 
     @property
     def snapshot(self) -> Snapshot:
@@ -83,6 +97,7 @@ class RunStore:
         if rows.keys() == self._rows.keys() and not fresh and not broken and not self._status_changed(statuses):
             return
         self._rows = rows
+        self._watched = tuple(name for name, row in rows.items() if row.get("status") == "running")
         shown = [{**row, "status": statuses[name]} if name in statuses else row for name, row in rows.items()]
         ordered = order(shown, "", columns)
         tasks = sorted({row["task"] for row in ordered if isinstance(row.get("task"), str)})
@@ -94,8 +109,41 @@ class RunStore:
         current = self._snapshot.by_name
         return any(current.get(name, {}).get("status") != status for name, status in statuses.items())
 
-    def start(self) -> "RunStore":
+    def signature(self) -> tuple:
+        """What changes when a run folder comes or goes, or a running run records an epoch, ends or dies."""
+        try:
+            outputs = os.stat(self.outputs).st_mtime_ns
+        except OSError:
+            outputs = None
+        running = []
+        for name in self._watched:
+            path = Path(self.outputs) / name
+            try:
+                stat = (path / RUN_FILE).stat()
+                running.append((name, stat.st_mtime_ns, stat.st_size, is_locked(path)))
+            except OSError:
+                running.append((name, None, None, False))
+        return outputs, tuple(running)
+
+    def due(self, now: float) -> bool:
+        """Whether a full refresh is due at `now` (time.monotonic), judged by the cheap signature."""
+        signature = self.signature()
+        if self._seen is not None and signature[0] != self._seen[0]:  # a folder came or went
+            self._outputs_changed_at = now
+        period = min(FULL_SCAN_SECONDS, max(REFRESH_SECONDS, SCAN_SHARE * self._scan_seconds))
+        return (signature != self._seen or now - self._scanned_at >= period
+                or now - self._outputs_changed_at < FULL_SCAN_SECONDS)
+
+    def full_refresh(self, now: float) -> None:
+        """refresh(), remembering the running runs' signature from before it (what changes while it runs is seen
+        next time) and the outputs folder's from after it (the index's own files there change with each write)."""
+        running, began = self.signature()[1], time.perf_counter()
         self.refresh()
+        self._scan_seconds = time.perf_counter() - began
+        self._seen, self._scanned_at = (self.signature()[0], running), now
+
+    def start(self) -> "RunStore":
+        self.full_refresh(time.monotonic())
         self._thread = threading.Thread(target=self._loop, name="run-index-refresh", daemon=True)
         self._thread.start()
         return self
@@ -105,13 +153,14 @@ class RunStore:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            began = time.perf_counter()
+            began = time.monotonic()
             try:
-                self.refresh()
+                if self.due(began):
+                    self.full_refresh(began)
             except Exception as error:  # a folder changing under the scan: the next refresh sees it settled
                 print(f"serve: refreshing the run index failed ({error}); trying again", flush=True)
             # a slow store (a read-only folder rebuilds in memory each time) is refreshed less often
-            self._stop.wait(max(REFRESH_SECONDS, 2 * (time.perf_counter() - began)))
+            self._stop.wait(max(REFRESH_SECONDS, 2 * (time.monotonic() - began)))
 
     def current_row(self, name: str) -> dict | None:
         """A running run's row read afresh from its run.json (others as the snapshot holds them)."""
