@@ -18,6 +18,8 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 _worker = None  # the process's one drawing worker, started on first use; it holds no run's state
+# A run's figures take seconds; a worker that has not answered in this long is stuck, and the run goes on without it.
+WAIT_LIMIT_S = 600
 
 
 def _prepare_worker() -> None:
@@ -72,7 +74,10 @@ class FigureJobs:
         failures = []
         for what, future in self.pending:
             try:
-                future.result()
+                future.result(timeout=WAIT_LIMIT_S)
+            except TimeoutError:
+                _discard_broken_worker()
+                failures.append(f"{what}: the drawing process did not answer in {WAIT_LIMIT_S} s")
             except BrokenProcessPool as error:
                 _discard_broken_worker()
                 failures.append(f"{what}: the drawing process died ({error})")

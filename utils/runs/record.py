@@ -201,6 +201,13 @@ class RunRecord:
         self.data.update(status=status, reason=reason, ended=None if status == "running" else now_iso(), **details)
         self.save()
 
+    def record_finish_time(self) -> None:
+        """The figures are drawn: finish seconds run from the last epoch's end until now (the run was marked
+        completed before the figures, which a second process draws)."""
+        if self._last_epoch_ended is not None:
+            self.data.setdefault("timing", {})["finish_seconds"] = round(time.time() - self._last_epoch_ended, 3)
+            self.save()
+
     def mark_completed(self, test_metrics: dict, weights_sha256: str) -> None:
         self.mark("completed", test_metrics=test_metrics, weights_sha256=weights_sha256)
 

@@ -4,7 +4,8 @@
 - first-epoch seconds: the first epoch, tracing and compiling included;
 - set-up seconds: from the process's start (a later run in the same process: from its record's creation) to the
   first training step: imports, data, building and compiling the model;
-- finish seconds: from the end of the last epoch to the run marked ended (final save, test evaluation, plots);
+- finish seconds: from the end of the last epoch until the run's figures are drawn (final save, test evaluation,
+  the figures; a run that did not complete: until it was marked ended);
 - training seconds: every epoch added up.
 
 Runs from before the recorded set-up and finish times still get steady, first and training seconds, derived from

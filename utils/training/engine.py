@@ -504,6 +504,7 @@ def finish_run(session: TrainingSession) -> None:
         session.record.mark_completed(test_metrics, weights)
         say(session.verbosity, "writing plots and report ...")
         warn_of_figures(figures.wait(), folder)
+        session.record.record_finish_time()
         write_run_report(folder)
         if len(dataset.x_test) <= reports.SMALL_TEST_SET:
             say(session.verbosity, reports.prediction_table(model, task, dataset))
