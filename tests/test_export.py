@@ -55,12 +55,17 @@ def test_a_backend_no_exporter_serves_is_told_which_can(tmp_path, capsys, monkey
 
 
 @pytest.mark.slow  # trains in process
-def test_xor_exports_to_every_format_and_each_reloads_to_the_same_outputs(xor_copy):
+def test_xor_exports_to_every_format_and_each_reloads_to_the_same_outputs(xor_copy, capsys):
     import keras
     import onnxruntime
 
     checks = export_everywhere("xor", xor_copy, test_rows=4)
-    assert [check["format"] for check in record_of(xor_copy)["exports"]] == ["keras", "saved_model", "onnx"]
+    capsys.readouterr()
+    assert cli("xor", ["export", xor_copy, "--to", "onnx"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert "export onnx passed: max abs difference" in printed[-2] and "on 4 test inputs" in printed[-2]
+    assert printed[-1] == checks["onnx"]["path"]
+    assert [check["format"] for check in record_of(xor_copy)["exports"]] == ["keras", "saved_model", "onnx", "onnx"]
     assert "shape (2,)" in checks["keras"]["input"]
     # Loaded here as a user would load each, not through the command's own check.
     rows = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)

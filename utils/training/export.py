@@ -207,6 +207,7 @@ def export_run(task, path, format_name: str, output=None, verbosity: int = 1) ->
         check = ExportCheck(format_name, str(written), str(model_file), backend.name(), difference, len(inputs),
                             TOLERANCE, passed, input_description(record.folder, model), problem)
         RunRecord.load(record.folder).record_export(asdict(check))
-    print(check.line(), file=sys.stdout if check.passed else sys.stderr, flush=True)
+    if verbosity or not check.passed:  # --quiet: the path alone, unless the check failed
+        print(check.line(), file=sys.stdout if check.passed else sys.stderr, flush=True)
     print(written)
     return check
