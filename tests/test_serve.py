@@ -26,7 +26,28 @@ def outputs(tmp_path_factory):
     make_run(outputs, "20261113-100000_churn_mlp", model="churn_mlp", task="churn", started="2026-11-13T10:00:00+00:00")
     (outputs / "20261110-100000_conv_net" / "report.html").write_text("<html><body>the report</body></html>")
     (outputs.parent / "secret.txt").write_text("outside")
+    damaged = make_run(outputs, "20261109-100000_conv_net_damaged", started="2026-11-09T10:00:00+00:00")
+    (damaged / "history.csv").write_text("epoch,accuracy\n1,0.5\n2,oops\n")
+    make_sweep(outputs)
     return outputs
+
+
+def make_sweep(outputs):
+    """A grid sweep of 4 trials, 2 completed (their runs: the conv_net and le_net runs), one running, one pending."""
+    from utils.sweeps.folder import SweepFolder
+    from utils.sweeps.trials import new_trial
+
+    folder = SweepFolder.create(outputs, "grid")
+    folder.save_spec({"task": "mnist", "method": "grid", "objective": "val_loss", "direction": "minimize", "seed": 42,
+                      "target_trials": 4, "parameters": [{"name": "learning_rate"}], "base_options": {},
+                      "workers": 2, "executor": "local", "outputs": str(outputs), "sweep_id": folder.name,
+                      "study": "study"})
+    trials = [new_trial(position, {"learning_rate": rate}) for position, rate in enumerate((0.1, 0.01, 0.001, 0.3))]
+    runs = (str(outputs / "20261110-100000_conv_net"), str(outputs / "20261111-100000_le_net"), None, None)
+    for trial, status, objective, run in zip(trials, ("completed", "completed", "running", "pending"), (0.5, 0.3, None, None), runs):
+        trial.status, trial.objective, trial.seconds, trial.run = status, objective, 60.0 if objective else None, run
+    folder.save_trials(trials)
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -69,13 +90,14 @@ def table_runs(page: str) -> list:
 def test_the_table_lists_the_tasks_runs_newest_first_and_filters_and_sorts_like_runs_where(server):
     status, page = get(server + "/")
     assert status == 200
-    assert table_runs(page) == ["20261112-100000_mlp_small", "20261111-100000_le_net", "20261110-100000_conv_net"]
+    assert table_runs(page) == ["20261112-100000_mlp_small", "20261111-100000_le_net", "20261110-100000_conv_net",
+                                "20261109-100000_conv_net_damaged"]
     assert table_runs(get(server + "/?task=all")[1])[0] == "20261113-100000_churn_mlp"
-    assert table_runs(get(server + "/?where=model~net&sort=-test_accuracy")[1]) == [
+    assert table_runs(get(server + "/?where=model~net%20test_accuracy%3E0.9&sort=-test_accuracy")[1]) == [
         "20261111-100000_le_net", "20261110-100000_conv_net"]
     answer = json.loads(get(server + "/api/runs?where=test_accuracy%3E0.9%20learning_rate=0.001")[1])
     assert [row["run"] for row in answer["runs"]] == ["20261110-100000_conv_net"]
-    assert answer["matching"] == 1 and answer["total"] == 4
+    assert answer["matching"] == 1 and answer["total"] == 5
 
 
 def test_a_bad_filter_is_one_line_on_the_page_not_an_error_page(server):
@@ -163,22 +185,29 @@ def test_the_store_sees_a_new_run_and_a_running_runs_progress(tmp_path):
 
 def test_a_sweeps_progress_counts_finished_trials_and_keeps_the_best_by_its_direction(tmp_path):
     from utils.serve.views import sweep_names, sweep_view
-    from utils.sweeps.folder import SweepFolder
-    from utils.sweeps.trials import new_trial
 
-    folder = SweepFolder.create(tmp_path, "grid")
-    folder.save_spec({"task": "mnist", "method": "grid", "objective": "val_loss", "direction": "minimize", "seed": 42,
-                      "target_trials": 4, "parameters": [{"name": "learning_rate"}], "base_options": {},
-                      "workers": 2, "executor": "local", "outputs": str(tmp_path), "sweep_id": folder.name,
-                      "study": "study"})
-    trials = [new_trial(position, {"learning_rate": rate}) for position, rate in enumerate((0.1, 0.01, 0.001, 0.3))]
-    for trial, status, objective in zip(trials, ("completed", "completed", "running", "pending"), (0.5, 0.3, None, None)):
-        trial.status, trial.objective, trial.seconds = status, objective, 60.0 if objective else None
-    folder.save_trials(trials)
+    folder = make_sweep(tmp_path)
     assert sweep_names(tmp_path) == [folder.name]
     view = sweep_view(tmp_path, folder.name)
     assert (view.done, view.total, view.best) == (2, 4, 0.3)
     assert view.eta_seconds == pytest.approx(60.0)  # 2 left at the median 60 s, on 2 workers
+
+
+def test_the_sweep_pages_show_progress_trials_and_a_link_comparing_them(server, outputs):
+    name = next(path.name for path in outputs.glob("sweep_*"))
+    listing = get(server + "/sweeps")[1]
+    assert f'href="/sweep/{name}"' in listing and '<span id="done">2</span>/4 trials done' in listing
+    status, page = get(server + f"/sweep/{name}")
+    assert status == 200 and 'best val_loss <span id="best">0.3000</span>' in page
+    assert page.count('<td class="completed">') == 2 and '<td class="pending">' in page
+    assert 'href="/compare?run=20261110-100000_conv_net&amp;run=20261111-100000_le_net"' in page
+    answer = json.loads(get(server + f"/api/sweep/{name}")[1])
+    assert (answer["done"], answer["total"], answer["best"]) == (2, 4, 0.3)
+
+
+def test_a_damaged_history_is_one_line_on_its_run_page(server):
+    status, page = get(server + "/run/20261109-100000_conv_net_damaged")
+    assert status == 200 and "history.csv is damaged" in page and "oops" in page and '<svg class="chart"' not in page
 
 
 def test_chart_ticks_are_round_and_labels_escaped():

@@ -40,7 +40,8 @@ def serve(outputs, host: str, port: int, task: str) -> int:
     listener = bind(host, port)
     store = RunStore(outputs).start()
     shown_host = f"[{host}]" if ":" in host else host
-    print(f"serving {len(store.snapshot.rows):,} runs of {outputs} at http://{shown_host}:{listener.getsockname()[1]}/ "
+    count = len(store.snapshot.rows)
+    print(f"serving {count:,} run{'s' if count != 1 else ''} of {outputs} at http://{shown_host}:{listener.getsockname()[1]}/ "
           f"(read-only; Ctrl-C stops)", flush=True)
     server = uvicorn.Server(uvicorn.Config(create_app(store, task), log_level="warning", access_log=False))
     try:
