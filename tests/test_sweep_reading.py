@@ -57,17 +57,22 @@ def table_after(page: str, heading: str, pairs: bool = False):
 def test_progress_line_carries_objective_best_count_elapsed_and_eta():
     from utils.sweeps.progress import Progress, progress_line
 
-    progress = Progress("val_accuracy", done=4, total=6, elapsed=72.4, done_here=2, best=0.921, best_trial="001-aaaaaaaa")
+    # 2 workers, trials of 40 s: one running for 30 s (10 s left), two not started (80 s), shared by 2 -> 45 s.
+    progress = Progress("val_accuracy", done=3, total=6, elapsed=72.4, best=0.921, best_trial="001-aaaaaaaa",
+                        trial_seconds=40, running=(30,), workers=2)
     line = progress_line("003-1a2b3c4d", "completed", 0.912, progress)
-    assert line == ("trial 003-1a2b3c4d completed  val_accuracy 0.9120  best 0.9210 (001-aaaaaaaa)  4/6  "
-                    "1m12s elapsed  ETA 1m12s")  # 36.2 s per trial done here, 2 trials left
-    pruned = progress_line("004-1a2b3c4d", "pruned", 0.5, Progress("val_loss", 1, 3, 5, 1))
+    assert line == ("trial 003-1a2b3c4d completed  val_accuracy 0.9120  best 0.9210 (001-aaaaaaaa)  3/6  "
+                    "1m12s elapsed  ETA 45s")
+    pruned = progress_line("004-1a2b3c4d", "pruned", 0.5, Progress("val_loss", 1, 3, 5, trial_seconds=5))
     assert pruned.split()[2] == "pruned" and "best -" in pruned and "1/3" in pruned and "ETA 10s" in pruned
-    failed = progress_line("005-1a2b3c4d", "failed", None, Progress("val_accuracy", 3, 3, 3725, 3), reason="exit code 1")
+    failed = progress_line("005-1a2b3c4d", "failed", None, Progress("val_accuracy", 3, 3, 3725, trial_seconds=9),
+                           reason="exit code 1")
     assert "val_accuracy -" in failed and "1h02m elapsed" in failed and "ETA 0s" in failed
     assert failed.endswith("(exit code 1)")
-    # Resumed with nothing finished yet in this invocation: the pace is unknown.
-    assert "ETA -" in progress_line("006-1a2b3c4d", "interrupted", None, Progress("val_accuracy", 2, 6, 9, 0))
+    # A running trial past the mean adds nothing; resumed with nothing finished here yet, the pace is unknown.
+    assert progress_line("006-1a2b3c4d", "completed", 0.7, Progress("val_accuracy", 5, 6, 9, trial_seconds=4,
+                                                                   running=(50,))).endswith("ETA 0s")
+    assert "ETA -" in progress_line("007-1a2b3c4d", "interrupted", None, Progress("val_accuracy", 2, 6, 9))
 
 
 def test_best_of_takes_completed_trials_only_in_the_objectives_direction():

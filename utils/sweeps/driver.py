@@ -224,7 +224,7 @@ class Sweep:
         self.study, self.storage = studies.open_study(folder.journal, spec, len(self.trials))
         self.clock = {}  # trial id -> monotonic start of its current process
         self.began = time.monotonic()  # of this invocation: the progress lines' elapsed time and ETA
-        self.done_here = 0  # trials this invocation ran to an end (the ETA's pace)
+        self.durations = []  # seconds of each trial this invocation ran to an end (the ETA's pace)
 
     def save(self) -> None:
         self.folder.save_trials(self.trials)
@@ -339,20 +339,26 @@ class Sweep:
             average_over_seeds(trial, self.spec, by_seed, objective_of)
         if trial.status == "completed" and trial.objective is None:
             trial.status, trial.reason = "failed", f"the run recorded no {self.spec['objective']}"
-        ran_here = trial.trial in self.clock
-        trial.seconds = round((trial.seconds or 0) + time.monotonic() - self.clock.pop(trial.trial, time.monotonic()), 2)
+        started = self.clock.pop(trial.trial, None)  # None: a leftover of a driver that died, not timed here
+        ran = None if started is None else time.monotonic() - started
+        trial.seconds = round((trial.seconds or 0) + (ran or 0), 2)
         trial.ended = now_iso()
         if trial.optuna_trial_id is not None:
             studies.tell(self.study, self.storage, trial.optuna_trial_id, trial.status, trial.objective)
         self.save()
-        self.done_here += ran_here and trial.status in DONE
+        if ran is not None and trial.status in DONE:
+            self.durations.append(ran)
         self.say(self.progress_line(trial))
 
     def progress_line(self, trial) -> str:
         best, best_trial = best_of(self.trials, self.spec["direction"])
         total = max(self.spec["target_trials"], len(self.trials))
+        now = time.monotonic()
         progress = Progress(self.spec["objective"], sum(item.status in DONE for item in self.trials), total,
-                            time.monotonic() - self.began, self.done_here, best, best_trial)
+                            now - self.began, best, best_trial,
+                            sum(self.durations) / len(self.durations) if self.durations else None,
+                            tuple(now - started for started in self.clock.values()),
+                            self.executor.free_slots() + len(self.executor.running))  # its parallel slots
         spread = ""
         if trial.seed_runs and trial.objective_std is not None:
             spread = f" ± {trial.objective_std:.4f} (mean of {len(trial.seed_runs)} seeds)"

@@ -17,9 +17,11 @@ class Progress:
     done: int  # trials done (completed, pruned or failed), this invocation's and earlier ones'
     total: int  # trials the sweep aims at
     elapsed: float  # seconds since this invocation of the sweep began
-    done_here: int  # of `done`, the trials this invocation finished: the ETA's rate comes from them alone
     best: Optional[float] = None  # the best completed trial's objective
     best_trial: Optional[str] = None
+    trial_seconds: Optional[float] = None  # mean seconds of the trials this invocation ran to an end; None: none yet
+    running: tuple = ()  # seconds each trial running now has run
+    workers: int = 1
 
 
 def duration(seconds: float) -> str:
@@ -33,14 +35,15 @@ def duration(seconds: float) -> str:
 
 
 def eta(progress: Progress) -> Optional[float]:
-    """Seconds left at this invocation's pace (wall clock per done trial, so parallel workers count); None before
-    any trial of this invocation is done."""
-    left = max(progress.total - progress.done, 0)
-    if not left:
+    """Seconds left: what the running trials lack of a mean trial, plus a mean trial for each one not started,
+    shared among the workers. None before this invocation has a trial's duration to go by."""
+    waiting = max(progress.total - progress.done - len(progress.running), 0)
+    if not waiting and not progress.running:
         return 0.0
-    if not progress.done_here:
+    if progress.trial_seconds is None:
         return None
-    return progress.elapsed / progress.done_here * left
+    work = sum(max(progress.trial_seconds - ran, 0.0) for ran in progress.running) + waiting * progress.trial_seconds
+    return work / max(progress.workers, 1)
 
 
 def progress_line(trial_id: str, status: str, objective_value, progress: Progress, reason=None, spread="") -> str:
