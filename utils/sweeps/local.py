@@ -1,18 +1,31 @@
 """Trials as child processes on this machine, at most `workers` at a time, each with its share of the CPU
-threads and its own GPU(s) or share of one."""
-import ctypes
+threads and its own GPU(s) or share of one.
+
+Each slot keeps a warm worker (utils/sweeps/warm_worker.py) that runs its trials one after another, so TensorFlow is
+imported once per worker rather than once per trial. A trial still runs in a process apart from the driver: its
+exception ends only that trial; a worker that dies inside a trial (SIGKILL, a segfault, the OOM killer) is replaced
+and the trial run again once, and a trial that takes down two workers is recorded failed with the reason. A worker
+is retired (and a new one started for the next trial) after MAX_TRIALS_PER_WORKER trials, when its resident memory
+has grown RSS_GROWTH_LIMIT past what it held after its first trial, or when it could not reset what a trial changed.
+RUNNER_SWEEP_FRESH_PROCESSES=1 gives every trial a fresh process instead (as before warm workers; the benchmark's
+baseline).
+"""
 import os
-import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from utils.core.errors import UsageError
-from utils.sweeps.command import PROJECT
+from utils.runs.record import RunRecord
+from utils.sweeps.processes import FreshProcess, WarmWorker, crash_reason
+from utils.training.trial import TRIAL_ENVIRONMENT
 
 # Seconds a trial gets to write its checkpoint and run.json after SIGTERM before it is killed.
 STOP_GRACE_SECONDS = 60
+MAX_TRIALS_PER_WORKER = 50
+RSS_GROWTH_LIMIT = 1 << 30  # bytes
+FRESH_ENVIRONMENT = "RUNNER_SWEEP_FRESH_PROCESSES"
 
 
 def count_gpus() -> int:
@@ -47,19 +60,40 @@ def gpu_slots(workers: int, gpus_per_trial, gpu_count: int) -> list:
     return [str(slot // per_gpu) for slot in range(workers)]
 
 
-def _die_with_parent():
-    # Linux: a trial gets SIGTERM when the driver dies, even by SIGKILL, so it checkpoints instead of running on.
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
 @dataclass
 class Finished:
     trial_id: str
     returncode: int
     message: str  # the last line the trial printed (its error, for a failure)
+
+
+@dataclass
+class Launch:
+    """A trial on a slot: what to run (kept so a crashed worker's trial can run again) and where it runs now."""
+    trial_id: str
+    slot: int
+    arguments: list
+    environment: dict
+    log_path: Path
+    process: object = None  # its WarmWorker or FreshProcess
+    attempt: int = 1
+
+
+def last_line(log_path) -> str:
+    lines = [line for line in open(log_path, errors="replace").read().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def mark_crashed_run(outputs, trial_id: str, pid: int, reason: str) -> None:
+    """The run folder a dead worker left `running` says it failed, and why (`runs` would show it crashed)."""
+    for folder in Path(outputs).glob(f"*_trial{trial_id}*"):
+        try:
+            record = RunRecord.load(folder)
+        except (OSError, ValueError):
+            continue
+        sweep, environment = record.get("sweep") or {}, record.get("environment") or {}
+        if record.status == "running" and sweep.get("trial") == trial_id and environment.get("pid") == pid:
+            record.mark("failed", reason)
 
 
 class LocalExecutor:
@@ -69,52 +103,98 @@ class LocalExecutor:
         self.slots = gpu_slots(workers, gpus_per_trial, count_gpus())
         self.shared_gpu = gpus_per_trial is not None and 0 < gpus_per_trial < 1
         self.threads = max(1, (os.cpu_count() or 1) // workers)
-        self.running = {}  # trial id -> (process, slot, log path)
+        self.warm = os.environ.get(FRESH_ENVIRONMENT, "") in ("", "0")
+        self.running = {}  # trial id -> Launch
+        self.idle = {}  # slot -> its warm worker, waiting for a trial
 
     def free_slots(self) -> int:
         return self.workers - len(self.running)
 
-    def launch(self, trial_id: str, arguments: list, environment: dict, log_path) -> None:
-        slot = next(index for index in range(self.workers) if index not in {entry[1] for entry in self.running.values()})
-        environment = {**os.environ, **environment}
+    def slot_environment(self, slot: int) -> dict:
+        environment = dict(os.environ)
         if self.slots[slot] is not None:
             environment["CUDA_VISIBLE_DEVICES"] = self.slots[slot]
             if self.shared_gpu:  # TensorFlow and JAX would take most of a shared GPU's memory for the first trial
                 environment["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
                 environment["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
-        log = open(log_path, "a")  # the trial's whole console (its per-epoch lines too): logs/<trial>.log
-        process = subprocess.Popen(
-            [sys.executable, str(PROJECT / arguments[0]), *arguments[1:], "--outputs", str(self.outputs)],
-            cwd=PROJECT, env=environment, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=_die_with_parent,
-        )
-        log.close()
-        self.running[trial_id] = (process, slot, log_path)
+        return environment
+
+    def launch(self, trial_id: str, arguments: list, environment: dict, log_path) -> None:
+        slot = next(index for index in range(self.workers) if index not in {launch.slot for launch in self.running.values()})
+        arguments = [*arguments, "--outputs", str(self.outputs)]  # its whole console goes to logs/<trial>.log
+        self.running[trial_id] = Launch(trial_id, slot, arguments, environment, Path(log_path))
+        self._start(self.running[trial_id])
+
+    def _start(self, launch: Launch) -> None:
+        base = self.slot_environment(launch.slot)
+        if not self.warm:
+            launch.process = FreshProcess(launch.arguments, {**base, **launch.environment}, launch.log_path)
+            return
+        # Everything but the trial's own variable is read when TensorFlow starts: a worker started with other values
+        # (none in one sweep today) would not give the trial what it asked for.
+        wanted = {**base, **{name: value for name, value in launch.environment.items() if name != TRIAL_ENVIRONMENT}}
+        worker = self.idle.pop(launch.slot, None)
+        if worker is not None and (worker.environment != wanted or not worker.alive()):
+            worker.close()
+            worker = None
+        launch.process = worker or WarmWorker(wanted)
+        launch.process.start(launch.arguments, launch.environment, launch.log_path)
 
     def wait(self, timeout: float) -> list:
-        """Trials that ended within `timeout` seconds."""
+        """Trials that ended within `timeout` seconds (a crashed worker's trial is started again and goes on)."""
         deadline = time.monotonic() + timeout
         while True:
-            done = [trial_id for trial_id, entry in self.running.items() if entry[0].poll() is not None]
+            done = []
+            for launch in list(self.running.values()):
+                outcome = launch.process.outcome()
+                finished = outcome and self._settle(launch, outcome)
+                if finished:
+                    done.append(finished)
             if done or time.monotonic() >= deadline or not self.running:
-                return [self._finish(trial_id) for trial_id in done]
+                return done
             time.sleep(0.2)
 
-    def _finish(self, trial_id) -> Finished:
-        process, _, log_path = self.running.pop(trial_id)
-        lines = [line for line in open(log_path, errors="replace").read().splitlines() if line.strip()]
-        return Finished(trial_id, process.returncode, lines[-1] if lines else "")
+    def _settle(self, launch: Launch, outcome):
+        """The trial's Finished, or None when its crashed worker was replaced and the trial started again."""
+        if outcome.crashed:
+            reason = f"its worker process {crash_reason(outcome.returncode)}"
+            mark_crashed_run(self.outputs, launch.trial_id, launch.process.pid, reason)
+            if launch.attempt == 1:
+                launch.attempt = 2
+                with open(launch.log_path, "a") as log:
+                    log.write(f"{reason}; the trial runs again in a new worker\n")
+                self._start(launch)
+                return None
+            del self.running[launch.trial_id]
+            return Finished(launch.trial_id, outcome.returncode or 1, f"the trial crashed its worker twice ({reason})")
+        del self.running[launch.trial_id]
+        if self.warm:
+            self._keep_or_retire(launch.slot, launch.process, outcome)
+        return Finished(launch.trial_id, outcome.returncode, last_line(launch.log_path))
+
+    def _keep_or_retire(self, slot: int, worker, outcome) -> None:
+        grown = outcome.rss - (worker.first_rss or outcome.rss) > RSS_GROWTH_LIMIT
+        if outcome.clean and not grown and worker.trials < MAX_TRIALS_PER_WORKER:
+            self.idle[slot] = worker
+        else:
+            worker.close()
 
     def stop(self) -> list:
         """SIGTERM every running trial (each checkpoints and marks itself interrupted), then wait for them."""
-        for process, _, _ in self.running.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
+        for launch in self.running.values():
+            launch.process.terminate()
         deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for process, _, _ in self.running.values():
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        return [self._finish(trial_id) for trial_id in list(self.running)]
+        stopped = []
+        for launch in self.running.values():
+            outcome = launch.process.wait_outcome(deadline)
+            stopped.append(Finished(launch.trial_id, outcome.returncode, last_line(launch.log_path)))
+            launch.process.close()
+        self.running.clear()
+        self.close()
+        return stopped
+
+    def close(self) -> None:
+        """Let the idle workers go (the end of the sweep)."""
+        for worker in self.idle.values():
+            worker.close()
+        self.idle.clear()
