@@ -656,7 +656,7 @@ class Report:
 
     def markdown(self, previous: str = "") -> str:
         """The report; a section not run this time (--only) keeps its previous block, and so do the by-hand,
-        serve and GPU blocks."""
+        serve, sweep-workers and GPU blocks."""
         sections = [self.header()]
         present = set(self.bench.sections_run)
         for key, marker, render in (("a", "a", self.section_mnist), ("b", "b", self.section_churn),
@@ -666,16 +666,18 @@ class Report:
                 sections.append(wrap(marker, render()))
             else:
                 sections.append(section_between(previous, *markers_of(marker)))
-        kept = (section_between(previous, *markers) for markers in (BY_HAND, SERVE, GPU))
+        kept = (section_between(previous, *markers) for markers in (BY_HAND, SERVE, SWEEP_WORKERS, GPU))
         sections += [self.section_failures(), *kept, self.commands()]
         return "\n\n".join(part for part in sections if part) + "\n"
 
 
 # ---------------------------------------------------------------- main
 # Blocks of BENCHMARKS.md this script does not measure, kept when it rewrites the file: figures measured by hand
-# (peak memory on the full data set), bench/serve_latency.py's section and bench/gpu.py's table from a GPU machine.
+# (peak memory on the full data set), bench/serve_latency.py's and bench/sweep_workers.py's sections and
+# bench/gpu.py's table from a GPU machine.
 BY_HAND = ("<!-- by-hand:start -->", "<!-- by-hand:end -->")
 SERVE = ("<!-- serve:start -->", "<!-- serve:end -->")
+SWEEP_WORKERS = ("<!-- sweep-workers:start -->", "<!-- sweep-workers:end -->")
 GPU = ("<!-- gpu:start -->", "<!-- gpu:end -->")
 
 
