@@ -155,7 +155,7 @@ def test_a_tracker_that_cannot_start_fails_the_run_before_training(tmp_path, cap
 
 # ---------------------------------------------------------------- unknown categories, file modes
 def test_a_category_seen_only_in_the_test_split_is_encoded_and_counted(tmp_path):
-    from utils.tasks.churn import load_churn
+    from utils.tasks import get_task
     from utils.tasks.datasets import TEST_SPLIT_SEED, stratified_split
 
     frame = churn_frame(400)
@@ -164,8 +164,8 @@ def test_a_category_seen_only_in_the_test_split_is_encoded_and_counted(tmp_path)
     frame.loc[frame.index[test[:3]], "Geography"] = "Atlantis"
     path = tmp_path / "churn.csv"
     frame.to_csv(path, index=False)
-    dataset = load_churn({"data": str(path)}, 42, 0.1, None)
-    assert any("Geography: 3" in note for note in dataset.notes)
+    dataset = get_task("churn").load({"data": str(path)}, 42, 0.1, None)
+    assert any(note == "test: categories unseen in training: Geography 3" for note in dataset.notes)
     assert np.isfinite(dataset.x_test).all()
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from conftest import PROJECT, cli, last_line, read_run, run_folders
 
-from utils.tasks.churn import load_churn
+from utils.tasks import get_task
 from utils.training import engine
 
 XOR_EPOCHS = 3
@@ -83,8 +83,8 @@ def test_a_binary_run_draws_roc_and_precision_recall_curves_and_states_the_thres
 @pytest.mark.slow
 def test_a_binary_runs_accuracy_plot_gets_the_validation_majority_baseline(churn_run, churn_csv):
     _, baselines = churn_run
-    data = load_churn({"data": churn_csv}, CHURN_SETTINGS["seed"], CHURN_SETTINGS["validation_split"],
-                      CHURN_SETTINGS["limit"])
+    data = get_task("churn").load({"data": churn_csv}, CHURN_SETTINGS["seed"], CHURN_SETTINGS["validation_split"],
+                                      CHURN_SETTINGS["limit"])
     majority = np.bincount(data.y_train).argmax()
     assert baselines == [pytest.approx(np.mean(data.y_val == majority))]
     assert 0.7 < baselines[0] < 0.9  # churn: most customers stay

@@ -1,8 +1,10 @@
 """Any CSV (tabular.py --data FILE.csv --target COLUMN): the schema is inferred, the task type detected from the
-target, the rows split (stratified for classes) and preprocessed with what the training rows alone teach."""
+target, the rows split (stratified for classes) and preprocessed with what the training rows alone teach. The
+presets (churn.py, iris.py) come through the same functions with their schema declared (table_preset.py)."""
 import dataclasses
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,19 +14,20 @@ from utils.core.options import Option
 from utils.tasks.datasets import TEST_SPLIT_SEED, Dataset, apply_limit, sha256_of_file, stratified_split
 from utils.tasks.registry import Task, register_task
 from utils.tasks.schema import infer_schema, read_schema_file, schema_record, schema_table
-from utils.tasks.table_pipeline import TablePipeline
+from utils.tasks.table_pipeline import TablePipeline, refuse_non_finite
 from utils.tasks.target import TASK_TYPES, Target, detect_target, encode_target
 
 TEST_FRACTION = 0.2
 
 
-def read_table(path):
-    """The CSV as a DataFrame; every problem is one UserError saying what is wrong and how to fix it."""
+def read_table(path, hint="Pass --data FILE.csv."):
+    """The CSV as a DataFrame; every problem is one UserError saying what is wrong and how to fix it (`hint`: where
+    the file should be, when it is not found)."""
     import pandas as pd  # here, so --help and the run store never import pandas
 
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"CSV not found: {path}. Pass --data FILE.csv.")
+        raise UserError(f"CSV not found: {path}. {hint}")
     try:
         frame = pd.read_csv(path, encoding="utf-8")
     except pd.errors.EmptyDataError:
@@ -39,8 +42,22 @@ def read_table(path):
     return frame
 
 
-def table_with_target(data_options: dict):
-    """(the frame without rows whose target is missing, the schema, the Target, rows dropped)."""
+@dataclass(frozen=True)
+class Table:
+    """A table ready to split: its rows with a target, the schema of the other columns, the target, and where it
+    came from."""
+    frame: object  # a pandas DataFrame without the rows whose target is missing
+    columns: list  # utils.tasks.schema.Column, every column but the target
+    target: Target
+    dropped: int  # rows left out for want of a target
+    name: str
+    source: str
+    sha256: str
+    class_names: list  # what reports and predictions call the classes, in label order
+
+
+def read_csv_table(data_options: dict) -> Table:
+    """tabular.py's table: --data and --target, the schema inferred (--schema overrides), the task detected."""
     path, column = data_options.get("data"), data_options.get("target")
     if not path or not column:
         raise UsageError("tabular.py needs --data FILE.csv and --target COLUMN (the column to predict).")
@@ -48,12 +65,20 @@ def table_with_target(data_options: dict):
     if column not in frame.columns:
         raise UserError(f"{path} has no column {column!r}; its columns: {', '.join(map(str, frame.columns))}.")
     overrides = read_schema_file(data_options["schema"]) if data_options.get("schema") else {}
+    rows, dropped = rows_with_target(frame, column, path)
+    target = detect_target(rows[column], data_options.get("task_type"))
+    columns = infer_schema(rows, column, overrides)
+    refuse_non_finite(frame, columns, path)
+    return Table(rows, columns, target, dropped, Path(path).stem, str(path), sha256_of_file(path), target.classes)
+
+
+def rows_with_target(frame, column: str, source) -> tuple:
+    """(the rows whose target is present, how many were left out)."""
     dropped = int(frame[column].isna().sum())
-    frame = frame[frame[column].notna()].reset_index(drop=True)
-    if frame.empty:
-        raise UserError(f"The target {column} is missing in every row of {path}.")
-    target = detect_target(frame[column], data_options.get("task_type"))
-    return frame, infer_schema(frame, column, overrides), target, dropped
+    rows = frame[frame[column].notna()].reset_index(drop=True)
+    if rows.empty:
+        raise UserError(f"The target {column} is missing in every row of {source}.")
+    return rows, dropped
 
 
 def split_rows(labels, target: Target, seed: int, validation_split: float, limit) -> dict:
@@ -75,25 +100,27 @@ def split_rows(labels, target: Target, seed: int, validation_split: float, limit
     return {"train": train[kept], "validation": train[held], "test": test}
 
 
-def load_table(data_options: dict, seed: int, validation_split: float, limit, preprocessing=None) -> Dataset:
-    frame, columns, target, dropped = table_with_target(data_options)
-    labels = encode_target(frame[target.column], target)
+def load_table(data_options: dict, seed: int, validation_split: float, limit, preprocessing=None,
+               read=read_csv_table) -> Dataset:
+    """The Dataset of a table `read(data_options)` gives: tabular.py's CSV, or a preset's (churn, Iris)."""
+    table = read(data_options)
+    target = table.target
+    labels = encode_target(table.frame[target.column], target)
     rows = split_rows(labels, target, seed, validation_split, limit)
-    pipeline = preprocessing or TablePipeline(columns, target)
+    pipeline = preprocessing or TablePipeline(table.columns, target)
     if not pipeline.fitted:
-        pipeline.fit(frame.iloc[rows["train"]], labels[rows["train"]])
+        pipeline.fit(table.frame.iloc[rows["train"]], labels[rows["train"]])
     splits, counts = {}, {}
     for name, key in (("train", "train"), ("validation", "val"), ("test", "test")):
-        splits[f"x_{key}"], counts[name] = pipeline.transform(frame.iloc[rows[name]])
+        splits[f"x_{key}"], counts[name] = pipeline.transform(table.frame.iloc[rows[name]])
         y = labels[rows[name]]
         splits[f"y_{key}"] = pipeline.scale_target(y) if target.task_type == "regression" else y
-    path = Path(data_options["data"])
     return Dataset(
-        name=path.stem, **splits, preprocessing=pipeline,
-        class_names=target.classes, sha256=sha256_of_file(path), source=str(path),
-        notes=table_notes(target, counts, dropped),
+        name=table.name, **splits, preprocessing=pipeline,
+        class_names=table.class_names, sha256=table.sha256, source=table.source,
+        notes=table_notes(target, counts, table.dropped),
         facts={"target": target.record(), "schema": schema_record(pipeline.columns),
-               "features": len(pipeline.feature_names), "rows_without_target": dropped,
+               "features": len(pipeline.feature_names), "rows_without_target": table.dropped,
                "missing_values": {name: split["missing"] for name, split in counts.items()},
                "unseen_categories": {name: split["unseen"] for name, split in counts.items()}},
         run_files={"fitted_preprocessing": pipeline.save,
@@ -117,23 +144,26 @@ def table_notes(target: Target, counts: dict, dropped: int) -> list:
     return notes
 
 
-def read_table_inputs(inputs, preprocessing):
-    """CSV files of raw rows (the target may be absent) -> model inputs through the run's fitted pipeline."""
+def read_table_inputs(inputs, preprocessing, id_column=None):
+    """CSV files of raw rows (the target may be absent) -> model inputs through the run's fitted pipeline; each row
+    is named by its file and `id_column` (churn's CustomerId) where the file has it, else its row number."""
     if preprocessing is None:
         raise UserError("This run saved no preprocessing.joblib; it cannot score new rows.")
     names, parts = [], []
     for path in inputs:
         frame = read_table(path)
+        refuse_non_finite(frame, preprocessing.columns, path)
         features, counts = preprocessing.transform(frame)
         for what, label in (("missing", "missing values imputed"), ("unseen", "categories unseen in training, encoded as all zeros")):
             if counts[what]:
                 print(f"warning: {path}: {label}: " + ", ".join(f"{c} {n}" for c, n in counts[what].items()), file=sys.stderr)
         parts.append(features)
-        names += [f"{Path(path).name}:{row}" for row in range(1, len(frame) + 1)]
+        ids = frame[id_column] if id_column in frame.columns else range(1, len(frame) + 1)
+        names += [f"{Path(path).name}:{identifier}" for identifier in ids]
     return np.concatenate(parts), names
 
 
-def bind_table(task: Task, data_options: dict, recorded=None, announce: bool = True) -> Task:
+def bind_table(task: Task, data_options: dict, recorded=None, announce: bool = True, read=read_csv_table) -> Task:
     """The task for one table: its class count, task type and loss from the data (or, for a saved run, from what
     the run recorded), printing the schema before training."""
     if recorded is not None:
@@ -142,11 +172,11 @@ def bind_table(task: Task, data_options: dict, recorded=None, announce: bool = T
         target = Target(**{key: recorded["target"][key] for key in ("column", "task_type", "reason", "classes")})
         width = recorded["features"]
     else:
-        _, columns, target, _ = table_with_target(data_options)
-        width = sum(column.kind != "excluded" for column in columns)
+        table = read(data_options)
+        target, width = table.target, sum(column.kind != "excluded" for column in table.columns)
         if announce:
-            print(f"Schema of {data_options['data']} (target {target.column}: {target.task_type}, {target.reason}):\n"
-                  f"{schema_table(columns)}", flush=True)
+            print(f"Schema of {table.source} (target {target.column}: {target.task_type}, {target.reason}):\n"
+                  f"{schema_table(table.columns)}", flush=True)
     return dataclasses.replace(
         task, num_classes=target.num_classes, sample_shape=(width,),
         kind="regression" if target.task_type == "regression" else "classification",

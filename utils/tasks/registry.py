@@ -36,7 +36,7 @@ class Task:
     # TrainConfig.data_options.
     data_options: tuple = ()
     # read_predict_inputs(inputs, preprocessing): --predict inputs (file paths or rows of numbers) -> model-ready
-    # features plus a label per input; `preprocessing` is the run's saved TabularPreprocessor or None.
+    # features plus a label per input; `preprocessing` is the run's fitted TablePipeline or None.
     read_predict_inputs: Optional[Callable] = None
     predict_help: str = "inputs to predict"
     # "classification" (two classes: one sigmoid output), "softmax" (one output per class even for two, as the image

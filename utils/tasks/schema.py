@@ -96,6 +96,19 @@ def infer_schema(frame, target: str, overrides: dict) -> list:
     return columns
 
 
+def declared_schema(frame, target: str, kinds: dict, preset: str, source) -> list:
+    """A preset's schema (churn, Iris): the columns `kinds` names with their declared kinds, in its order, then every
+    other column of the table, excluded. The target and the columns it uses must be in the table."""
+    required = [target] + [name for name, kind in kinds.items() if kind != "excluded"]
+    missing = [name for name in required if name not in frame.columns]
+    if missing:
+        raise UserError(f"{source} lacks the required column(s) {', '.join(missing)}.")
+    declared = [Column(name, kind, f"the {preset} schema") for name, kind in kinds.items() if name in frame.columns]
+    others = [Column(str(name), "excluded", f"not in the {preset} schema") for name in frame.columns
+              if name != target and name not in kinds]
+    return declared + others
+
+
 def describe_exclusions(columns) -> str:
     return "; ".join(f"{column.name}: {column.reason}" for column in columns) or "the table has only its target"
 

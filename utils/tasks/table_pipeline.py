@@ -9,6 +9,23 @@ from utils.core.errors import UserError
 from utils.tasks.schema import BOOLEAN_WORDS, columns_of
 
 EPOCH = np.datetime64("1970-01-01")
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def refuse_non_finite(frame, columns, source) -> None:
+    """The model computes in float32: inf, or a number beyond float32 such as 1e39, would make every loss NaN, so a
+    numeric column holding one is refused with its column and row (a blank or text there is missing, and imputed)."""
+    import pandas as pd
+
+    for column in columns:
+        if column.kind != "numeric" or column.name not in frame.columns:
+            continue
+        numbers = pd.to_numeric(frame[column.name], errors="coerce").astype(np.float64)
+        bad = (numbers.notna() & (~np.isfinite(numbers) | (numbers.abs() > FLOAT32_MAX))).to_numpy()
+        if bad.any():
+            row = int(bad.argmax())
+            raise UserError(f"{source}: column {column.name} data row {row + 1} holds {frame[column.name].iloc[row]!r}, "
+                            "which is not a finite number a float32 model can use; fix or drop that row.")
 
 
 def typed_frame(frame, columns):

@@ -3,7 +3,7 @@ import numpy as np
 
 from utils.tasks.datasets import Dataset, sha256_of_arrays
 from utils.tasks.registry import Task, register_task
-from utils.tasks.tabular import parse_number_rows
+from utils.tasks.number_rows import parse_number_rows
 
 XOR_FEATURES = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 XOR_LABELS = np.array([0, 1, 1, 0], dtype=np.int64)

@@ -13,7 +13,6 @@ from utils.reports.drawing import FigureJobs
 from utils.runs.folder import RunFolder
 from utils.runs.record import RunRecord, command_line, now_iso
 from utils.tasks.table_pipeline import load_pipeline
-from utils.tasks.tabular import load_preprocessing
 from utils.training.checkpoints import load_model_file, resolve_model_path
 from utils.training.model_files import load_run_models
 
@@ -35,10 +34,8 @@ def run_of(path, task) -> tuple:
 
 
 def saved_preprocessing(folder: RunFolder):
-    """The run's fitted preprocessing: a CSV task's pipeline (joblib), a built-in table's JSON, or None."""
-    if folder.fitted_preprocessing.is_file():
-        return load_pipeline(folder.fitted_preprocessing)
-    return load_preprocessing(folder.preprocessing) if folder.preprocessing.is_file() else None
+    """The run's fitted preprocessing: a table's pipeline (joblib; tabular, churn, Iris), or None."""
+    return load_pipeline(folder.fitted_preprocessing) if folder.fitted_preprocessing.is_file() else None
 
 
 def reload_dataset(task, record, config):
