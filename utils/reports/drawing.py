@@ -13,7 +13,10 @@ only, and says so.
 import importlib
 import multiprocessing
 import pickle
+import os
 import signal
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -26,7 +29,17 @@ def _prepare_worker() -> None:
     # Ctrl-C reaches the whole process group: the run's own process handles it and ends the worker, which must not
     # print a traceback of its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_end_with_parent, args=(os.getppid(),), daemon=True).start()
     importlib.import_module("utils.reports.plots")  # matplotlib and scikit-learn's displays, before the first job
+
+
+def _end_with_parent(parent: int) -> None:
+    """End the worker once the run's process is gone. A process that ends without its exit handlers (os._exit, a
+    kill, a crash) cannot shut the worker down, and the worker holds the run's stdout and stderr: whoever reads
+    them to their end (a shell pipe, a parent process) would wait for ever."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
 
 
 def start_worker() -> ProcessPoolExecutor:

@@ -110,6 +110,7 @@ def check_batch_size(world: World, batch_size: int) -> None:
 
 # ---------------------------------------------------------------- joining and leaving
 _joined: Optional[World] = None
+SHUTDOWN_SECONDS = 3600  # how long a finished process waits for process 0 to finish the run
 
 
 def join(world: World) -> World:
@@ -130,7 +131,9 @@ def join(world: World) -> World:
         jax.distributed.initialize(
             coordinator_address=world.coordinator, num_processes=world.num_processes, process_id=world.process_id,
             initialization_timeout=world.timeout + 30, heartbeat_timeout_seconds=world.timeout,
-            shutdown_timeout_seconds=max(world.timeout, 300),
+            # The others wait at JAX's shutdown barrier while process 0 evaluates and writes the report, which on a
+            # busy machine takes minutes; a lost process 0 ends the wait early through the heartbeat instead.
+            shutdown_timeout_seconds=max(world.timeout, SHUTDOWN_SECONDS),
         )
     except (RuntimeError, ValueError, TypeError) as error:
         raise UserError(f"cannot join the multi-worker job at {world.coordinator}: {first_line(error)}")
