@@ -10,6 +10,7 @@ A job whose function cannot be sent to another process (a test's wrapper around 
 here, at once. `FigureJobs.wait` joins a run's jobs before its report is written; a failed job costs its figures
 only, and says so.
 """
+import gc
 import importlib
 import multiprocessing
 import pickle
@@ -49,6 +50,16 @@ def start_worker() -> ProcessPoolExecutor:
         _worker = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_prepare_worker)
         _worker.submit(int)  # starts the process now, not at the first figure
     return _worker
+
+
+def stop_worker() -> None:
+    """End the drawing worker and release its queues now, for a process about to end without its exit handlers
+    (os._exit): otherwise multiprocessing's resource tracker warns about their semaphores on the run's stderr."""
+    global _worker
+    if _worker is not None:
+        _worker.shutdown(wait=True, cancel_futures=True)
+        _worker = None
+        gc.collect()  # the queues' semaphores are unlinked when their objects go
 
 
 def _discard_broken_worker() -> None:

@@ -165,7 +165,7 @@ def _give_up_unless(joined: threading.Event, world: World) -> None:
         print(f"{os.path.basename(sys.argv[0])}: error: process {world.process_id} could not join the multi-worker job at {world.coordinator} "
               f"within {world.timeout} s: the coordinator is unreachable or not all {world.num_processes} processes "
               f"started.", file=sys.stderr, flush=True)
-        os._exit(1)
+        _end_now(1)
 
 
 def _use_all_devices() -> None:
@@ -179,9 +179,16 @@ def leave(exit_code: int) -> None:
     """End this process now when the job failed: JAX's exit waits for every process at a shutdown barrier (and
     aborts with a stack trace when one is gone), which a failed job must not do."""
     if _joined is not None and exit_code != 0:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(exit_code)
+        _end_now(exit_code)
+
+
+def _end_now(exit_code: int) -> None:
+    from utils.reports.drawing import stop_worker
+
+    stop_worker()  # os._exit skips the exit handlers that would end it quietly
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(exit_code)
 
 
 def first_line(error) -> str:
@@ -309,6 +316,12 @@ class Chief(SingleProcess):
     def check_fit_error(self, error) -> None:
         if is_lost_process(error):
             raise ProcessLost(first_line(error)) from error
+
+    def finish(self, session, finish_run) -> None:
+        """Process 0 finishes the run alone: Keras' .keras save builds variables, which under the job-wide
+        distribution wait for the other processes, and they have finished."""
+        with on_this_process_only():
+            finish_run(session)
 
     @contextmanager
     def evaluation_model(self, model, model_file, task):
