@@ -52,7 +52,11 @@ def bound_task(task, args):
             return task
         record = RunRecord.load(folder)
         if record.get("task") == task.name:  # another task's run is refused, with its name, by the command
-            return task.bind(task, record.get("hyperparameters")["data_options"], record.get("data"))
+            settings = record.get("hyperparameters")
+            if not isinstance(settings, dict) or not isinstance(settings.get("data_options"), dict):
+                raise UserError(f"{folder}/run.json is damaged: it records no data options (hyperparameters."
+                                "data_options); train the run again.")
+            return task.bind(task, settings["data_options"], record.get("data"))
     return task
 
 

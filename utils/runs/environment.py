@@ -39,7 +39,10 @@ def installed_packages() -> dict:
     """{distribution name (lower case): version} of everything importable, from importlib.metadata."""
     packages = {}
     for distribution in metadata.distributions():
-        name = distribution.metadata["Name"]
+        try:
+            name = distribution.metadata["Name"]
+        except Exception:  # a half-installed package (a .dist-info without METADATA) is not listed, not fatal
+            continue
         if name:
             packages[name.lower()] = distribution.version
     return dict(sorted(packages.items()))
