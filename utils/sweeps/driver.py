@@ -16,7 +16,7 @@ from utils.runs.record import RunRecord, now_iso
 from utils.runs.sweep_summary import FINISHED
 from utils.sweeps import study as studies
 from utils.sweeps.command import base_options, script_of, trial_arguments, trial_environment
-from utils.sweeps.folder import SweepFolder
+from utils.sweeps.folder import SweepFolder, sweep_runs
 from utils.sweeps.progress import DONE, Progress, best_of, progress_line
 from utils.sweeps.space import Parameter, check_value, grid_parameters, model_names, read_space, sweepable_options
 from utils.sweeps.seeds import average_over_seeds, averaged, runs_by_seed, seeds_argument, seeds_to_train
@@ -188,16 +188,9 @@ def make_executor(spec: dict):
 def find_trial_runs(outputs, sweep_id: str) -> dict:
     """trial id -> its newest run folder under outputs (a trial rerun after a failure has a newer one)."""
     found = {}
-    for path in sorted(Path(outputs).iterdir()):
-        if not RunFolder(path).is_run():
-            continue
-        try:
-            data = json.loads(RunFolder(path).run_file.read_text())
-        except (json.JSONDecodeError, OSError):
-            continue
-        sweep = data.get("sweep") or {}
-        if sweep.get("id") == sweep_id:
-            found[sweep["trial"]] = max(found.get(sweep["trial"], path), path, key=lambda item: item.stat().st_mtime)
+    for path, data in sweep_runs(outputs, sweep_id):
+        trial = data["sweep"]["trial"]
+        found[trial] = max(found.get(trial, path), path, key=lambda item: item.stat().st_mtime)
     return found
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from utils.core import atomic
 from utils.core.errors import UserError
-from utils.runs.folder import create_run_folder
+from utils.runs.folder import RunFolder, create_run_folder
 from utils.runs.sweep_summary import SWEEP_FILE, SWEEP_PREFIX, SWEEP_REPORT, TRIALS_FILE
 from utils.sweeps.trials import read_trials, write_trials
 
@@ -89,3 +89,16 @@ class SweepFolder:
 
     def save_trials(self, trials) -> None:
         write_trials(self.path / TRIALS_FILE, trials)
+
+
+def sweep_runs(outputs, sweep_id: str):
+    """(path, run.json's data) of every readable run folder under outputs that belongs to the sweep, by name."""
+    for path in sorted(Path(outputs).iterdir()):
+        if not RunFolder(path).is_run():
+            continue
+        try:
+            data = json.loads(RunFolder(path).run_file.read_text())
+        except (json.JSONDecodeError, OSError):
+            continue
+        if (data.get("sweep") or {}).get("id") == sweep_id:
+            yield path, data

@@ -4,12 +4,10 @@ its run folders group as any --seeds runs do) and the trial's objective is the m
 Pruning is refused with more than one seed (the driver's plan says so): Optuna's pruner judges one curve per trial,
 and a trial here is several runs.
 """
-import json
-from pathlib import Path
 
 import numpy as np
 
-from utils.runs.folder import RunFolder
+from utils.sweeps.folder import sweep_runs
 
 
 def averaged(spec: dict) -> bool:
@@ -21,16 +19,8 @@ def runs_by_seed(outputs, sweep_id: str) -> dict:
     """trial id -> {seed: (its newest run folder, that run's status)} under outputs (a trial trained again after a
     failure or an interruption has newer folders for the seeds it retrained)."""
     found = {}
-    for path in sorted(Path(outputs).iterdir()):
-        if not RunFolder(path).is_run():
-            continue
-        try:
-            data = json.loads(RunFolder(path).run_file.read_text())
-        except (json.JSONDecodeError, OSError):
-            continue
-        sweep = data.get("sweep") or {}
-        if sweep.get("id") != sweep_id:
-            continue
+    for path, data in sweep_runs(outputs, sweep_id):
+        sweep = data["sweep"]
         seed = (data.get("hyperparameters") or {}).get("seed")
         seeds = found.setdefault(sweep["trial"], {})
         if seed not in seeds or path.stat().st_mtime >= seeds[seed][0].stat().st_mtime:
