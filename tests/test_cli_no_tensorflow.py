@@ -62,3 +62,37 @@ def test_fast_commands_never_import_tensorflow_keras_or_jax(tmp_path):
             assert len(outcome["stderr"].strip().splitlines()) == 1, outcome
     codes = [outcome["code"] for outcome in outcomes]
     assert codes == [0, 0, 2, 2, 2, 2, 2, 0, 0, 0, 0, 2, 0, 2, 0, 0, 0, 0, 0, 2, 0, 2, 2]
+
+
+# What a fresh interpreter holds after `runs`, `--help` and `list`: none of the numerical or plotting libraries, so
+# that a cached listing costs the interpreter, argparse and the index, not a numpy import.
+LIGHT_CHECKER = """
+import contextlib, io, json, sys
+sys.path.insert(0, sys.argv[1])
+from utils.cli.main import main
+loaded = []
+for argv in json.loads(sys.argv[2]):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            code = main("mnist", argv)
+        except SystemExit as exit:
+            code = exit.code
+    heavy = ("numpy", "pandas", "yaml", "matplotlib", "sklearn", "tensorflow", "keras", "jax", "importlib.metadata")
+    loaded.append({"code": code, "out": out.getvalue(), "heavy": [name for name in heavy if name in sys.modules]})
+print(json.dumps(loaded))
+"""
+
+
+def test_listing_runs_imports_no_numerical_library(tmp_path):
+    make_run(tmp_path, "20261110-100000_conv_net")
+    commands = [["runs", "--outputs", str(tmp_path)], ["runs", "--all-tasks", "--outputs", str(tmp_path)],
+                ["--help"], ["list"]]
+    result = subprocess.run([sys.executable, "-c", LIGHT_CHECKER, PROJECT, json.dumps(commands)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    outcomes = json.loads(result.stdout)
+    assert [outcome["code"] for outcome in outcomes] == [0, 0, 0, 0]
+    assert [outcome["heavy"] for outcome in outcomes] == [[], [], [], []], outcomes
+    assert all("20261110-100000_conv_net" in outcome["out"] for outcome in outcomes[:2])
+    assert "conv_net" in outcomes[3]["out"]

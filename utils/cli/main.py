@@ -83,7 +83,7 @@ def run_task(task_name: str, argv=None) -> None:
         print(f"{prog}: interrupted{f' by {stop}' if str(stop) else ''}", file=sys.stderr)
         code = 130
     sys.stdout.flush()
-    from utils.training.multiworker import leave
-
-    leave(code)  # a failed multi-worker job ends here, without waiting for its lost processes
+    multiworker = sys.modules.get("utils.training.multiworker")  # not imported: no job joined (and no numpy to load)
+    if multiworker is not None:
+        multiworker.leave(code)  # a failed multi-worker job ends here, without waiting for its lost processes
     sys.exit(code)

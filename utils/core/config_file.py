@@ -3,8 +3,6 @@ import itertools
 import tomllib
 from pathlib import Path
 
-import yaml
-
 from utils.core import atomic
 from utils.core.errors import UsageError
 from utils.core.options import BY_NAME, ECHO_LIMIT, GRID_KEYS, OPTIONS, echo
@@ -12,6 +10,8 @@ from utils.core.options import BY_NAME, ECHO_LIMIT, GRID_KEYS, OPTIONS, echo
 
 def read_config_file(path) -> dict:
     """A flat mapping of option names (dashes or underscores) to values, from .yaml/.yml or .toml."""
+    import yaml  # here, so the commands without --config start without it
+
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"--config {path} does not exist.")
@@ -55,6 +55,8 @@ def config_values(path, data_options=()) -> dict:
 
 def save_resolved_config(config, path) -> None:
     """config.yaml beside the run: every setting it used; `--config` of this file trains the same run again."""
+    import yaml
+
     settings = {key: value for key, value in config.to_dict().items() if key not in ("task", "data_options")}
     settings.update(config.data_options)
     header = f"# Resolved settings of this run; rerun with: python {config.task}.py --config <this file>\n"

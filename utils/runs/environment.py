@@ -7,7 +7,6 @@ import hashlib
 import os
 import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 
 from utils.core import atomic
@@ -24,6 +23,8 @@ BACKEND_PACKAGES = {"tensorflow": ("tensorflow",), "jax": ("tensorflow", "jax", 
 
 def backend_versions() -> dict:
     """The Keras backend and the versions of the packages behind it."""
+    from importlib import metadata  # here, as in installed_packages: the run store's commands never need it
+
     import keras
 
     found = {"keras_backend": keras.config.backend()}
@@ -37,6 +38,8 @@ def backend_versions() -> dict:
 
 def installed_packages() -> dict:
     """{distribution name (lower case): version} of everything importable, from importlib.metadata."""
+    from importlib import metadata  # here, so the commands that only read the run store start without it
+
     packages = {}
     for distribution in metadata.distributions():
         try:

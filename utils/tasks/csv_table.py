@@ -7,14 +7,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from utils.core.errors import UsageError, UserError
 from utils.core.options import Option
 from utils.tasks.datasets import TEST_SPLIT_SEED, Dataset, apply_limit, sha256_of_file, stratified_split
 from utils.tasks.registry import Task, register_task
 from utils.tasks.schema import infer_schema, read_schema_file, schema_record, schema_table
-from utils.tasks.table_pipeline import TablePipeline, refuse_non_finite
 from utils.tasks.target import TASK_TYPES, Target, detect_target, encode_target
 
 TEST_FRACTION = 0.2
@@ -58,6 +55,8 @@ class Table:
 
 def read_csv_table(data_options: dict) -> Table:
     """tabular.py's table: --data and --target, the schema inferred (--schema overrides), the task detected."""
+    from utils.tasks.table_pipeline import refuse_non_finite  # here, so --help and the run store never import numpy
+
     path, column = data_options.get("data"), data_options.get("target")
     if not path or not column:
         raise UsageError("tabular.py needs --data FILE.csv and --target COLUMN (the column to predict).")
@@ -84,6 +83,8 @@ def rows_with_target(frame, column: str, source) -> tuple:
 def split_rows(labels, target: Target, seed: int, validation_split: float, limit) -> dict:
     """Row positions of the train, validation and test splits: the test split fixed (every run of a table is scored
     on the same rows), validation by the run's seed, stratified by class where the classes allow."""
+    import numpy as np  # here, so --help and the run store never import numpy
+
     rows = np.arange(len(labels))
     if len(rows) < 10:
         raise UserError(f"The table has {len(rows)} rows with a target; a train/validation/test split needs at least 10.")
@@ -103,6 +104,8 @@ def split_rows(labels, target: Target, seed: int, validation_split: float, limit
 def load_table(data_options: dict, seed: int, validation_split: float, limit, preprocessing=None,
                read=read_csv_table) -> Dataset:
     """The Dataset of a table `read(data_options)` gives: tabular.py's CSV, or a preset's (churn, Iris)."""
+    from utils.tasks.table_pipeline import TablePipeline  # here, so --help and the run store never import numpy
+
     table = read(data_options)
     target = table.target
     labels = encode_target(table.frame[target.column], target)
@@ -147,6 +150,10 @@ def table_notes(target: Target, counts: dict, dropped: int) -> list:
 def read_table_inputs(inputs, preprocessing, id_column=None):
     """CSV files of raw rows (the target may be absent) -> model inputs through the run's fitted pipeline; each row
     is named by its file and `id_column` (churn's CustomerId) where the file has it, else its row number."""
+    import numpy as np  # here, so --help and the run store never import numpy
+
+    from utils.tasks.table_pipeline import refuse_non_finite
+
     if preprocessing is None:
         raise UserError("This run saved no preprocessing.joblib; it cannot score new rows.")
     names, parts = [], []

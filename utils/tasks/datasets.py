@@ -1,11 +1,15 @@
-"""The Dataset every task loader returns, and the split/hash helpers they share."""
+"""The Dataset every task loader returns, and the split/hash helpers they share. numpy is imported where it is used,
+so that the commands that only read the run store (and --help) start without it."""
+from __future__ import annotations
+
 import hashlib
 from dataclasses import dataclass, field
-from typing import Optional
-
-import numpy as np
+from typing import TYPE_CHECKING, Optional
 
 from utils.core.errors import UsageError, UserError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # The test split of tasks that carve it out themselves is fixed, so every run of a task is scored on the same rows
 # whatever its --seed; the validation split follows the run's seed.
@@ -35,6 +39,8 @@ class Dataset:
 
 
 def sha256_of_arrays(*arrays) -> str:
+    import numpy as np
+
     digest = hashlib.sha256()
     for array in arrays:
         array = np.ascontiguousarray(array)
@@ -62,6 +68,8 @@ def apply_limit(x, y, limit):
 
 def stratified_split(x, y, fraction: float, seed: int, what: str):
     """Split off `fraction` of (x, y), stratified by label when every class has enough rows."""
+    import numpy as np
+
     count = len(x)
     held_out = int(round(count * fraction))
     if held_out < 1 or count - held_out < 1:

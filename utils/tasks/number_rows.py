@@ -1,14 +1,15 @@
 """Rows of numbers typed on the command line (xor.py predict 0,1; iris.py predict 5.1,3.5,1.4,0.2)."""
 import math
 
-import numpy as np
-
 from utils.core.errors import UserError
-from utils.tasks.table_pipeline import FLOAT32_MAX
 
 
-def parse_number_rows(inputs, width: int, what: str) -> np.ndarray:
+def parse_number_rows(inputs, width: int, what: str):
     """Rows such as '0,1' or '5.1 3.5 1.4 0.2' -> a float32 array of shape (rows, width)."""
+    import numpy as np  # here, so --help and the run store never import numpy
+
+    from utils.tasks.table_pipeline import FLOAT32_MAX
+
     rows = []
     for text in inputs:
         parts = [part for part in str(text).replace(",", " ").split() if part]

@@ -8,7 +8,6 @@ from typing import Callable
 from utils.core.errors import UserError
 from utils.tasks.csv_table import Table, bind_table, load_table, rows_with_target
 from utils.tasks.schema import declared_schema
-from utils.tasks.table_pipeline import refuse_non_finite
 from utils.tasks.target import class_name, detect_target
 
 
@@ -23,6 +22,8 @@ class TablePreset:
     class_names: tuple = ()  # what reports call the classes (churn's 0 and 1: stayed, exited); default: `classes`
 
     def table(self, data_options: dict) -> Table:
+        from utils.tasks.table_pipeline import refuse_non_finite  # here, so the run store never imports numpy
+
         frame, source, sha256 = self.read(data_options)
         columns = declared_schema(frame, self.target, self.schema, self.name, source)
         rows, dropped = rows_with_target(frame, self.target, source)

@@ -1,8 +1,6 @@
 """What a table's target column asks for: binary or multiclass classification, or regression, and its labels."""
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from utils.core.errors import UserError
 
 TASK_TYPES = ("binary", "multiclass", "regression")
@@ -35,6 +33,8 @@ class Target:
 
 def class_name(value) -> str:
     """A label as text: 1.0 and 1 are both '1', so a float column of 0/1 names its classes 0 and 1."""
+    import numpy as np  # here, so --help and the run store never import numpy
+
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return str(int(value))
     return str(value)
@@ -84,8 +84,9 @@ def inferred_reason(task_type: str, distinct: int) -> str:
     return f"{distinct} distinct classes"
 
 
-def encode_target(values, target: Target) -> np.ndarray:
+def encode_target(values, target: Target):
     """Class ids (int64) for classification, float32 values for regression."""
+    import numpy as np
     import pandas as pd
 
     numbers = pd.to_numeric(values, errors="coerce")

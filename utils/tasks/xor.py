@@ -1,22 +1,22 @@
 """XOR: the four-row truth table (binary); validation and test are the same four rows."""
-import numpy as np
-
 from utils.tasks.datasets import Dataset, sha256_of_arrays
 from utils.tasks.registry import Task, register_task
 from utils.tasks.number_rows import parse_number_rows
 
-XOR_FEATURES = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
-XOR_LABELS = np.array([0, 1, 1, 0], dtype=np.int64)
+XOR_TABLE = ([[0, 0], [0, 1], [1, 0], [1, 1]], [0, 1, 1, 0])  # the inputs and their labels
 
 
 def load_xor(data_options: dict, seed: int, validation_split: float, limit, preprocessing=None) -> Dataset:
+    import numpy as np  # here, so --help and the run store never import numpy
+
+    features, labels = np.array(XOR_TABLE[0], dtype=np.float32), np.array(XOR_TABLE[1], dtype=np.int64)
     return Dataset(
         name="xor",
-        x_train=XOR_FEATURES, y_train=XOR_LABELS,
-        x_val=XOR_FEATURES, y_val=XOR_LABELS,
-        x_test=XOR_FEATURES, y_test=XOR_LABELS,
+        x_train=features, y_train=labels,
+        x_val=features, y_val=labels,
+        x_test=features, y_test=labels,
         class_names=["0", "1"],
-        sha256=sha256_of_arrays(XOR_FEATURES, XOR_LABELS),
+        sha256=sha256_of_arrays(features, labels),
         source="the four rows of the XOR truth table",
         notes=["validation and test are the same four rows as training: XOR has no held-out data "
                "(--validation-split and --limit do not apply)"],
