@@ -3,6 +3,7 @@ resets the Keras state a trial leaves, is replaced when it dies inside a trial (
 trial it runs after another equals the same trial in a fresh process."""
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import read_run, run_script
+from conftest import PROJECT, cli, read_run, run_script
 
 
 def script(folder: Path, name: str, body: str) -> str:
@@ -123,6 +124,32 @@ def test_fresh_processes_are_still_there_to_ask_for(monkeypatch, tmp_path):
 
     monkeypatch.setenv(local.FRESH_ENVIRONMENT, "1")
     assert not local.LocalExecutor(1, None, tmp_path).warm
+
+
+# ---------------------------------------------------------------- the driver stays light
+def test_the_sweep_command_leaves_keras_to_its_workers(monkeypatch, tmp_path):
+    from utils.cli import actions
+    from utils.sweeps import driver
+
+    def no_keras(args):
+        raise AssertionError("the sweep driver imported Keras")
+
+    ran = []
+    monkeypatch.setattr(actions, "with_keras", no_keras)
+    monkeypatch.setattr(driver, "run_sweep", lambda task, args, verbosity: ran.append(args.grid) or 0)
+    assert cli("xor", ["sweep", "--grid", "learning_rate=0.1", "--outputs", tmp_path, "--quiet"]) == 0
+    assert ran == [["learning_rate=0.1"]]
+
+
+@pytest.mark.slow
+def test_the_sweep_drivers_modules_import_no_tensorflow():
+    modules = ["utils.cli.actions", "utils.sweeps.driver", "utils.sweeps.local", "utils.sweeps.study",
+               "utils.sweeps.ray_executor", "utils.sweeps.report", "utils.sweeps.finished"]
+    check = (f"import sys\nfor name in {modules!r}: __import__(name)\n"
+             "print(sorted(name for name in ('tensorflow', 'keras', 'jax') if name in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", check], cwd=PROJECT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 # ---------------------------------------------------------------- a real sweep

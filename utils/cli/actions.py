@@ -110,7 +110,8 @@ def sweep(task, args) -> int:
         raise UsageError("sweep needs --grid KEY=V1,V2 ..., --search random|tpe with --space FILE, or --resume FOLDER.")
     if args.resume_sweep and finished_sweep(task, args):
         return 0
-    with_keras(args)  # the driver's figures and Optuna's trials import Keras: quietly, as training does
+    # No Keras here: the driver only plans, records and reports; its workers import TensorFlow, and start while
+    # the driver is still light.
     from utils.sweeps.driver import run_sweep
 
     return run_sweep(task, args, verbosity_of(args))

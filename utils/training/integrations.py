@@ -114,7 +114,8 @@ def trackers_for(config, record, outputs) -> list:
     if config.mlflow:
         made.append(MlflowTracker(default_mlflow_uri(outputs) if config.mlflow == "default" else config.mlflow, record))
     # --- sweeps: a run started by a sweep driver records its trial and reports to Optuna ---
-    from utils.training.trial import SweepTrialTracker, trial_settings
+    from utils.training.study_report import SweepTrialTracker
+    from utils.training.trial import trial_settings
 
     if trial_settings():
         made.append(SweepTrialTracker(trial_settings(), record))

@@ -12,9 +12,9 @@ The engine sees this as one more tracker (integrations.trackers_for), so no task
 import json
 import os
 
-import keras
-
-from utils.training.callbacks import TrainingInterrupted, finished_epoch
+# Keras-free: the sweep driver reads TRIAL_ENVIRONMENT and make_pruner from here without importing TensorFlow
+# (the run's tracker and its Keras callback that reports to the study are utils/training/study_report.py).
+from utils.core.signals import TrainingInterrupted
 
 TRIAL_ENVIRONMENT = "RUNNER_SWEEP_TRIAL"
 
@@ -48,45 +48,3 @@ def trial_settings():
     """The driver's settings for this run, or None when the run is not a sweep trial."""
     text = os.environ.get(TRIAL_ENVIRONMENT)
     return json.loads(text) if text else None
-
-
-class ReportToStudy(keras.callbacks.Callback):
-    """Reports the objective at each epoch end (step = 1-based epoch) and raises TrialPruned when told to stop.
-
-    It runs after the checkpoint callbacks, so a pruned run keeps every epoch it trained.
-    """
-
-    def __init__(self, settings: dict):
-        super().__init__()
-        import optuna
-        from optuna.storages import JournalStorage
-        from optuna.storages.journal import JournalFileBackend
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        self.objective = settings["objective"]
-        storage = JournalStorage(JournalFileBackend(settings["storage"]))
-        study = optuna.load_study(study_name=settings["study"], storage=storage,
-                                  pruner=make_pruner(settings.get("prune"), settings.get("epochs") or 1))
-        self.trial = optuna.trial.Trial(study, settings["optuna_trial_id"])
-
-    def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.objective)
-        if value is None:
-            return
-        self.trial.report(float(value), step=finished_epoch(epoch))
-        if self.trial.should_prune():
-            raise TrialPruned(finished_epoch(epoch), float(value))
-
-
-class SweepTrialTracker:
-    """The tracker hooks (callbacks/finish) for a run that is one trial of a sweep."""
-
-    def __init__(self, settings: dict, record):
-        self.settings = settings
-        record.note(sweep={"id": settings["sweep"], "trial": settings["trial"]})
-
-    def callbacks(self):
-        return [ReportToStudy(self.settings)] if self.settings.get("storage") else []
-
-    def finish(self, status, record):
-        pass
