@@ -151,3 +151,77 @@ def test_a_signal_before_the_sweep_folder_exists_ends_the_command_with_nothing_w
     code, outputs = sweep_with(GRID)
     assert_one_line(capsys, code, 130, "interrupted")
     assert list(outputs.iterdir()) == []
+
+
+class StartedExecutor(InstantExecutor):
+    """Trials that have made their run folder but no checkpoint yet: a SIGINT comes while they run, and stop() marks
+    each folder interrupted as a real trial does on SIGTERM before its first epoch ends. `resume RUN` completes RUN."""
+
+    def __init__(self, outputs, hooks):
+        super().__init__(outputs, hooks)
+        self.stopping, self.resumed, self.resumed_runs = True, {}, []
+
+    def free_slots(self) -> int:
+        return 2 - len(self.running)
+
+    def launch(self, trial_id, arguments, environment, log_path) -> None:
+        super().launch(trial_id, arguments, environment, log_path)
+        if arguments[1] == "resume":
+            self.resumed[trial_id] = Path(arguments[2])
+
+    def wait(self, timeout):
+        from utils.sweeps.local import Finished
+
+        if self.stopping:
+            os.kill(os.getpid(), signal.SIGINT)
+            return []
+        for trial_id, run in list(self.resumed.items()):
+            set_record(run, status="completed")
+            self.resumed_runs.append(run)
+            del self.resumed[trial_id], self.running[trial_id]
+            return [Finished(trial_id, 0, "")]
+        return super().wait(timeout)
+
+    def stop(self):
+        from utils.sweeps.local import Finished
+
+        for trial_id, sweep in self.running.items():
+            run = make_run(self.outputs, f"20261201-000000_mlp_one_layer_trial{trial_id}-started", status="interrupted")
+            set_record(run, sweep={"id": sweep, "trial": trial_id})
+        stopped = [Finished(trial_id, 130, "") for trial_id in self.running]
+        self.running.clear()
+        return stopped
+
+
+def trial_folders(outputs, sweep_id) -> list:
+    """The trial of each run folder in outputs whose run.json has the sweep's id."""
+    records = [json.loads(path.read_text()) for path in Path(outputs).glob("*/run.json")]
+    return sorted(record["sweep"]["trial"] for record in records if (record.get("sweep") or {}).get("id") == sweep_id)
+
+
+@pytest.mark.parametrize("executor_name", ["local", "ray"])
+def test_a_trial_interrupted_before_its_first_checkpoint_has_one_folder_after_resume(tmp_path, monkeypatch, capsys,
+                                                                                     executor_name):
+    from utils.sweeps import driver
+
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    executor = StartedExecutor(outputs, Hooks(None, signal.SIGINT))
+    monkeypatch.setattr(driver, "make_executor", lambda spec: executor)
+    assert cli("mnist", [*GRID, "--workers", "2", "--executor", executor_name, "--outputs", outputs]) == 130
+    [folder] = outputs.glob("sweep_*")
+    assert list(trials_of(outputs)["status"]) == ["interrupted", "interrupted", "pending"]
+    orphans = sorted(outputs.glob("*-started"))
+    assert len(orphans) == 2
+
+    executor.stopping = False
+    assert cli("mnist", ["sweep", "--resume", folder, "--quiet"]) == 0, capsys.readouterr().err
+    after = trials_of(outputs)
+    assert list(after["status"]) == ["completed"] * 3
+    assert trial_folders(outputs, folder.name) == sorted(after["trial"])  # one folder per trial
+    if executor_name == "local":
+        assert sorted(executor.resumed_runs) == orphans  # continued in their own folders
+        assert not (outputs / ".trash").exists()
+    else:  # a Ray trial starts afresh: its folder without a checkpoint goes to the trash, restorable
+        assert not executor.resumed_runs and not any(path.exists() for path in orphans)
+        assert sorted(path.name for path in (outputs / ".trash").iterdir()) == [path.name for path in orphans]

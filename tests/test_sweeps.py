@@ -204,6 +204,60 @@ def test_resume_after_sigkill_of_the_driver_continues_the_interrupted_trial(tmp_
     assert len(continued["resumes"]) == 1 and continued["epochs_completed"] == 20
 
 
+def runs_without_checkpoint(outputs, resumed: bool = False) -> list:
+    """Trial run folders past their start (checkpoints/ made: a signal before it removes the folder) with no
+    checkpoint yet (and, if `resumed`, running a resume)."""
+    found = []
+    for path in Path(outputs).glob("2*_trial*"):
+        record = read_run(path) if (path / "run.json").is_file() and (path / "checkpoints").is_dir() else {}
+        if record and not (path / "checkpoints" / "last.h5").is_file() and (
+                not resumed or (record.get("resumes") and record["status"] == "running")):
+            found.append(path)
+    return found
+
+
+def stop_driver_when(driver, ready, number) -> list:
+    """Send `number` to the driver process once `ready()` returns something; wait for it to end; return that."""
+    try:
+        deadline = time.monotonic() + 300
+        while not (found := ready()) and time.monotonic() < deadline and driver.poll() is None:
+            time.sleep(0.05)
+        assert found, "no trial reached its run folder"
+        driver.send_signal(number)
+        driver.wait(timeout=120)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    return found
+
+
+@pytest.mark.slow
+def test_a_trial_stopped_before_its_first_checkpoint_keeps_one_run_folder_after_resume(tmp_path, fashion_available):
+    # SIGKILL of the sweep, then SIGINT of its resume, each while trial 000 has a run folder but no epoch done
+    arguments = ["sweep", "--grid", "learning_rate=0.001,0.002", *TINY[:-4], "--epochs", 1, "-m", "mlp_one_layer",
+                 "--outputs", tmp_path, "--quiet"]
+    command = [sys.executable, str(PROJECT / "mnist.py")]
+    quiet = {"cwd": PROJECT, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    [killed] = stop_driver_when(subprocess.Popen([*command, *map(str, arguments)], **quiet),
+                                lambda: runs_without_checkpoint(tmp_path), signal.SIGKILL)
+    assert read_run(killed)["sweep"]["id"].startswith("sweep_")  # tied to its sweep from the start
+    [folder] = sweep_folders(tmp_path)
+    resume = [*command, "sweep", "--resume", str(folder), "--quiet"]
+    [interrupted] = stop_driver_when(subprocess.Popen(resume, **quiet),
+                                     lambda: runs_without_checkpoint(tmp_path, resumed=True), signal.SIGINT)
+    assert interrupted == killed and read_run(killed)["status"] == "interrupted"
+
+    result = run_script("mnist", "sweep", "--resume", folder, "--quiet")
+    assert result.returncode == 0, result.stderr
+    trials = trials_of(folder)
+    assert list(trials["status"]) == ["completed", "completed"] and trials["run"][0] == str(killed)
+    per_trial = pd.Series([read_run(run)["sweep"]["trial"] for run in tmp_path.glob("2*/")
+                           if read_run(run).get("sweep", {}).get("id") == folder.name]).value_counts()
+    assert per_trial.to_dict() == {trial: 1 for trial in trials["trial"]}  # no orphan `interrupted` folder
+    assert len(read_run(killed)["resumes"]) == 2 and read_run(killed)["epochs_completed"] == 1
+    assert not (tmp_path / ".trash").exists()
+
+
 @pytest.mark.slow
 def test_median_pruning_stops_the_hopeless_trial_and_marks_it(tmp_path, fashion_available):
     result = run_script("mnist", "sweep", "--grid", "learning_rate=0.003,0.001,0.00001", "--prune", "median", *TINY[:-4],

@@ -11,6 +11,7 @@ from utils.core.options import DEFAULT_SEED, seed_list
 from utils.core.errors import UsageError, UserError
 from utils.core.signals import TrainingInterrupted, signals_deferred
 from utils.reports.index_page import refresh_index_page
+from utils.runs import trash
 from utils.runs.folder import RunFolder, index_page, prepare_outputs
 from utils.runs.record import RunRecord, now_iso
 from utils.runs.sweep_summary import FINISHED
@@ -289,14 +290,17 @@ class Sweep:
 
     def start(self, trial) -> None:
         script = script_of(self.spec["task"])
-        checkpoint = RunFolder(trial.run or "").last_checkpoint
-        continuing = (trial.status == "interrupted" and trial.run and checkpoint.is_file() and not averaged(self.spec)
+        # `resume` goes on from the last checkpoint, or starts a run stopped before its first one again from epoch
+        # 1 in the same folder: either way the trial keeps one folder.
+        continuing = (trial.status == "interrupted" and trial.run and RunFolder(trial.run).is_run()
+                      and not averaged(self.spec)
                       and self.spec["executor"] == "local" and self.optuna_trial_running(trial))
         if continuing:
             arguments = [script, "resume", trial.run]
         else:
             if not self.optuna_trial_running(trial):
                 trial.optuna_trial_id, _ = studies.ask(self.study, self.storage, self.parameters, fixed=trial.params)
+            self.discard_unstarted_run(trial)
             trial.run = None
             arguments = [script, *trial_arguments(self.spec, self.options, trial)]
             if averaged(self.spec):  # seeds that already completed in an earlier try are kept, not trained again
@@ -309,6 +313,18 @@ class Sweep:
         self.save()
         self.executor.launch(trial.trial, arguments, environment, self.folder.log_path(trial.trial))
         self.say(f"trial {trial.trial} {'continued' if continuing else 'started'}: {json.dumps(trial.params)}")
+
+    def discard_unstarted_run(self, trial) -> None:
+        """An interrupted trial that starts afresh (on Ray, or its Optuna trial was closed) leaves its folder to the
+        trash when that holds no checkpoint, hence no epoch to keep: `runs` shows one folder per trial, not an
+        orphan `interrupted` one beside it. A failed trial's folder stays: it records why it failed."""
+        folder = RunFolder(trial.run or "")
+        if trial.status != "interrupted" or not trial.run or not folder.is_run() or folder.last_checkpoint.is_file():
+            return
+        try:
+            trash.delete(folder, self.spec["outputs"])
+        except UserError as error:  # its process still holds the lock: left where it is
+            self.say(f"trial {trial.trial}: keeping {folder.name} ({error})")
 
     def settle(self, finished, interrupted: bool = False) -> None:
         trial = next(item for item in self.trials if item.trial == finished.trial_id)

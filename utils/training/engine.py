@@ -20,7 +20,7 @@ from utils.reports.drawing import FigureJobs
 from utils.reports.html import write_run_report
 from utils.reports.index_page import refresh_index_page
 from utils.reports.network import plot_network, write_model_summary
-from utils.training.trial import TrialPruned
+from utils.training.trial import TrialPruned, trial_record_facts
 from utils.reports.plots import plot_history
 from utils.runs.folder import RunFolder
 from utils.core.signals import TrainingInterrupted
@@ -121,7 +121,7 @@ def train_new_run(task, spec, config, dataset, context: RunContext) -> Path:
     with contextlib.ExitStack() as held:
         with placement.starting(folder):  # a full disk leaves no folder behind
             held.enter_context(placement.lock(folder, "train"))
-            facts = {**new_run_facts(task, config, dataset, model), **context.record_facts}
+            facts = {**new_run_facts(task, config, dataset, model), **trial_record_facts(), **context.record_facts}
             record = placement.create_record(folder, **facts)
             record.record_resolved_settings(resolved_settings(model))  # what the run trains with where none was given
         session = TrainingSession(record, model, task, config, dataset, verbosity=context.verbosity,
@@ -187,7 +187,7 @@ def new_run_facts(task, config, dataset, model) -> dict:
 def write_run_files(folder: RunFolder, model, config, dataset) -> None:
     """What a run knows before its first epoch: the model summary, the resolved settings, the preprocessing, the
     network picture."""
-    folder.checkpoints.mkdir()
+    folder.checkpoints.mkdir(exist_ok=True)  # a run restarted before its first checkpoint has it already
     if config.models_file and not folder.models_copy.is_file():  # a restarted run keeps the copy it has
         keep_models_file(config.models_file, folder)
     write_model_summary(model, folder.summary)

@@ -48,3 +48,10 @@ def trial_settings():
     """The driver's settings for this run, or None when the run is not a sweep trial."""
     text = os.environ.get(TRIAL_ENVIRONMENT)
     return json.loads(text) if text else None
+
+
+def trial_record_facts() -> dict:
+    """run.json's `sweep: {id, trial}` from the moment the folder exists: a trial stopped before its trackers start
+    is still found (and continued in its own folder) by the driver, never left beside a second one."""
+    settings = trial_settings()
+    return {"sweep": {"id": settings["sweep"], "trial": settings["trial"]}} if settings else {}
