@@ -96,7 +96,7 @@ def test_bad_search_spaces_are_one_line_usage_errors(tmp_path, mnist_parser, tex
 
 
 def test_trial_options_become_the_entry_points_own_flags(mnist_parser):
-    from utils.sweeps.command import option_arguments
+    from utils.sweeps.command import base_options, option_arguments
     from utils.sweeps.space import sweepable_options
 
     task, _ = mnist_parser
@@ -108,6 +108,9 @@ def test_trial_options_become_the_entry_points_own_flags(mnist_parser):
                                                              "jit": False, "augment": False, "dataset": "fashion_mnist"})
     assert arguments == ["--model", "conv_net", "--learning-rate", "0.001", "--nesterov", "--no-jit", "--dataset", "fashion_mnist"]
     assert parser.parse_args(["train", *arguments]).learning_rate == 0.001
+    given = parser.parse_args(["sweep", "--grid", "learning_rate=0.1", "--no-jit"])
+    assert base_options(given, sweepable_options(task)) == {"jit": False}  # --no-jit reaches the trials
+    assert base_options(parser.parse_args(["sweep", "--grid", "learning_rate=0.1"]), sweepable_options(task)) == {}
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -204,58 +207,91 @@ def test_resume_after_sigkill_of_the_driver_continues_the_interrupted_trial(tmp_
     assert len(continued["resumes"]) == 1 and continued["epochs_completed"] == 20
 
 
-def runs_without_checkpoint(outputs, resumed: bool = False) -> list:
-    """Trial run folders past their start (checkpoints/ made: a signal before it removes the folder) with no
-    checkpoint yet (and, if `resumed`, running a resume)."""
-    found = []
-    for path in Path(outputs).glob("2*_trial*"):
-        record = read_run(path) if (path / "run.json").is_file() and (path / "checkpoints").is_dir() else {}
-        if record and not (path / "checkpoints" / "last.h5").is_file() and (
-                not resumed or (record.get("resumes") and record["status"] == "running")):
-            found.append(path)
-    return found
+# A model whose every training step waits, while `gate` does not exist, saying so in `waiting`: a trial held there is
+# past its run folder's start (checkpoints/ made) and cannot reach its first checkpoint until the test lets it.
+GATED_MODELS = '''
+import time
+from pathlib import Path
+
+from models.registry import register_model
+
+GATE = Path({gate!r})
+LAYER = []  # the Gate class, made once Keras is imported: the sweep driver imports this file without Keras
 
 
-def stop_driver_when(driver, ready, number) -> list:
-    """Send `number` to the driver process once `ready()` returns something; wait for it to end; return that."""
-    try:
-        deadline = time.monotonic() + 300
-        while not (found := ready()) and time.monotonic() < deadline and driver.poll() is None:
-            time.sleep(0.05)
-        assert found, "no trial reached its run folder"
-        driver.send_signal(number)
-        driver.wait(timeout=120)
-    finally:
-        if driver.poll() is None:
-            driver.kill()
-    return found
+def wait_at_the_gate():
+    GATE.with_name("waiting").touch()
+    deadline = time.monotonic() + 120  # never a hung test
+    while not GATE.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def gate_layer():
+    if not LAYER:
+        import keras
+        import tensorflow
+
+        @keras.saving.register_keras_serializable(package="gated_xor")
+        class Gate(keras.layers.Layer):
+            def call(self, inputs, training=False):
+                if training:
+                    tensorflow.py_function(wait_at_the_gate, [], [])
+                return inputs
+
+        LAYER.append(Gate)
+    return LAYER[0]()
+
+
+@register_model(task="xor")
+def gated_xor(input_shape, num_classes):
+    """2 -> gate -> 8 relu -> 1 sigmoid."""
+    import keras
+
+    return keras.Sequential([keras.Input(shape=input_shape), gate_layer(), keras.layers.Dense(8, activation="relu"),
+                             keras.layers.Dense(1, activation="sigmoid")], name="gated_xor")
+'''
 
 
 @pytest.mark.slow
-def test_a_trial_stopped_before_its_first_checkpoint_keeps_one_run_folder_after_resume(tmp_path, fashion_available):
-    # SIGKILL of the sweep, then SIGINT of its resume, each while trial 000 has a run folder but no epoch done
-    arguments = ["sweep", "--grid", "learning_rate=0.001,0.002", *TINY[:-4], "--epochs", 1, "-m", "mlp_one_layer",
-                 "--outputs", tmp_path, "--quiet"]
-    command = [sys.executable, str(PROJECT / "mnist.py")]
-    quiet = {"cwd": PROJECT, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    [killed] = stop_driver_when(subprocess.Popen([*command, *map(str, arguments)], **quiet),
-                                lambda: runs_without_checkpoint(tmp_path), signal.SIGKILL)
-    assert read_run(killed)["sweep"]["id"].startswith("sweep_")  # tied to its sweep from the start
-    [folder] = sweep_folders(tmp_path)
-    resume = [*command, "sweep", "--resume", str(folder), "--quiet"]
-    [interrupted] = stop_driver_when(subprocess.Popen(resume, **quiet),
-                                     lambda: runs_without_checkpoint(tmp_path, resumed=True), signal.SIGINT)
-    assert interrupted == killed and read_run(killed)["status"] == "interrupted"
+def test_a_trial_stopped_before_its_first_checkpoint_keeps_one_run_folder_after_resume(tmp_path):
+    # SIGKILL of the driver while its trial waits inside epoch 1 (a SIGINT there is tested in process)
+    gate, outputs = tmp_path / "gate", tmp_path / "outputs"
+    models = tmp_path / "gated_models.py"
+    models.write_text(GATED_MODELS.format(gate=str(gate)))
+    arguments = ["sweep", "--grid", "learning_rate=0.01", "--models", models, "-m", "gated_xor", "--no-jit",
+                 "--epochs", 2, "--outputs", outputs, "--quiet"]
+    driver = subprocess.Popen([sys.executable, str(PROJECT / "xor.py"), *map(str, arguments)], cwd=PROJECT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not (tmp_path / "waiting").exists() and time.monotonic() < deadline and driver.poll() is None:
+            time.sleep(0.1)
+        assert (tmp_path / "waiting").exists(), "the first trial never reached its first training step"
+        [killed] = outputs.glob("2*_trial*")
+        assert read_run(killed)["sweep"]["id"].startswith("sweep_")  # tied to its sweep from the start
+        assert (killed / "checkpoints").is_dir() and not list((killed / "checkpoints").iterdir())
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(timeout=60)  # its worker has its SIGTERM (it dies with the driver) before the gate opens
+    finally:
+        gate.touch()
+        if driver.poll() is None:
+            driver.kill()
+    deadline = time.monotonic() + 120
+    while read_run(killed)["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert read_run(killed)["status"] == "interrupted" and not (killed / "checkpoints" / "last.h5").exists()
+    [folder] = sweep_folders(outputs)
+    assert list(trials_of(folder)["status"]) == ["running"]  # as the killed driver left it
 
-    result = run_script("mnist", "sweep", "--resume", folder, "--quiet")
+    result = run_script("xor", "sweep", "--resume", folder, "--quiet")
     assert result.returncode == 0, result.stderr
     trials = trials_of(folder)
-    assert list(trials["status"]) == ["completed", "completed"] and trials["run"][0] == str(killed)
-    per_trial = pd.Series([read_run(run)["sweep"]["trial"] for run in tmp_path.glob("2*/")
+    assert list(trials["status"]) == ["completed"] and trials["run"][0] == str(killed)
+    per_trial = pd.Series([read_run(run)["sweep"]["trial"] for run in outputs.glob("2*/")
                            if read_run(run).get("sweep", {}).get("id") == folder.name]).value_counts()
     assert per_trial.to_dict() == {trial: 1 for trial in trials["trial"]}  # no orphan `interrupted` folder
-    assert len(read_run(killed)["resumes"]) == 2 and read_run(killed)["epochs_completed"] == 1
-    assert not (tmp_path / ".trash").exists()
+    assert len(read_run(killed)["resumes"]) == 1 and read_run(killed)["epochs_completed"] == 2
+    assert not (outputs / ".trash").exists()
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ def base_options(args, options: dict) -> dict:
     chosen = {}
     for dest in options:
         value = getattr(args, dest, None)
-        if value is None or value is False:
+        if value is None or (value is False and not options[dest].negatable):  # --no-jit is a choice, not unset
             continue
         chosen[dest] = value
     return chosen
