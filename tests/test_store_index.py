@@ -11,8 +11,9 @@ import sqlite3
 import pytest
 
 from conftest import make_run
+from utils.runs import index_db
 from utils.runs.folder import store_index
-from utils.runs.index import load_rows, page_by_started, summary_row, unreadable_row
+from utils.runs.index import load_rows, page_by_started, scan, summary_row, unreadable_row
 from utils.runs.query import order
 from utils.runs.record import RunRecord
 
@@ -69,6 +70,48 @@ def test_a_rewrite_of_the_same_size_is_seen_by_its_modification_time(store):
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     assert by_name(load_rows(store))["20261111-100000_conv_net"]["status"] == "failed_xx"
 
+
+
+def test_an_unchanged_store_lists_without_reading_a_key_and_an_edit_in_place_is_still_seen(store, monkeypatch):
+    load_rows(store)
+    real_keys = index_db.keys
+    reads = []
+    monkeypatch.setattr(index_db, "keys", lambda connection: reads.append(1) or real_keys(connection))
+    assert [row["run"] for row in page_by_started(store, None, 2).rows] == ["20261115-100000_conv_net",
+                                                                            "20261114-100000_conv_net"]
+    assert by_name(load_rows(store)) == scanned(store) and reads == []
+    with open(store / "20261114-100000_conv_net" / "run.json", "a") as handle:  # in place: no folder's mtime moves
+        handle.write("\n")
+    os.utime(store / "20261114-100000_conv_net" / "run.json", ns=(1, 10**18))
+    rows = by_name(load_rows(store))
+    assert rows == scanned(store) and reads  # the fingerprint differed: every key was compared
+    reads.clear()
+    shutil.rmtree(store / "20261115-100000_conv_net")  # by hand
+    assert [row["run"] for row in page_by_started(store, None, 1).rows] == ["20261114-100000_conv_net"] and reads
+
+
+def test_the_fingerprint_is_kept_only_when_the_rows_are_those_of_the_scan(store):
+    load_rows(store)
+    keys, _ = scan(store)
+    stale = dict(keys, **{"20261111-100000_conv_net": (1, 1)})  # as a writer with an older scan would leave them
+    with sqlite3.connect(store_index(store), isolation_level=None) as connection:
+        assert index_db.matches(connection, keys)
+        connection.execute("UPDATE runs SET mtime_ns = 1, size = 1 WHERE name = '20261111-100000_conv_net'")
+        index_db.update(connection, store, {}, (), keys)  # a later writer, with nothing fresh by its own look
+        assert not index_db.matches(connection, keys) and not index_db.matches(connection, stale)
+    assert by_name(load_rows(store)) == scanned(store)  # the next listing compares every key and repairs the row
+    with sqlite3.connect(store_index(store)) as connection:
+        assert index_db.matches(connection, keys) and index_db.keys(connection) == keys
+
+
+def test_the_columns_of_a_vanished_run_go_with_it(store):
+    extra = make_run(store, "20261120-100000_le_net", model="le_net", started="2026-11-20T10:00:00+00:00")
+    record = json.loads((extra / "run.json").read_text())
+    record["test_metrics"]["test_auc"] = 0.9
+    (extra / "run.json").write_text(json.dumps(record))
+    assert "test_auc" in page_by_started(store, None, 1).columns
+    shutil.rmtree(extra)
+    assert "test_auc" not in page_by_started(store, None, 1).columns
 
 @pytest.mark.parametrize("damage", ["garbage", "foreign"])
 def test_a_damaged_or_foreign_index_is_rebuilt_with_one_warning(store, capsys, damage):

@@ -4,6 +4,11 @@ The run folders stay the truth: the index (utils.runs.index_db, outputs/.runs-in
 folder keyed by its run.json's modification time and size; each listing looks at every run.json (one stat call
 each), reads the rows whose key changed or is new, and drops the rows of folders that are gone. Delete the index at
 will. A folder that cannot be read is one `unreadable` row, never a failure of the listing.
+
+The stat of every run.json is the one cost that grows with the store on a cached listing: a run.json edited in
+place changes its own inode only (not its folder's nor outputs' modification time), so nothing cheaper sees it.
+Everything after the stats is sub-linear when nothing changed: the scan's fingerprint equals the index's, so no key
+is read or compared, and the listing reads the rows it shows.
 """
 import csv
 import io
@@ -98,18 +103,22 @@ def scan(outputs) -> tuple:
     """({name: (mtime_ns, size)} of every run.json directly under `outputs`, [an unreadable row per folder whose
     run.json cannot even be looked at]). Hidden folders and folders without run.json are not runs."""
     keys, broken = {}, []
-    with os.scandir(outputs) as entries:
-        for entry in entries:
-            if entry.name.startswith(".") or not entry.is_dir():
-                continue
-            try:  # plain strings, not Path objects: this loop runs once per run, 100,000 times for 100,000 runs
-                stat = os.stat(os.path.join(entry.path, RUN_FILE))
-            except FileNotFoundError:
-                continue
-            except OSError as error:
-                broken.append(unreadable_row(entry.name, error.strerror or str(error)))
-                continue
-            keys[entry.name] = (stat.st_mtime_ns, stat.st_size)
+    folder = os.open(outputs, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.startswith(".") or not entry.is_dir():
+                    continue
+                try:  # plain strings relative to the open folder: this loop runs once per run, 100,000 times
+                    stat = os.stat(f"{entry.name}/{RUN_FILE}", dir_fd=folder)
+                except FileNotFoundError:
+                    continue
+                except OSError as error:
+                    broken.append(unreadable_row(entry.name, error.strerror or str(error)))
+                    continue
+                keys[entry.name] = (stat.st_mtime_ns, stat.st_size)
+    finally:
+        os.close(folder)
     return keys, broken
 
 
@@ -120,18 +129,20 @@ def open_index(outputs) -> tuple:
     keys, broken = scan(outputs)
     _forget_json_cache(outputs)
     connection = index_db.connect(store_index(outputs))
+    if index_db.matches(connection, keys):  # the rows are this scan's: no key to read or compare
+        return connection, broken, {}
     stored = index_db.keys(connection)
     fresh = {name: (key, _fresh_row(os.path.join(outputs, name))) for name, key in keys.items() if stored.get(name) != key}
     vanished = set(stored) - set(keys)
-    if fresh or vanished:
-        try:
-            index_db.update(connection, outputs, fresh, vanished)
-        except sqlite3.OperationalError:  # a read-only outputs folder, or a writer stuck past the busy timeout
+    try:  # with nothing fresh or vanished, this only records the scan's fingerprint
+        index_db.update(connection, outputs, fresh, vanished, keys)
+    except sqlite3.OperationalError:  # a read-only outputs folder, or a writer stuck past the busy timeout
+        if fresh or vanished:
             connection.close()
             connection = index_db.connect(":memory:")
             fresh.update({name: (key, _fresh_row(os.path.join(outputs, name))) for name, key in keys.items()
                           if name not in fresh})
-            index_db.update(connection, outputs, fresh, ())
+            index_db.update(connection, outputs, fresh, (), keys)
     return connection, broken, {name: row for name, (_, row) in fresh.items()}
 
 

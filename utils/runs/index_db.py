@@ -3,10 +3,13 @@ and its run.json's modification time and size, so that a listing reads only what
 
 sqlite does the hard parts: WAL mode lets readers go on while one process writes, a busy timeout makes a second
 writer wait its turn instead of failing, and a transaction either lands whole or not at all, so a crash mid-write
-leaves the previous index. A file that is not this index (damaged, or some other database) is set aside and
+leaves the previous index. Beside the rows it keeps a fingerprint of the scan they match (every run.json's name,
+modification time and size), written in the same transaction as the rows and only when they match it, so that a
+listing whose scan gives the same fingerprint reads no key at all. A file that is not this index (damaged, or some other database) is set aside and
 rebuilt from the folders with one warning line. An outputs folder where no file can be written gets an index in
 memory: it still lists, it just rebuilds every time.
 """
+import hashlib
 import json
 import os
 import sqlite3
@@ -15,7 +18,7 @@ import sys
 from utils.runs.folder import RUN_FILE
 
 APPLICATION_ID = 0x52554E53  # "RUNS": tells this index from any other sqlite file of that name
-SCHEMA_VERSION = 2  # the row's shape (utils.runs.index.summary_row): an index of another version is rebuilt
+SCHEMA_VERSION = 3  # the row's shape (utils.runs.index.summary_row): an index of another version is rebuilt
 BUSY_SECONDS = 30.0  # how long a writer waits for another before giving up
 # `runs` is small (keys, scope, order) so that checking every key, counting and ordering read few pages; the rows
 # themselves sit in `rows` and are read only for the runs a listing shows.
@@ -33,6 +36,8 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS rows (name TEXT PRIMARY KEY, row TEXT NOT NULL) WITHOUT ROWID;  -- the row as JSON
 CREATE INDEX IF NOT EXISTS runs_by_started ON runs (started, name);
 CREATE INDEX IF NOT EXISTS runs_by_task ON runs (task, started, name);
+CREATE INDEX IF NOT EXISTS runs_with_odd_start ON runs (name) WHERE odd_started;  -- so that finding none reads none
+CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;  -- 'folders': the fingerprint
 """
 
 
@@ -100,7 +105,7 @@ def _check_or_create(connection) -> None:
         if _is_current(connection):
             connection.execute("COMMIT")
             return
-        for table in ("runs", "rows", "signatures"):
+        for table in ("runs", "rows", "signatures", "state"):
             connection.execute(f"DROP TABLE IF EXISTS {table}")
         for statement in SCHEMA.split(";"):
             if statement.strip():
@@ -123,10 +128,22 @@ def keys(connection) -> dict:
     return {name: (mtime, size) for name, mtime, size in connection.execute("SELECT name, mtime_ns, size FROM runs")}
 
 
-def update(connection, outputs, fresh: dict, vanished) -> None:
-    """Write the rows in `fresh` ({name: (key, row)}) and drop the rows of `vanished` names, in one transaction.
-    A name is dropped only if its folder holds no run.json now, so a writer whose scan is older than a second
-    writer's never drops a run the other has just added."""
+def fingerprint(scanned: dict) -> str:
+    """A digest of a scan ({name: (mtime_ns, size)}, in the order the folder listed them)."""
+    return hashlib.blake2b(repr(scanned).encode(), digest_size=16).hexdigest()
+
+
+def matches(connection, scanned: dict) -> bool:
+    """Whether the rows are those of this scan, known from the fingerprint alone (no key is read)."""
+    stored = connection.execute("SELECT value FROM state WHERE name = 'folders'").fetchone()
+    return stored is not None and stored[0] == fingerprint(scanned)
+
+
+def update(connection, outputs, fresh: dict, vanished, scanned: dict) -> None:
+    """Write the rows in `fresh` ({name: (key, row)}) and drop the rows of `vanished` names, in one transaction,
+    with the fingerprint of `scanned` when the keys then equal it (else none). A name is dropped only if its folder
+    holds no run.json now, so a writer whose scan is older than a second writer's never drops a run the other has
+    just added."""
     connection.execute("BEGIN IMMEDIATE")
     try:
         gone = [(name,) for name in vanished if not os.path.isfile(os.path.join(outputs, name, RUN_FILE))]
@@ -137,6 +154,11 @@ def update(connection, outputs, fresh: dict, vanished) -> None:
                                [_values(connection, signatures, name, key, row) for name, (key, row) in fresh.items()])
         connection.executemany("INSERT OR REPLACE INTO rows VALUES (?, ?)",
                                [(name, json.dumps(row, default=str)) for name, (_, row) in fresh.items()])
+        connection.execute("DELETE FROM signatures WHERE id NOT IN (SELECT signature FROM runs)")
+        # Looked at under the write lock: another writer may have committed rows from an older scan between this
+        # one's look at the keys and now, and a fingerprint over those would hide them from every later listing.
+        value = fingerprint(scanned) if keys(connection) == scanned else None
+        connection.execute("INSERT OR REPLACE INTO state VALUES ('folders', ?)", (value,))
         connection.execute("COMMIT")
     except Exception:
         connection.execute("ROLLBACK")
@@ -162,10 +184,10 @@ def all_rows(connection, known: dict) -> list:
 
 
 def column_names(connection) -> list:
-    """Every column some row has, each once, in a stable order (rows are not decoded)."""
+    """Every column some row has, each once, in a stable order (rows are not decoded; update keeps only the
+    signatures some row has)."""
     names = {}
-    for (text,) in connection.execute("SELECT columns FROM signatures WHERE id IN (SELECT DISTINCT signature FROM runs)"
-                                      " ORDER BY id"):
+    for (text,) in connection.execute("SELECT columns FROM signatures ORDER BY id"):
         names.update(dict.fromkeys(json.loads(text)))
     return list(names)
 
