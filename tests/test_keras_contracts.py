@@ -62,15 +62,45 @@ def test_h5_optimizer_weights_are_read_back_in_order(keras, tmp_path):
 
 
 def test_a_direct_call_of_a_model_gives_what_model_predict_gives(keras, monkeypatch):
-    # utils/training/saved_models.py (model_outputs) calls the model itself for a few inputs, sparing predict's
-    # tf.data pipeline and traced function; inference mode (dropout and batch norm off) must be what predict uses.
-    from utils.training import saved_models
+    # utils/training/test_pass.py (model_outputs) calls the model itself, batch by batch, sparing predict's tf.data
+    # pipeline and traced function; inference mode (dropout and batch norm off) must be what predict uses.
+    from utils.training import test_pass
 
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.BatchNormalization(),
                               keras.layers.Dropout(0.5), keras.layers.Dense(2, activation="softmax")])
     inputs = np.random.default_rng(0).normal(size=(5, 3)).astype("float32")
-    direct = saved_models.model_outputs(model, inputs)
+    direct = test_pass.model_outputs(model, inputs)
     assert isinstance(direct, np.ndarray) and direct.shape == (5, 2)
     np.testing.assert_allclose(direct, model.predict(inputs, verbose=0), rtol=1e-5, atol=1e-6)
-    monkeypatch.setattr(saved_models, "DIRECT_CALL_ROWS", 2)  # more inputs than that: model.predict in batches
-    np.testing.assert_allclose(saved_models.model_outputs(model, inputs), direct, rtol=1e-5, atol=1e-6)
+    monkeypatch.setattr(test_pass, "TEST_BATCH_SIZE", 2)  # batches of 2, 2 and 1 rows
+    np.testing.assert_array_equal(test_pass.model_outputs(model, inputs), direct)
+
+
+def test_the_test_set_is_evaluated_by_the_function_validation_traced_with_evaluates_values(keras):
+    # utils/training/test_pass.py evaluates through validation's tf.data pipeline so that Keras reuses the test
+    # function fit traced (and XLA-compiled): the values must be those of evaluate on the arrays, and the test step
+    # must not be traced again (Python code in a step runs only while it is traced).
+    from utils.tasks.inputs import encode_labels
+    from utils.training.inputs import validation_dataset
+    from utils.training.test_pass import test_pass
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(400, 3)).astype("float32"), (rng.random(400) < 0.3).astype("int64")
+    task = type("Task", (), {"binary": True, "regression": False, "num_classes": 2})()
+    data = type("Data", (), {"x_test": x[300:], "y_test": y[300:]})()
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"], jit_compile=True,
+                  steps_per_execution=5)
+    traced = []
+    test_step = model.test_step
+    model.test_step = lambda batch: (traced.append(1), test_step(batch))[1]
+    model.fit(x[:200], encode_labels(task, y[:200]), batch_size=20, epochs=1, verbose=0,
+              validation_data=validation_dataset(x[200:300], encode_labels(task, y[200:300]), 1024))
+    traces_by_fit = len(traced)
+    metrics, outputs = test_pass(model, task, data)
+    assert len(traced) == traces_by_fit > 0
+    expected = model.evaluate(x[300:], encode_labels(task, y[300:]), batch_size=1024, return_dict=True, verbose=0)
+    assert metrics == {f"test_{name}": value for name, value in expected.items()} and set(metrics) == {
+        "test_loss", "test_accuracy"}
+    np.testing.assert_allclose(outputs, model.predict(x[300:], verbose=0), rtol=1e-5, atol=1e-6)

@@ -40,7 +40,7 @@ def test_sigterm_outside_fit_marks_the_run_interrupted_and_resume_finishes_it(tm
             signal_on_call(monkeypatch, engine.atomic, "atomic_path"), finish(session))[1])
     else:
         signal_on_call(monkeypatch, *{
-            "setup": (engine, "write_run_files"), "evaluation": (engine.reports, "evaluate_and_report"),
+            "setup": (engine, "write_run_files"), "evaluation": (engine, "test_pass"),
             "plots": (engine, "plot_history"), "report": (engine, "write_run_report"),
         }[moment])
     outputs = tmp_path / "outputs"

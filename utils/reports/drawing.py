@@ -10,12 +10,14 @@ A job whose function cannot be sent to another process (a test's wrapper around 
 here, at once. `FigureJobs.wait` joins a run's jobs before its report is written; a failed job costs its figures
 only, and says so.
 """
+import atexit
 import gc
 import importlib
 import multiprocessing
 import pickle
 import os
 import signal
+import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -31,7 +33,16 @@ def _prepare_worker() -> None:
     # print a traceback of its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_end_with_parent, args=(os.getppid(),), daemon=True).start()
+    atexit.register(_exit_at_once)
     importlib.import_module("utils.reports.plots")  # matplotlib and scikit-learn's displays, before the first job
+
+
+def _exit_at_once() -> None:
+    """The worker's end skips the interpreter's teardown of matplotlib, scikit-learn and pandas: a second or more
+    that the run's process, joining the worker as it exits, would wait for. Every job has ended by then."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _end_with_parent(parent: int) -> None:

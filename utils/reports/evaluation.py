@@ -30,30 +30,27 @@ def draw_here(what: str, function, *args, **kwargs) -> None:
     function(*args, **kwargs)
 
 
-def evaluate_and_report(model, task, dataset, destination, draw=draw_here) -> dict:
-    """Evaluate on the test split, write the classification report and the figures (confusion matrix; ROC and
-    precision-recall curves for a binary task) into `destination` (a RunFolder or an EvaluationFolder); return the
-    test_* metrics. `draw(what, function, *args)` draws a figure (utils.reports.drawing.FigureJobs.draw: in the
-    drawing process)."""
+def report_test_set(task, dataset, keras_metrics: dict, outputs, destination, draw=draw_here) -> dict:
+    """Write the classification report and the figures (confusion matrix; ROC and precision-recall curves for a
+    binary task) of the test split into `destination` (a RunFolder or an EvaluationFolder); return the test_*
+    metrics: `keras_metrics` (Keras' evaluate) and scikit-learn's from `outputs` (the model's outputs for every test
+    sample; utils.training.test_pass). `draw(what, function, *args)` draws a figure
+    (utils.reports.drawing.FigureJobs.draw: in the drawing process)."""
     from utils.reports.plots import plot_confusion_matrix, plot_threshold_curves  # matplotlib: not for predict
-    from utils.tasks.inputs import encode_labels, shape_inputs
 
-    features = shape_inputs(model, dataset.x_test)
-    results = model.evaluate(features, encode_labels(task, dataset.y_test), batch_size=1024, return_dict=True, verbose=0)
-    test_metrics = {f"test_{name}": float(value) for name, value in results.items()}
-    probabilities = model.predict(features, batch_size=1024, verbose=0)
+    test_metrics = dict(keras_metrics)
     if task.regression:
-        return regression_report(dataset, probabilities, test_metrics, destination)
-    test_metrics.update(classification_metrics(task, dataset, probabilities))
-    predictions = predicted_classes(task, probabilities)
+        return regression_report(dataset, outputs, test_metrics, destination)
+    test_metrics.update(classification_metrics(task, dataset, outputs))
+    predictions = predicted_classes(task, outputs)
     labels = list(range(task.num_classes))
     matrix = sk_metrics.confusion_matrix(dataset.y_test, predictions, labels=labels)
     names = [str(name) for name in dataset.class_names]
     atomic.write_text(destination.classification_report,
-                      classification_text(task, dataset, probabilities, matrix, test_metrics))
+                      classification_text(task, dataset, outputs, matrix, test_metrics))
     draw("the confusion matrix", plot_confusion_matrix, matrix, names, destination.figures.confusion_matrix)
     if task.binary and len(set(dataset.y_test)) == 2:
-        draw("the ROC and precision-recall curves", plot_threshold_curves, dataset.y_test, probabilities.reshape(-1),
+        draw("the ROC and precision-recall curves", plot_threshold_curves, dataset.y_test, outputs.reshape(-1),
              names[1], DECISION_THRESHOLD, destination.figures)
     return test_metrics
 
@@ -71,7 +68,7 @@ def classification_text(task, dataset, probabilities, matrix, test_metrics) -> s
     if task.binary:
         sections.append(threshold_sentence(names[1]))
     if len(dataset.x_test) <= SMALL_TEST_SET:
-        sections.append("Every test row with its predicted probability:\n" + prediction_table(None, task, dataset, probabilities))
+        sections.append("Every test row with its predicted probability:\n" + prediction_table(task, dataset, probabilities))
     return "\n\n".join(sections + [format_test_metrics(test_metrics)]) + "\n"
 
 
@@ -128,13 +125,8 @@ def classification_metrics(task, dataset, probabilities) -> dict:
     return extra
 
 
-def prediction_table(model, task, dataset, probabilities=None) -> str:
-    """Each test row with its true label and predicted probabilities, for tiny test sets such as XOR's; the
-    probabilities are predicted by `model` unless given."""
-    from utils.tasks.inputs import shape_inputs
-
-    if probabilities is None:
-        probabilities = model.predict(shape_inputs(model, dataset.x_test), verbose=0)
+def prediction_table(task, dataset, probabilities) -> str:
+    """Each test row with its true label and predicted probabilities, for tiny test sets such as XOR's."""
     table = pd.DataFrame(dataset.x_test.reshape(len(dataset.x_test), -1), columns=None)
     table.columns = [f"x{index}" for index in range(table.shape[1])]
     table["label"] = dataset.y_test

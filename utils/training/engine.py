@@ -40,6 +40,7 @@ from utils.training.integrations import trackers_for
 from utils.training.model_files import keep_models_file, load_run_models, models_file_facts
 from utils.training.outcome import TrackerFailed, recorded_outcome
 from utils.training.placement import SingleProcess
+from utils.training.test_pass import test_pass
 
 
 @dataclass
@@ -500,12 +501,13 @@ def finish_run(session: TrainingSession) -> None:
     save_final_model(model, folder, weights)
     with session.placement.evaluation_model(model, folder.model_file, task) as model:
         say(session.verbosity, reports.evaluating_line(dataset))
-        test_metrics = reports.evaluate_and_report(model, task, dataset, folder, draw=figures.draw)
+        keras_metrics, outputs = test_pass(model, task, dataset)
+        test_metrics = reports.report_test_set(task, dataset, keras_metrics, outputs, folder, draw=figures.draw)
         session.record.mark_completed(test_metrics, weights)
         say(session.verbosity, "writing plots and report ...")
         warn_of_figures(figures.wait(), folder)
         session.record.record_finish_time()
         write_run_report(folder)
         if len(dataset.x_test) <= reports.SMALL_TEST_SET:
-            say(session.verbosity, reports.prediction_table(model, task, dataset))
+            say(session.verbosity, reports.prediction_table(task, dataset, outputs))
         say(session.verbosity, reports.format_test_metrics(test_metrics))

@@ -15,6 +15,7 @@ from utils.runs.record import RunRecord, command_line, now_iso
 from utils.tasks.table_pipeline import load_pipeline
 from utils.training.checkpoints import load_model_file, resolve_model_path
 from utils.training.model_files import load_run_models
+from utils.training.test_pass import model_outputs, test_pass
 
 
 def warn(message: str) -> None:
@@ -81,7 +82,8 @@ def evaluate(task, path, verbosity: int = 1) -> Path:
     if verbosity:
         print(reports.evaluating_line(dataset), flush=True)
     figures = FigureJobs()  # drawn by the drawing process while the metrics are written
-    metrics = reports.evaluate_and_report(model, task, dataset, folder, draw=figures.draw)
+    keras_metrics, outputs = test_pass(model, task, dataset)
+    metrics = reports.report_test_set(task, dataset, keras_metrics, outputs, folder, draw=figures.draw)
     atomic.write_json(folder.metrics, {
         "model_file": str(model_file), "evaluated": now_iso(), "command": command_line(),
         "data_sha256": dataset.sha256, **metrics,
@@ -91,24 +93,10 @@ def evaluate(task, path, verbosity: int = 1) -> Path:
         warn(f"{'; '.join(failures)}; the metrics and classification report in {folder.path} are written.")
     if verbosity:
         if len(dataset.x_test) <= reports.SMALL_TEST_SET:
-            print(reports.prediction_table(model, task, dataset))
+            print(reports.prediction_table(task, dataset, outputs))
         print(f"{model_file}: " + reports.format_test_metrics(metrics))
     print(folder)
     return folder.path
-
-
-# Up to this many inputs, one direct call of the model: model.predict's tf.data pipeline and traced predict function
-# cost more (about half a second) than a few rows take to run eagerly.
-DIRECT_CALL_ROWS = 1024
-
-
-def model_outputs(model, inputs):
-    """The model's outputs for `inputs` as a numpy array, as model.predict gives them."""
-    if len(inputs) > DIRECT_CALL_ROWS:
-        return model.predict(inputs, verbose=0)
-    import keras
-
-    return keras.ops.convert_to_numpy(model(inputs, training=False))
 
 
 def predict(task, path, inputs, verbosity: int = 1) -> Path:
