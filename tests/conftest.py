@@ -1,4 +1,6 @@
 """Shared helpers: run an entrypoint as a user would (a subprocess), and find the real offline data."""
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -136,6 +138,15 @@ def cli(task, argv):
     return exited.value.code
 
 
+def run_here(capsys, task, *args):
+    """run_script's answer (exit code, stdout, stderr) from an in-process run of an entry point: for the tests whose
+    subject is a command's outcome, not its process (each run_script pays a TensorFlow import)."""
+    capsys.readouterr()  # only this command's output
+    code = cli(task, args)
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess([f"{task}.py", *map(str, args)], code, captured.out, captured.err)
+
+
 def error_lines(stderr: str) -> list:
     return [line for line in stderr.splitlines() if line.strip() and not line.startswith("warning:")]
 
@@ -173,6 +184,18 @@ def xor_run(tmp_path_factory):
     assert train_xor(outputs) == 0
     (folder,) = run_folders(outputs)
     return folder
+
+
+@pytest.fixture(scope="session")
+def xor_default_run(tmp_path_factory):
+    """One XOR run with the task's defaults (500 epochs, batch size 1: it learns the table), trained in-process
+    once; returns (run folder, what the command printed). Tests that predict with it copy it first."""
+    outputs = tmp_path_factory.mktemp("xor_default_outputs")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert cli("xor", ["--outputs", outputs]) == 0
+    (folder,) = run_folders(outputs)
+    return folder, printed.getvalue()
 
 
 @pytest.fixture

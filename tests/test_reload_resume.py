@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PROJECT, last_line, read_run, run_folder_of, run_script
+from conftest import PROJECT, last_line, read_run, run_folder_of, run_here, run_script
 from PIL import Image
 
 # Each test here starts the entry point as a subprocess (a TensorFlow import apiece): the slow tier.
@@ -34,21 +34,23 @@ def test_evaluate_reproduces_the_recorded_test_accuracy_and_leaves_the_run_untou
     assert ((mnist_run / "run.json").read_text(), (mnist_run / "classification_report.txt").read_text()) == before
 
 
-def test_evaluate_refuses_missing_corrupt_and_foreign_checkpoints(mnist_run, tmp_path):
-    assert "does not exist" in one_line_error(run_script("mnist", "evaluate", tmp_path / "nothing.h5"))
+def test_evaluate_refuses_missing_corrupt_and_foreign_checkpoints(mnist_run, xor_copy, tmp_path, capsys):
+    # The refusals' exit code and one stderr line, in-process (the command's outcome, not its process, is the subject).
+    def refusal(*arguments):
+        return one_line_error(run_here(capsys, "mnist", *arguments))
+
+    assert "does not exist" in refusal("evaluate", tmp_path / "nothing.h5")
     copy = tmp_path / "run"
     shutil.copytree(mnist_run, copy)
     data = (copy / "checkpoints" / "last.h5").read_bytes()
     (copy / "checkpoints" / "truncated.h5").write_bytes(data[: len(data) // 2])
-    assert "truncated.h5" in one_line_error(run_script("mnist", "evaluate", copy / "checkpoints" / "truncated.h5"))
+    assert "truncated.h5" in refusal("evaluate", copy / "checkpoints" / "truncated.h5")
     (copy / "checkpoints" / "text.h5").write_text("not a model")
-    assert "not an HDF5 file" in one_line_error(run_script("mnist", "evaluate", copy / "checkpoints" / "text.h5"))
-    xor = run_folder_of(run_script("xor", "--epochs", 1, "--outputs", tmp_path / "xor", "--quiet"))
-    assert "is a xor run; use xor.py" in one_line_error(run_script("mnist", "evaluate", xor))
-    shutil.copy(xor / "model.h5", copy / "checkpoints" / "foreign.h5")
-    error = one_line_error(run_script("mnist", "evaluate", copy / "checkpoints" / "foreign.h5"))
-    assert "belongs to another task" in error
-    assert "is not a run folder" in one_line_error(run_script("mnist", "resume", tmp_path))
+    assert "not an HDF5 file" in refusal("evaluate", copy / "checkpoints" / "text.h5")
+    assert "is a xor run; use xor.py" in refusal("evaluate", xor_copy)
+    shutil.copy(xor_copy / "model.h5", copy / "checkpoints" / "foreign.h5")
+    assert "belongs to another task" in refusal("evaluate", copy / "checkpoints" / "foreign.h5")
+    assert "is not a run folder" in refusal("resume", tmp_path)
 
 
 def render_digit(pixels, path, size, dark_on_light):
@@ -87,12 +89,13 @@ def test_predict_on_digit_images_rendered_from_the_test_set_returns_their_labels
     assert (table["probability"] > 0.5).all()
 
 
-def test_predict_scores_xor_rows_and_rejects_malformed_ones(tmp_path):
-    folder = run_folder_of(run_script("xor", "--outputs", tmp_path, "--quiet"))
-    result = run_script("xor", "predict", folder, "0,0", "0 1", "1,0", "1,1")
+def test_predict_scores_xor_rows_and_rejects_malformed_ones(xor_default_run, tmp_path, capsys):
+    folder = tmp_path / xor_default_run[0].name  # predict writes into the run: a copy of the shared one
+    shutil.copytree(xor_default_run[0], folder)
+    result = run_here(capsys, "xor", "predict", folder, "0,0", "0 1", "1,0", "1,1")
     assert result.returncode == 0, result.stderr
     assert list(pd.read_csv(last_line(result.stdout))["predicted"]) == [0, 1, 1, 0]
-    assert "takes 2 per row" in one_line_error(run_script("xor", "predict", folder, "0,1,1"))
+    assert "takes 2 per row" in one_line_error(run_here(capsys, "xor", "predict", folder, "0,1,1"))
 
 
 def test_resume_equals_an_uninterrupted_run(tmp_path):
@@ -182,18 +185,18 @@ def test_sigint_during_epoch_two_leaves_a_resumable_run(tmp_path, fashion_availa
     assert list(pd.read_csv(folder / "history.csv")["epoch"]) == list(range(1, done + 2))
 
 
-def test_predict_scores_new_churn_customers_and_iris_rows(tmp_path, churn_csv):
-    churn = run_folder_of(run_script("churn", "--data", churn_csv, "--epochs", 1, "--batch-size", 256,
-                                     "--outputs", tmp_path, "--quiet"))
+def test_predict_scores_new_churn_customers_and_iris_rows(tmp_path, churn_csv, capsys):
+    churn = run_folder_of(run_here(capsys, "churn", "--data", churn_csv, "--epochs", 1, "--batch-size", 256,
+                                   "--outputs", tmp_path, "--quiet"))
     customers = tmp_path / "customers.csv"
     pd.read_csv(churn_csv).head(25).drop(columns=["Exited"]).to_csv(customers, index=False)
-    result = run_script("churn", "predict", churn, customers)
+    result = run_here(capsys, "churn", "predict", churn, customers)
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(last_line(result.stdout))
     assert len(table) == 25 and table["input"].iloc[0].startswith("customers.csv:")
     assert table["P(exited)"].between(0, 1).all()
     assert set(table["predicted"]) <= {"stayed", "exited"}
-    iris = run_folder_of(run_script("iris", "--outputs", tmp_path / "iris", "--quiet"))
-    result = run_script("iris", "predict", iris, "5.1,3.5,1.4,0.2", "6.7 3.0 5.2 2.3")
+    iris = run_folder_of(run_here(capsys, "iris", "--outputs", tmp_path / "iris", "--quiet"))
+    result = run_here(capsys, "iris", "predict", iris, "5.1,3.5,1.4,0.2", "6.7 3.0 5.2 2.3")
     assert result.returncode == 0, result.stderr
     assert list(pd.read_csv(last_line(result.stdout))["predicted"]) == ["setosa", "virginica"]

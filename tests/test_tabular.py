@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import assert_one_line, cli, make_run, read_run, run_folder_of, run_script, set_record
+from conftest import assert_one_line, cli, last_line, make_run, read_run, run_folder_of, run_script, set_record
 
 from utils.core.errors import UserError
 from utils.tasks import get_task
@@ -146,13 +146,14 @@ def test_bad_churn_csv_through_the_command_line_writes_no_run(tmp_path, churn_cs
 
 
 @pytest.mark.slow
-def test_xor_reaches_100_percent_with_its_defaults_and_prints_the_truth_table(tmp_path):
-    result = run_script("xor", "--outputs", tmp_path)
-    record = assert_complete_run(run_folder_of(result), "xor", "xor_mlp")
+def test_xor_reaches_100_percent_with_its_defaults_and_prints_the_truth_table(xor_default_run):
+    folder, printed = xor_default_run
+    assert last_line(printed) == str(folder)
+    record = assert_complete_run(folder, "xor", "xor_mlp")
     assert record["hyperparameters"]["epochs"] == 500 and record["hyperparameters"]["batch_size"] == 1
     assert record["test_metrics"]["test_accuracy"] == 1.0
     assert any("same four rows" in note for note in record["data"]["notes"])
-    assert "P(1)" in result.stdout and "predicted" in result.stdout
+    assert "P(1)" in printed and "predicted" in printed
 
 
 @pytest.mark.slow
