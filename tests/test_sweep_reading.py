@@ -153,15 +153,24 @@ def test_a_ray_trial_returns_its_whole_console_for_the_log(tmp_path):
     import io
     import tarfile
 
-    from utils.sweeps.ray_executor import last_line, run_trial_on_node, unpack_run
+    from utils.sweeps.ray_executor import NodeWorker, last_line, unpack_run
 
     # A stand-in for the entry point: prints an epoch line, writes a "run folder" where it is told, then fails.
-    child = ("import os, sys; outputs = sys.argv[sys.argv.index('--outputs') + 1]; print('epoch 1/1  loss 0.5', flush=True); "
-             "os.mkdir(os.path.join(outputs, 'run_a')); print('mnist.py: error: boom', file=sys.stderr); sys.exit(3)")
-    returncode, output, archive = run_trial_on_node(["-c", child], {})
-    assert returncode == 3 and output.splitlines() == ["epoch 1/1  loss 0.5", "mnist.py: error: boom"]
+    child = tmp_path / "child.py"
+    child.write_text("import os, sys; outputs = sys.argv[sys.argv.index('--outputs') + 1]; print('epoch 1/1  loss 0.5'); "
+                     "os.mkdir(os.path.join(outputs, 'run_a')); print('mnist.py: error: boom', file=sys.stderr); sys.exit(3)")
+    node = NodeWorker()  # what a Ray actor runs: here in this process, its warm worker a child process
+    try:
+        returncode, crash, output, archive = node.run("000", [str(child)], {})
+        first_worker = node.worker.pid
+        again = node.run("001", [str(child)], {})
+        assert node.worker.pid == first_worker  # the trial's failure ended the trial, not its worker
+    finally:
+        node.close()
+    assert returncode == 3 and crash is None and output.splitlines() == ["epoch 1/1  loss 0.5", "mnist.py: error: boom"]
     assert last_line(output) == "mnist.py: error: boom"  # the failure's reason, as the local executor gives it
     assert tarfile.open(fileobj=io.BytesIO(archive)).getnames() == ["run_a"]
+    assert again[:3] == (3, None, output)
     unpack_run(archive, tmp_path)
     assert (tmp_path / "run_a").is_dir()
 

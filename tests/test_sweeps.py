@@ -332,18 +332,49 @@ def ray_head(tmp_path_factory):
         head.kill()
 
 
+# The first trial process to import this file dies at once (the driver, which has no RUNNER_SWEEP_TRIAL, lives).
+KILLS_ONE_TRIAL = """
+import os, signal
+from pathlib import Path
+
+from models.registry import register_model
+
+if os.environ.get("RUNNER_SWEEP_TRIAL"):
+    try:
+        os.close(os.open(Path(__file__).with_name("worker_killed"), os.O_CREAT | os.O_EXCL))
+        os.kill(os.getpid(), signal.SIGKILL)
+    except FileExistsError:
+        pass
+
+
+@register_model(task="mnist")
+def unused_mlp(input_shape, num_classes):
+    import keras
+
+    return keras.Sequential([keras.Input(input_shape), keras.layers.Flatten(), keras.layers.Dense(num_classes)])
+"""
+
+
 @pytest.mark.slow
-def test_ray_executor_runs_trials_on_a_local_head_and_brings_their_folders_back(tmp_path, fashion_available, ray_head):
-    result = run_script("mnist", "sweep", "--grid", "learning_rate=0.001,0.003", "--executor", "ray", "--ray-address", ray_head,
-                        *TINY, "--outputs", tmp_path, timeout=600)
+def test_ray_executor_runs_trials_in_warm_actors_on_a_local_head_and_brings_their_folders_back(tmp_path, fashion_available,
+                                                                                              ray_head):
+    models = tmp_path / "models" / "kills_one_trial.py"
+    models.parent.mkdir()
+    models.write_text(KILLS_ONE_TRIAL)
+    result = run_script("mnist", "sweep", "--grid", "learning_rate=0.001,0.003,0.01", "--executor", "ray", "--ray-address",
+                        ray_head, "--models", models, *TINY, "--outputs", tmp_path, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     [folder] = sweep_folders(tmp_path)
     trials = trials_of(folder)
-    assert list(trials["status"]) == ["completed", "completed"]
+    assert list(trials["status"]) == ["completed", "completed", "completed"]
     for run in trials["run"]:
         data = read_run(run)
         assert Path(run).parent == tmp_path and data["status"] == "completed" and data["sweep"]["id"] == folder.name
         assert (Path(run) / "model.h5").is_file()
+    logs = [(folder / "logs" / f"{trial}.log").read_text() for trial in trials["trial"]]
+    assert sum("killed by SIGKILL; the trial runs again in a new worker" in log for log in logs) == 1
+    # Two actors, each with one warm worker (after the killed one's replacement), ran the three trials.
+    assert len({read_run(run)["environment"]["pid"] for run in trials["run"]}) == 2
 
 
 def test_gpus_are_given_one_worker_at_a_time_or_shared_by_gpus_per_trial():

@@ -84,6 +84,19 @@ def last_line(log_path) -> str:
     return lines[-1] if lines else ""
 
 
+def worth_keeping(worker, outcome) -> bool:
+    """A warm worker goes on to its next trial unless it could not reset what the trial changed, has grown
+    RSS_GROWTH_LIMIT past its size after its first trial, or has run MAX_TRIALS_PER_WORKER trials."""
+    grown = outcome.rss - (worker.first_rss or outcome.rss) > RSS_GROWTH_LIMIT
+    return outcome.clean and not grown and worker.trials < MAX_TRIALS_PER_WORKER
+
+
+def worker_environment(base: dict, environment: dict) -> dict:
+    """What a warm worker for this trial is started with: everything but the trial's own variable is read when
+    TensorFlow starts, so a worker started with other values would not give the trial what it asked for."""
+    return {**base, **{name: value for name, value in environment.items() if name != TRIAL_ENVIRONMENT}}
+
+
 def mark_crashed_run(outputs, trial_id: str, pid: int, reason: str) -> None:
     """The run folder a dead worker left `running` says it failed, and why (`runs` would show it crashed)."""
     for folder in Path(outputs).glob(f"*_trial{trial_id}*"):
@@ -130,9 +143,7 @@ class LocalExecutor:
         if not self.warm:
             launch.process = FreshProcess(launch.arguments, {**base, **launch.environment}, launch.log_path)
             return
-        # Everything but the trial's own variable is read when TensorFlow starts: a worker started with other values
-        # (none in one sweep today) would not give the trial what it asked for.
-        wanted = {**base, **{name: value for name, value in launch.environment.items() if name != TRIAL_ENVIRONMENT}}
+        wanted = worker_environment(base, launch.environment)  # one sweep's trials all share one today
         worker = self.idle.pop(launch.slot, None)
         if worker is not None and (worker.environment != wanted or not worker.alive()):
             worker.close()
@@ -173,8 +184,7 @@ class LocalExecutor:
         return Finished(launch.trial_id, outcome.returncode, last_line(launch.log_path))
 
     def _keep_or_retire(self, slot: int, worker, outcome) -> None:
-        grown = outcome.rss - (worker.first_rss or outcome.rss) > RSS_GROWTH_LIMIT
-        if outcome.clean and not grown and worker.trials < MAX_TRIALS_PER_WORKER:
+        if worth_keeping(worker, outcome):
             self.idle[slot] = worker
         else:
             worker.close()

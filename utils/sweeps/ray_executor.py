@@ -1,7 +1,13 @@
-"""Trials as Ray tasks on a cluster (`--executor ray`): each runs the same child command on whatever node Ray
-picks, in a temporary outputs folder there, and returns the run folder as a tar archive that the driver unpacks
-into its own outputs. Nothing assumes storage shared between machines (ray#37177); the project's code travels as
-Ray's runtime_env working_dir. The data must exist at the same path on every node.
+"""Trials on a Ray cluster (`--executor ray`): a pool of long-lived Ray actors, one per slot, each keeping a warm
+worker on its node (the local executor's utils/sweeps/warm_worker.py), which imports TensorFlow once and runs its
+slot's trials one after another, each in a temporary outputs folder there; the run folder comes back as a tar archive
+that the driver unpacks into its own outputs. Nothing assumes storage shared between machines (ray#37177); the
+project's code travels as Ray's runtime_env working_dir. The data must exist at the same path on every node.
+
+Crash isolation is as on one machine: the actor never runs trial code, its worker process does. A worker that dies
+inside a trial (SIGKILL, a segfault, the OOM killer) is replaced by the actor, and an actor that dies (its node lost,
+a kill) is replaced by the driver; either way the trial runs again once, and a trial that takes down two is recorded
+failed with the reason.
 """
 import io
 import os
@@ -9,11 +15,14 @@ import shutil
 import socket
 import tarfile
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from utils.core.errors import UsageError, UserError
 from utils.sweeps.command import PROJECT
-from utils.sweeps.local import Finished
+from utils.sweeps.local import Finished, mark_crashed_run, worker_environment, worth_keeping
+from utils.sweeps.processes import WarmWorker, crash_reason
 
 CONNECT_SECONDS = 10
 HANDSHAKE_SECONDS = 5
@@ -56,23 +65,51 @@ def check_speaks_grpc(address: str, target: str) -> None:
         channel.close()
 
 
-def run_trial_on_node(arguments: list, environment: dict) -> tuple:
-    """On a Ray worker: run the trial's command into a temporary outputs folder; return (exit code, its console
-    output (stdout and stderr as they came, per-epoch lines included), tar.gz bytes of everything it wrote)."""
-    import subprocess
-    import sys
+class NodeWorker:
+    """One slot on a node (a Ray actor there): its warm worker, kept from trial to trial while it is worth keeping."""
 
-    with tempfile.TemporaryDirectory(prefix="sweep_trial_") as outputs:
-        result = subprocess.run(
-            [sys.executable, arguments[0], *arguments[1:], "--outputs", outputs],
-            env={**os.environ, **environment}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            stdin=subprocess.DEVNULL,
-        )
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-            for entry in sorted(os.listdir(outputs)):
-                archive.add(os.path.join(outputs, entry), arcname=entry)
-        return result.returncode, result.stdout, buffer.getvalue()
+    def __init__(self):
+        self.worker = None
+
+    def run(self, trial_id: str, arguments: list, environment: dict) -> tuple:
+        """Run the trial into a temporary outputs folder; return (exit code, why its worker died or None, its console
+        output (stdout and stderr as they came, per-epoch lines included), tar.gz bytes of everything it wrote)."""
+        with tempfile.TemporaryDirectory(prefix="sweep_trial_") as scratch:
+            outputs, log = Path(scratch) / "outputs", Path(scratch) / "trial.log"
+            outputs.mkdir()
+            worker = self._worker_for(environment)
+            worker.start([*arguments, "--outputs", str(outputs)], environment, log)
+            while (outcome := worker.outcome()) is None:
+                time.sleep(0.1)
+            crash = None
+            if outcome.crashed:
+                crash = f"its worker process {crash_reason(outcome.returncode)}"
+                mark_crashed_run(outputs, trial_id, worker.pid, crash)
+            if outcome.crashed or not worth_keeping(worker, outcome):
+                worker.close()
+                self.worker = None
+            output = log.read_text(errors="replace") if log.is_file() else ""
+            return outcome.returncode, crash, output, archive_of(outputs)
+
+    def _worker_for(self, environment: dict) -> WarmWorker:
+        wanted = worker_environment(dict(os.environ), environment)
+        if self.worker is not None and (self.worker.environment != wanted or not self.worker.alive()):
+            self.worker.close()
+            self.worker = None
+        self.worker = self.worker or WarmWorker(wanted)
+        return self.worker
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+
+
+def archive_of(outputs: Path) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for entry in sorted(os.listdir(outputs)):
+            archive.add(os.path.join(outputs, entry), arcname=entry)
+    return buffer.getvalue()
 
 
 def last_line(output: str) -> str:
@@ -96,6 +133,17 @@ def unpack_run(archive_bytes: bytes, outputs) -> None:
             shutil.move(str(entry), str(target))
 
 
+@dataclass
+class RayLaunch:
+    """A trial on a slot's actor, kept so that a trial whose worker or actor died can run again."""
+    trial_id: str
+    slot: int
+    arguments: list
+    environment: dict
+    log_path: Path
+    attempt: int = 1
+
+
 class RayExecutor:
     def __init__(self, address, workers, cpus_per_trial: int, gpus_per_trial, outputs):
         try:
@@ -114,42 +162,66 @@ class RayExecutor:
         self.threads = cpus_per_trial
         total_cpus = int(ray.cluster_resources().get("CPU", 1))
         self.workers = workers or max(1, total_cpus // cpus_per_trial)
-        self.remote = ray.remote(run_trial_on_node).options(num_cpus=cpus_per_trial, num_gpus=gpus_per_trial or 0)
+        # Each actor holds its slot's CPUs (and GPUs) for as long as it lives: the sweep's `workers` trials at once.
+        self.actor_class = ray.remote(NodeWorker).options(num_cpus=cpus_per_trial, num_gpus=gpus_per_trial or 0)
+        self.actors = {}  # slot -> its actor, made on the slot's first trial (and again after it died)
         self.outputs = outputs
-        self.running = {}  # object ref -> trial id
+        self.running = {}  # object ref -> RayLaunch
 
     def free_slots(self) -> int:
         return self.workers - len(self.running)
 
     def launch(self, trial_id: str, arguments: list, environment: dict, log_path) -> None:
-        self.running[self.remote.remote(arguments, environment)] = (trial_id, log_path)
+        busy = {launch.slot for launch in self.running.values()}
+        slot = next(index for index in range(self.workers) if index not in busy)
+        self._submit(RayLaunch(trial_id, slot, arguments, environment, Path(log_path)))
+
+    def _submit(self, launch: RayLaunch) -> None:
+        if launch.slot not in self.actors:
+            self.actors[launch.slot] = self.actor_class.remote()
+        self.running[self.actors[launch.slot].run.remote(launch.trial_id, launch.arguments, launch.environment)] = launch
 
     def wait(self, timeout: float) -> list:
+        """Trials that ended within `timeout` seconds (one whose worker or actor died is started again and goes on)."""
         if not self.running:
             return []
         ready, _ = self.ray.wait(list(self.running), num_returns=len(self.running), timeout=timeout)
-        return [self._finish(reference) for reference in ready]
+        return [finished for finished in map(self._finish, ready) if finished is not None]
 
-    def _finish(self, reference) -> Finished:
-        trial_id, log_path = self.running.pop(reference)
+    def _finish(self, reference):
+        launch = self.running.pop(reference)
         try:
-            returncode, output, archive = self.ray.get(reference)
+            returncode, crash, output, archive = self.ray.get(reference)
+        except self.ray.exceptions.RayActorError as error:  # the actor died, and its worker with it
+            del self.actors[launch.slot]
+            returncode, output, archive = 1, "", None
+            crash = f"its Ray actor died ({type(error).__name__})"
         except (self.ray.exceptions.RayError, self.ray.exceptions.TaskCancelledError) as error:
-            return Finished(trial_id, 1, f"Ray task failed: {type(error).__name__}: {str(error).splitlines()[0]}")
-        unpack_run(archive, self.outputs)
-        with open(log_path, "a") as log:  # a trial run again after a failure keeps its earlier tries above
+            return Finished(launch.trial_id, 1, f"Ray task failed: {type(error).__name__}: {str(error).splitlines()[0]}")
+        if archive:
+            unpack_run(archive, self.outputs)
+        with open(launch.log_path, "a") as log:  # a trial run again after a failure keeps its earlier tries above
             log.write(output)
-        return Finished(trial_id, returncode, last_line(output))
+            if crash and launch.attempt == 1:
+                log.write(f"{crash}; the trial runs again in a new worker\n")
+        if not crash:
+            return Finished(launch.trial_id, returncode, last_line(output))
+        if launch.attempt == 1:
+            launch.attempt = 2
+            self._submit(launch)
+            return None
+        return Finished(launch.trial_id, returncode or 1, f"the trial crashed its worker twice ({crash})")
 
     def stop(self) -> list:
-        """Cancel running trials; their run folders stay on the workers' temporary disks, so they rerun on resume."""
+        """End the running trials' actors (Ray cannot force-cancel an actor's task; its worker gets SIGTERM as the
+        actor dies); their run folders stay on the nodes' temporary disks, so they rerun on resume."""
         stopped = []
-        for reference, (trial_id, _) in list(self.running.items()):
-            self.ray.cancel(reference, force=True)
-            stopped.append(Finished(trial_id, 130, "cancelled"))
+        for launch in list(self.running.values()):
+            self.ray.kill(self.actors.pop(launch.slot))
+            stopped.append(Finished(launch.trial_id, 130, "cancelled"))
         self.running.clear()
         self.ray.shutdown()
         return stopped
 
     def close(self) -> None:
-        self.ray.shutdown()
+        self.ray.shutdown()  # ends the sweep's actors and their workers
