@@ -42,22 +42,39 @@ def test_the_package_listing_is_reused_until_a_package_changes(tmp_path, monkeyp
     assert "kept-copy==" not in cache.read_text()
 
 
-def test_a_missing_graphviz_is_one_line_and_the_run_goes_on(tmp_path, capsys):
-    def no_graphviz(*args, **kwargs):
-        raise ImportError("You must install pydot (`pip install pydot`) for `plot_model` to work.")
-
-    assert plot_network(object(), tmp_path / "plots" / "model.png", plot=no_graphviz) is False
-    error = capsys.readouterr().err
-    assert len(error.strip().splitlines()) == 1 and "apt-get install graphviz" in error
-
-
-def test_the_network_picture_is_drawn_with_keras(tmp_path):
+def test_a_missing_pydot_or_graphviz_is_one_line_and_the_run_goes_on(tmp_path, capsys, monkeypatch):
+    from utils.reports import network
     from utils.training.setup import import_keras
 
     keras = import_keras()
     model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2)])
     path = tmp_path / "plots" / "model.png"
-    assert plot_network(model, path) and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    def no_pydot(*args, **kwargs):
+        raise ImportError("You must install pydot (`pip install pydot`) for `plot_model` to work.")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(keras.utils, "model_to_dot", no_pydot)
+        plot_network(model, path)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no Graphviz `dot` to run
+    plot_network(model, path)
+    assert network.render_network("digraph {}", path) is False and not path.exists()
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 3 and all("apt-get install graphviz" in line for line in lines)
+
+
+def test_the_network_picture_is_keras_plot_models_drawn_by_the_drawing_process(tmp_path):
+    from utils.reports.drawing import FigureJobs
+    from utils.training.setup import import_keras
+
+    keras = import_keras()
+    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2)])
+    path, expected = tmp_path / "plots" / "model.png", tmp_path / "plot_model.png"
+    figures = FigureJobs()
+    plot_network(model, path, figures.draw)
+    assert figures.pending and figures.wait() == []  # handed to the other process, drawn without failure
+    keras.utils.plot_model(model, to_file=str(expected), show_shapes=True, show_layer_names=True)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.read_bytes() == expected.read_bytes()
 
 
 @pytest.mark.parametrize("terminal", [True, False])

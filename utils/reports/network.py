@@ -36,19 +36,41 @@ def write_model_summary(model, path, width: int = SUMMARY_WIDTH) -> None:
     atomic.write_text(path, "\n".join(lines) + "\n")
 
 
-def plot_network(model, path, plot=None) -> bool:
-    """Draw `model` into `path`; without pydot or Graphviz say what to install in one line, and go on."""
-    if plot is None:
+def plot_network(model, path, draw=None) -> None:
+    """Draw `model` into `path` with keras.utils.plot_model's picture: the graph is laid out here (it needs the
+    model), Graphviz renders it through `draw` (utils.reports.drawing.FigureJobs.draw: in the drawing process,
+    while the run trains). Without pydot or Graphviz, one line says what to install, and the run goes on."""
+    try:
         import keras
 
-        plot = keras.utils.plot_model
+        # plot_model's own call (its defaults: top to bottom, 200 dpi, orthogonal edges) minus its Graphviz check,
+        # a process of its own: a missing Graphviz shows where the picture is rendered.
+        source = keras.utils.model_to_dot(model, show_shapes=True, show_layer_names=True).to_string()
+    except ImportError as error:
+        missing_tool_note(path, error)
+        return
+    (draw or draw_here)("the network picture", render_network, source, path)
+
+
+def render_network(source: str, path) -> bool:
+    """Graphviz's PNG of `source` (model_to_dot's graph) into `path`, as plot_model writes it."""
+    import pydot
+
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        plot(model, to_file=str(path), show_shapes=True, show_layer_names=True)
-    except (ImportError, OSError) as error:
-        if isinstance(error, OSError) and error.errno in DISK_ERRORS:
-            raise  # the disk, not a missing tool: the run fails like any other write
-        print(f"note: no plots/{path.name} ({str(error).splitlines()[0] if str(error) else type(error).__name__}); "
-              f"for the network picture: {INSTALL_HINT}", file=sys.stderr)
+        pydot.graph_from_dot_data(source)[0].write(str(path), format="png")
+    except OSError as error:
+        if error.errno in DISK_ERRORS:
+            raise  # the disk, not a missing tool
+        missing_tool_note(path, error)
         return False
     return path.is_file()
+
+
+def missing_tool_note(path, error) -> None:
+    print(f"note: no plots/{path.name} ({str(error).splitlines()[0] if str(error) else type(error).__name__}); "
+          f"for the network picture: {INSTALL_HINT}", file=sys.stderr)
+
+
+def draw_here(what: str, function, *args) -> None:
+    function(*args)

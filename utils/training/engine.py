@@ -68,6 +68,9 @@ class TrainingSession:
     best_so_far: Optional[float] = None  # the monitored value behind an existing best.h5
     saved_state: Optional[dict] = None  # other callbacks' counters from the checkpoint
     placement: SingleProcess = field(default_factory=SingleProcess)
+    # The run's figures, drawn by the drawing process from set-up (the network picture) to the end (the report
+    # waits for them all).
+    figures: FigureJobs = field(default_factory=FigureJobs)
 
     @property
     def folder(self) -> RunFolder:
@@ -146,7 +149,7 @@ def start_new_run(session: TrainingSession, distribution) -> None:
     if distribution is not None:
         session.record.note(distribution=distribution.describe())
     session.placement.note(session.record)
-    session.placement.owns(write_run_files, folder, model, config, dataset)
+    session.placement.owns(write_run_files, folder, model, config, dataset, session.figures.draw)
     say(
         session.verbosity,
         f"Training {config.model} ({model.count_params():,} params) on {dataset.name}: "
@@ -185,9 +188,9 @@ def new_run_facts(task, config, dataset, model) -> dict:
     return facts
 
 
-def write_run_files(folder: RunFolder, model, config, dataset) -> None:
+def write_run_files(folder: RunFolder, model, config, dataset, draw) -> None:
     """What a run knows before its first epoch: the model summary, the resolved settings, the preprocessing, the
-    network picture."""
+    network picture (rendered by `draw`: the drawing process, during training)."""
     folder.checkpoints.mkdir(exist_ok=True)  # a run restarted before its first checkpoint has it already
     if config.models_file and not folder.models_copy.is_file():  # a restarted run keeps the copy it has
         keep_models_file(config.models_file, folder)
@@ -198,7 +201,7 @@ def write_run_files(folder: RunFolder, model, config, dataset) -> None:
     for name, write in dataset.run_files.items():
         with atomic.atomic_path(getattr(folder, name)) as temporary:
             write(temporary)
-    plot_network(model, folder.figures.model)  # for report.html
+    plot_network(model, folder.figures.model, draw)  # for report.html
 
 
 def resume_run(task, path, epochs, verbosity: int = 1, placement: Optional[SingleProcess] = None) -> Path:
@@ -298,7 +301,8 @@ def begin_resume(session: TrainingSession, status_before, checkpoint_name, distr
     session.placement.note(record)
     model = record.get("model")
     if done == 0:
-        session.placement.owns(write_run_files, folder, session.model, session.config, session.dataset)
+        session.placement.owns(write_run_files, folder, session.model, session.config, session.dataset,
+                               session.figures.draw)
         say(session.verbosity, f"Restarting {model} from epoch 1 (it stopped before its first epoch ended), up to "
             f"{target} epochs, in {folder}")
         return
@@ -484,6 +488,7 @@ def finish_pruned(session: TrainingSession, pruned) -> None:
     record.mark("pruned", reason=str(pruned))
     plot_history(folder.read_history(), folder.figures, title=f"{record.get('model')} (pruned)",
                  baseline=reports.accuracy_baseline(session.task, session.dataset))
+    warn_of_figures(session.figures.wait(), folder)
     write_run_report(folder)
     say(session.verbosity, f"Pruned after {record.epochs_completed} epochs")
 
@@ -493,8 +498,7 @@ def finish_run(session: TrainingSession) -> None:
 
     The plots are drawn by the drawing process (utils.reports.drawing) while this one saves and evaluates; the
     report waits for them. A figure that fails is a warning: the model, history and run.json are written by then."""
-    folder, model, dataset, task = session.folder, session.model, session.dataset, session.task
-    figures = FigureJobs()
+    folder, model, dataset, task, figures = session.folder, session.model, session.dataset, session.task, session.figures
     figures.draw("the history plots", plot_history, folder.read_history(), folder.figures,
                  title=f"{session.record.get('model')} on {dataset.name}", baseline=reports.accuracy_baseline(task, dataset))
     weights = weights_sha256(model)
