@@ -75,6 +75,21 @@ def test_progress_line_carries_objective_best_count_elapsed_and_eta():
     assert "ETA -" in progress_line("007-1a2b3c4d", "interrupted", None, Progress("val_accuracy", 2, 6, 9))
 
 
+def test_the_results_table_prints_epochs_as_whole_numbers_beside_a_trial_without_any():
+    from utils.sweeps.report import results_table
+    from utils.sweeps.trials import new_trial
+
+    spec = {"objective": "val_accuracy", "direction": "maximize", "seeds": [42, 43]}  # with the seeds' n column
+    completed, failed, pending = (new_trial(position, {"learning_rate": rate}) for position, rate in enumerate((0.1, 0.2, 0.3)))
+    completed.status, completed.objective, completed.epochs, completed.seconds = "completed", 0.875, 2, 3.5
+    failed.status, failed.epochs, failed.seconds = "failed", 1, 1.25
+    rows = {line.split()[0]: line.split() for line in results_table([completed, failed, pending], spec).splitlines()}
+    assert rows["trial"][:6] == ["trial", "status", "val_accuracy", "±", "std", "n"]
+    assert rows[completed.trial][2:7] == ["0.8750", "-", "-", "2", "3.5000"]
+    assert rows[failed.trial][2:7] == ["-", "-", "-", "1", "1.2500"]  # not 1.0000
+    assert rows[pending.trial][2:7] == ["-", "-", "-", "-", "-"]
+
+
 def test_best_of_takes_completed_trials_only_in_the_objectives_direction():
     from utils.sweeps.progress import best_of
     from utils.sweeps.trials import new_trial

@@ -225,3 +225,104 @@ def test_a_trial_interrupted_before_its_first_checkpoint_has_one_folder_after_re
     else:  # a Ray trial starts afresh: its folder without a checkpoint goes to the trash, restorable
         assert not executor.resumed_runs and not any(path.exists() for path in orphans)
         assert sorted(path.name for path in (outputs / ".trash").iterdir()) == [path.name for path in orphans]
+
+
+class SeedsExecutor(StartedExecutor):
+    """Averaged trials of seeds 42, 43, 44: a SIGINT comes while seed 43 trains, after 42 completed (stop() leaves
+    43's folder interrupted, with a checkpoint or none); `train --seeds ...` completes one run per seed it lists."""
+
+    def __init__(self, outputs, hooks, checkpoint: bool):
+        super().__init__(outputs, hooks)
+        self.checkpoint, self.trained = checkpoint, []
+
+    def free_slots(self) -> int:
+        return 1 - len(self.running)
+
+    def launch(self, trial_id, arguments, environment, log_path) -> None:
+        super().launch(trial_id, arguments, environment, log_path)
+        if arguments[1] != "resume":
+            self.trained.append(arguments[arguments.index("--seeds") + 1])
+
+    def seed_run(self, trial_id, seed, status) -> Path:
+        name = f"20261201-000000_mlp_one_layer_trial{trial_id}-seed{seed}-{len(list(self.outputs.iterdir()))}"
+        run = make_run(self.outputs, name, status=status)
+        set_record(run, sweep={"id": self.running[trial_id], "trial": trial_id},
+                   hyperparameters={**json.loads((run / "run.json").read_text())["hyperparameters"], "seed": seed})
+        return run
+
+    def wait(self, timeout):
+        from utils.sweeps.local import Finished
+
+        if self.stopping or self.resumed:
+            return super().wait(timeout)
+        for trial_id in list(self.running):
+            for seed in self.trained[-1].split(","):
+                self.seed_run(trial_id, int(seed), "completed")
+            del self.running[trial_id]
+            return [Finished(trial_id, 0, "")]
+        return []
+
+    def stop(self):
+        from utils.sweeps.local import Finished
+
+        for trial_id in self.running:
+            self.seed_run(trial_id, 42, "completed")
+            interrupted = self.seed_run(trial_id, 43, "interrupted")
+            if self.checkpoint:
+                (interrupted / "checkpoints").mkdir()
+                (interrupted / "checkpoints" / "last.h5").write_bytes(b"an epoch")
+        stopped = [Finished(trial_id, 130, "") for trial_id in self.running]
+        self.running.clear()
+        return stopped
+
+
+def seed_folders(outputs, sweep_id) -> list:
+    """(trial, seed) of each run folder in outputs whose run.json has the sweep's id."""
+    records = [json.loads(path.read_text()) for path in Path(outputs).glob("*/run.json")]
+    return sorted((record["sweep"]["trial"], record["hyperparameters"]["seed"]) for record in records
+                  if (record.get("sweep") or {}).get("id") == sweep_id)
+
+
+@pytest.mark.parametrize("executor_name, checkpoint", [("local", True), ("local", False), ("ray", False)])
+def test_an_interrupted_seed_of_an_averaged_trial_keeps_one_folder_after_resume(tmp_path, monkeypatch, capsys,
+                                                                                executor_name, checkpoint):
+    from utils.sweeps import driver
+
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    executor = SeedsExecutor(outputs, Hooks(None, signal.SIGINT), checkpoint)
+    monkeypatch.setattr(driver, "make_executor", lambda spec: executor)
+    grid = ["sweep", "--grid", "learning_rate=0.01", "-m", "mlp_one_layer", "--epochs", "1", "--seeds", "3", "--quiet"]
+    assert cli("mnist", [*grid, "--executor", executor_name, "--outputs", outputs]) == 130
+    [folder] = outputs.glob("sweep_*")
+    [interrupted] = outputs.glob("*-seed43-*")
+    assert list(trials_of(outputs)["status"]) == ["interrupted"] and executor.trained == ["42,43,44"]
+
+    executor.stopping = False
+    assert cli("mnist", ["sweep", "--resume", folder, "--quiet"]) == 0, capsys.readouterr().err
+    [trial] = trials_of(outputs).itertuples()
+    assert trial.status == "completed" and len(json.loads(trial.seed_runs)) == 3
+    assert seed_folders(outputs, folder.name) == [(trial.trial, seed) for seed in (42, 43, 44)]  # one folder per seed
+    if executor_name == "local":  # seed 43 goes on in its own folder, then seed 44 trains
+        assert executor.resumed_runs == [interrupted] and executor.trained == ["42,43,44", "44"]
+        assert not (outputs / ".trash").exists()
+    else:  # seed 43 starts afresh beside 44: its folder without a checkpoint goes to the trash
+        assert not executor.resumed_runs and executor.trained == ["42,43,44", "43,44"]
+        assert [path.name for path in (outputs / ".trash").iterdir()] == [interrupted.name]
+
+
+def test_a_trial_that_ended_while_its_driver_was_dead_has_no_made_up_duration(sweep_with, capsys):
+    code, outputs = sweep_with(GRID)
+    assert code == 0
+    [folder] = outputs.glob("sweep_*")
+    table = trials_of(outputs)
+    timed = table["seconds"].copy()
+    table.loc[1, ["status", "seconds"]] = "running", None  # its run completed after the driver was killed
+    table.to_csv(folder / "trials.csv", index=False)
+
+    code, _ = sweep_with(["sweep", "--resume", folder, "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    after = trials_of(outputs)
+    assert list(after["status"]) == ["completed"] * 3 and after["run"][1] == table["run"][1]
+    assert pd.isna(after["seconds"][1])  # no driver timed it: unknown, not 0
+    assert list(after["seconds"][[0, 2]]) == list(timed[[0, 2]]) and (timed > 0).all()

@@ -20,7 +20,8 @@ from utils.sweeps.command import base_options, script_of, trial_arguments, trial
 from utils.sweeps.folder import SweepFolder, sweep_runs
 from utils.sweeps.progress import DONE, Progress, best_of, progress_line
 from utils.sweeps.space import Parameter, check_value, grid_parameters, model_names, read_space, sweepable_options
-from utils.sweeps.seeds import average_over_seeds, averaged, runs_by_seed, seeds_argument, seeds_to_train
+from utils.sweeps.seeds import (average_over_seeds, averaged, interrupted_seed_run, runs_by_seed, seeds_argument,
+                                seeds_to_train)
 from utils.sweeps.trials import new_trial
 
 OBJECTIVES = ("val_accuracy", "val_loss", "accuracy", "loss", "test_accuracy", "test_loss")
@@ -219,6 +220,7 @@ class Sweep:
         self.clock = {}  # trial id -> monotonic start of its current process
         self.began = time.monotonic()  # of this invocation: the progress lines' elapsed time and ETA
         self.durations = []  # seconds of each trial this invocation ran to an end (the ETA's pace)
+        self.seed_resumes = set()  # averaged trials whose process now continues one interrupted seed
 
     def save(self) -> None:
         self.folder.save_trials(self.trials)
@@ -288,46 +290,66 @@ class Sweep:
     def optuna_trial_running(self, trial) -> bool:
         return trial.optuna_trial_id is not None and studies.is_running(self.storage, trial.optuna_trial_id)
 
-    def start(self, trial) -> None:
+    def start(self, trial, going_on: bool = False) -> None:
         script = script_of(self.spec["task"])
-        # `resume` goes on from the last checkpoint, or starts a run stopped before its first one again from epoch
-        # 1 in the same folder: either way the trial keeps one folder.
-        continuing = (trial.status == "interrupted" and trial.run and RunFolder(trial.run).is_run()
-                      and not averaged(self.spec)
-                      and self.spec["executor"] == "local" and self.optuna_trial_running(trial))
+        by_seed = self.seed_runs(trial) if averaged(self.spec) else {}  # one scan of the outputs for all three uses
+        run = self.run_to_continue(trial, by_seed)
+        continuing = run is not None
         if continuing:
-            arguments = [script, "resume", trial.run]
+            arguments = [script, "resume", run]
+            if averaged(self.spec):  # one seed goes on; settle then starts the seeds still to train
+                self.seed_resumes.add(trial.trial)
         else:
             if not self.optuna_trial_running(trial):
                 trial.optuna_trial_id, _ = studies.ask(self.study, self.storage, self.parameters, fixed=trial.params)
-            self.discard_unstarted_run(trial)
+            self.discard_unstarted_runs(trial, by_seed)
             trial.run = None
             arguments = [script, *trial_arguments(self.spec, self.options, trial)]
             if averaged(self.spec):  # seeds that already completed in an earlier try are kept, not trained again
-                by_seed = runs_by_seed(self.spec["outputs"], self.spec["sweep_id"]).get(trial.trial, {})
                 arguments += seeds_argument(seeds_to_train(self.spec, by_seed))
         environment = trial_environment(self.spec, trial, self.folder.journal, self.executor.threads)
         trial.status, trial.reason, trial.ended = "running", None, None
-        trial.started = trial.started if continuing else now_iso()
+        trial.started = trial.started if continuing or going_on else now_iso()
         self.clock[trial.trial] = time.monotonic()
         self.save()
         self.executor.launch(trial.trial, arguments, environment, self.folder.log_path(trial.trial))
-        self.say(f"trial {trial.trial} {'continued' if continuing else 'started'}: {json.dumps(trial.params)}")
+        self.say(f"trial {trial.trial} {'continued' if continuing or going_on else 'started'}: {json.dumps(trial.params)}")
 
-    def discard_unstarted_run(self, trial) -> None:
-        """An interrupted trial that starts afresh (on Ray, or its Optuna trial was closed) leaves its folder to the
-        trash when that holds no checkpoint, hence no epoch to keep: `runs` shows one folder per trial, not an
-        orphan `interrupted` one beside it. A failed trial's folder stays: it records why it failed."""
-        folder = RunFolder(trial.run or "")
-        if trial.status != "interrupted" or not trial.run or not folder.is_run() or folder.last_checkpoint.is_file():
-            return
-        try:
-            trash.delete(folder, self.spec["outputs"])
-        except UserError as error:  # its process still holds the lock: left where it is
-            self.say(f"trial {trial.trial}: keeping {folder.name} ({error})")
+    def seed_runs(self, trial) -> dict:
+        return runs_by_seed(self.spec["outputs"], self.spec["sweep_id"]).get(trial.trial, {})
+
+    def run_to_continue(self, trial, by_seed: dict):
+        """The folder a local trial goes on in with `resume` (from its last checkpoint, or again from epoch 1 when
+        it stopped before its first), so it keeps one folder (an averaged trial, one per seed); None to start it."""
+        if self.spec["executor"] != "local" or not self.optuna_trial_running(trial):
+            return None
+        if averaged(self.spec):
+            return interrupted_seed_run(self.spec, by_seed)
+        if trial.status == "interrupted" and trial.run and RunFolder(trial.run).is_run():
+            return trial.run
+        return None
+
+    def discard_unstarted_runs(self, trial, by_seed: dict) -> None:
+        """An interrupted trial that starts afresh (on Ray, or its Optuna trial was closed) leaves its folder (an
+        averaged trial's, that of its interrupted seed) to the trash when that holds no checkpoint, hence no epoch
+        to keep: `runs` shows one folder per trial, not an orphan `interrupted` one beside it. A failed trial's
+        folder stays: it records why it failed."""
+        if averaged(self.spec):
+            runs = [path for path, status in by_seed.values() if status == "interrupted"]
+        else:
+            runs = [trial.run] if trial.status == "interrupted" and trial.run else []
+        for folder in map(RunFolder, runs):
+            if not folder.is_run() or folder.last_checkpoint.is_file():
+                continue
+            try:
+                trash.delete(folder, self.spec["outputs"])
+            except UserError as error:  # its process still holds the lock: left where it is
+                self.say(f"trial {trial.trial}: keeping {folder.name} ({error})")
 
     def settle(self, finished, interrupted: bool = False) -> None:
         trial = next(item for item in self.trials if item.trial == finished.trial_id)
+        resumed_seed = trial.trial in self.seed_resumes
+        self.seed_resumes.discard(trial.trial)
         run = find_trial_runs(self.spec["outputs"], self.spec["sweep_id"]).get(trial.trial)
         record = RunRecord.load(run) if run else None
         status = record.status if record else None
@@ -344,13 +366,16 @@ class Sweep:
         trial.epochs = record.get("epochs_completed") if record else None
         trial.objective = objective_of(run, self.spec["objective"], self.spec["direction"]) if run else None
         if averaged(self.spec) and trial.status == "completed":
-            by_seed = runs_by_seed(self.spec["outputs"], self.spec["sweep_id"]).get(trial.trial, {})
+            by_seed = self.seed_runs(trial)
+            if resumed_seed and seeds_to_train(self.spec, by_seed):
+                return self.go_on_with_seeds(trial)
             average_over_seeds(trial, self.spec, by_seed, objective_of)
         if trial.status == "completed" and trial.objective is None:
             trial.status, trial.reason = "failed", f"the run recorded no {self.spec['objective']}"
         started = self.clock.pop(trial.trial, None)  # None: a leftover of a driver that died, not timed here
         ran = None if started is None else time.monotonic() - started
-        trial.seconds = round((trial.seconds or 0) + (ran or 0), 2)
+        if ran is not None:  # a process no driver timed adds nothing: its trial's seconds stay empty, not 0
+            trial.seconds = round((trial.seconds or 0) + ran, 2)
         trial.ended = now_iso()
         if trial.optuna_trial_id is not None:
             studies.tell(self.study, self.storage, trial.optuna_trial_id, trial.status, trial.objective)
@@ -358,6 +383,15 @@ class Sweep:
         if ran is not None and trial.status in DONE:
             self.durations.append(ran)
         self.say(self.progress_line(trial))
+
+    def go_on_with_seeds(self, trial) -> None:
+        """An averaged trial whose interrupted seed was continued in its folder trains its other seeds next (after a
+        signal, the next resume does)."""
+        trial.seconds = round((trial.seconds or 0) + time.monotonic() - self.clock.pop(trial.trial), 2)
+        if not self.signals.received:
+            return self.start(trial, going_on=True)
+        trial.status = "interrupted"
+        self.save()
 
     def progress_line(self, trial) -> str:
         best, best_trial = best_of(self.trials, self.spec["direction"])

@@ -13,6 +13,8 @@ from utils.runs.folder import Figures
 from utils.sweeps.figures import plot_importances, plot_objective, plot_parallel_coordinates
 from utils.sweeps.report_parts import best_trial_html, linked_trials_table, shared_settings_html
 
+COUNTS = {"epochs", "n"}  # the table's whole-number columns
+
 
 def trials_frame(trials, spec: dict) -> pd.DataFrame:
     """One row per trial, the best objective first (unfinished trials last)."""
@@ -33,7 +35,12 @@ def seed_spread(trial, spec: dict) -> dict:
 
 
 def results_table(trials, spec: dict) -> str:
-    return format_table(trials_frame(trials, spec))
+    """The terminal's table: counts as whole numbers (2, not 2.0000: pandas makes a column with a blank float) and
+    every blank as '-' (a column of blanks only holds None, which pandas prints as 'None')."""
+    table = trials_frame(trials, spec)
+    for column in COUNTS & set(table.columns):
+        table[column] = table[column].map(lambda value: "-" if pd.isna(value) else str(int(value)))
+    return format_table(table.map(lambda value: "-" if value is None else value))
 
 
 def sweep_figures(path: Path, spec: dict, trials, study) -> list:

@@ -33,6 +33,12 @@ def seeds_to_train(spec: dict, by_seed: dict) -> list:
     return [seed for seed in spec["seeds"] if (by_seed.get(seed) or (None, None))[1] != "completed"]
 
 
+def interrupted_seed_run(spec: dict, by_seed: dict):
+    """The run folder of the trial's first seed whose newest run was interrupted (to go on in), or None."""
+    interrupted = [by_seed[seed][0] for seed in spec["seeds"] if (by_seed.get(seed) or (None, None))[1] == "interrupted"]
+    return str(interrupted[0]) if interrupted else None
+
+
 def seeds_argument(seeds: list) -> list:
     return ["--seeds", ",".join(str(seed) for seed in seeds)]
 
