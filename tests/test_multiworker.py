@@ -78,6 +78,20 @@ def test_keras_variables_fill_in_the_world_and_the_command_line_wins(monkeypatch
     assert multiworker.requested_world(process_id=0).process_id == 0
 
 
+def test_only_a_process_that_may_write_the_run_starts_a_drawing_process(monkeypatch):
+    from types import SimpleNamespace as Args
+
+    monkeypatch.delenv("KERAS_DISTRIBUTION_PROCESS_ID", raising=False)
+    assert multiworker.named_follower(Args(distribute="multi-worker", process_id=1))
+    assert not multiworker.named_follower(Args(distribute="multi-worker", process_id=0))
+    assert not multiworker.named_follower(Args(distribute="multi-worker", process_id=None))  # SLURM: not known yet
+    assert not multiworker.named_follower(Args(distribute="none", process_id=None))
+    monkeypatch.setenv("KERAS_DISTRIBUTION_PROCESS_ID", "2")
+    assert multiworker.named_follower(Args(distribute="multi-worker", process_id=None))
+    assert not multiworker.named_follower(Args(distribute="multi-worker", process_id=0))  # the command line wins
+    assert not multiworker.named_follower(Args(distribute="none", process_id=None))
+
+
 def test_the_global_batch_must_divide_among_the_devices():
     multiworker.check_batch_size(multiworker.World("h:1", 2, 0, devices=4), 64)
     with pytest.raises(UsageError, match="divide evenly among the 4 devices"):

@@ -23,6 +23,28 @@ def test_environment_txt_lists_every_installed_package_and_the_patch_follows_git
         "a": ("1", None), "b": ("2", "3"), "c": (None, "1")}
 
 
+def test_one_git_status_gives_the_commit_and_whether_the_tracked_files_changed(tmp_path, monkeypatch):
+    repository, run = tmp_path / "project", tmp_path / "run"
+    repository.mkdir(), run.mkdir()
+    monkeypatch.setattr(environment, "PROJECT", repository)
+    assert environment.git_state() == (None, False)  # not a repository
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(repository)]
+    subprocess.run(git + ["init", "-q"], check=True)
+    assert environment.git_state() == (None, False)  # no commit yet
+    (repository / "model.py").write_text("a = 1\n")
+    subprocess.run(git + ["add", "model.py"], check=True)
+    subprocess.run(git + ["commit", "-q", "-m", "first"], check=True)
+    head = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    (repository / "notes.txt").write_text("untracked files do not count\n")
+    assert environment.git_state() == (head, False) and environment.describe_commit(head, False) == head
+    environment.capture(run, dirty=False)
+    assert not RunFolder(run).source_patch.exists()
+    (repository / "model.py").write_text("a = 2\n")
+    assert environment.git_state() == (head, True) and environment.describe_commit(head, True) == f"{head}-dirty"
+    environment.capture(run, dirty=True)
+    assert "+a = 2" in RunFolder(run).source_patch.read_text()
+
+
 def test_the_package_listing_is_reused_until_a_package_changes(tmp_path, monkeypatch):
     outputs = tmp_path / "outputs"
     outputs.mkdir()

@@ -70,8 +70,10 @@ def train(task, args) -> int:
     """The default action: train every planned run, then compare them when there are several."""
     plans = planned_runs(task, args)  # option errors first, before TensorFlow's import
     from utils.reports.drawing import start_worker
+    from utils.training.multiworker import named_follower
 
-    start_worker()  # the figures' process imports matplotlib beside TensorFlow's import
+    if not named_follower(args):
+        start_worker()  # the figures' process imports matplotlib beside TensorFlow's import
     with_keras(args)
     from utils.runs.folder import prepare_outputs
     from utils.training.engine import RunContext, check_plans, train_new_run

@@ -82,6 +82,26 @@ def package_listing(outputs: Path) -> str:
     return listing
 
 
+def git_state():
+    """(the project's commit, whether its tracked files differ from it) from one `git status`; (None, False) when
+    git or the repository is unavailable."""
+    try:
+        result = subprocess.run(["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no"], cwd=PROJECT,
+                                capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None, False
+    if result.returncode != 0:
+        return None, False
+    lines = result.stdout.splitlines()
+    commit = next((line.split()[2] for line in lines if line.startswith("# branch.oid ")), None)
+    return (None if commit == "(initial)" else commit), any(not line.startswith("#") for line in lines)
+
+
+def describe_commit(commit, dirty: bool):
+    """The run record's git_commit: the commit, '-dirty' when tracked files differ from it."""
+    return None if commit is None else commit + ("-dirty" if dirty else "")
+
+
 def source_diff():
     """`git diff HEAD` of the project's tracked files, or None when the tree is clean or git is unavailable."""
     try:
@@ -92,11 +112,12 @@ def source_diff():
     return result.stdout if result.returncode == 0 and result.stdout.strip() else None
 
 
-def capture(folder) -> None:
-    """Write environment.txt (and source.patch when the tree is dirty) into a new run folder."""
+def capture(folder, dirty: bool = True) -> None:
+    """Write environment.txt (and source.patch when the tree is dirty) into a new run folder; `dirty`: whether
+    git status found tracked files changed (a clean tree needs no diff)."""
     folder = RunFolder(folder)
     atomic.write_text(folder.environment, package_listing(folder.path.parent))
-    patch = source_diff()
+    patch = source_diff() if dirty else None
     if patch is not None:
         atomic.write_text(folder.source_patch, patch)
 

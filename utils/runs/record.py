@@ -8,7 +8,6 @@ import json
 import os
 import platform
 import socket
-import subprocess
 import sys
 import time
 from datetime import datetime
@@ -16,7 +15,7 @@ from pathlib import Path
 
 from utils.core import atomic
 from utils.core.errors import UserError
-from utils.runs.environment import backend_versions, capture as capture_environment
+from utils.runs.environment import backend_versions, capture as capture_environment, describe_commit, git_state
 from utils.runs.folder import FORMAT, RUN_FILE, RunFolder, keep_history_until
 from utils.runs.lock import is_locked
 from utils.runs.timing import setup_began_at, steady_epoch_seconds
@@ -41,7 +40,8 @@ def now_iso() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-def environment() -> dict:
+def environment(git=None) -> dict:
+    """What the run ran on; `git`: environment.git_state(), when the caller has it already."""
     import keras
     import numpy
 
@@ -51,24 +51,10 @@ def environment() -> dict:
         "keras": keras.__version__,
         "numpy": numpy.__version__,
         "platform": platform.platform(),
-        "git_commit": git_commit(),
+        "git_commit": describe_commit(*(git or git_state())),
         "hostname": socket.gethostname(),
         "pid": os.getpid(),
     }
-
-
-def git_commit():
-    project = Path(__file__).resolve().parents[2]
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True, timeout=5, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=project, capture_output=True, text=True, timeout=5
-        ).stdout.strip()
-        return commit + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def command_line() -> str:
@@ -89,15 +75,16 @@ class RunRecord:
     def create(cls, folder, *, task: str, model: str, **facts) -> "RunRecord":
         """A new record, marked running; `facts`: hyperparameters, data, parameters, execution."""
         folder = RunFolder(folder)
+        git = git_state()  # one git call; a dirty tree's diff is read once more, for source.patch
         record = cls(folder, {
             "run_id": folder.name, "format": FORMAT, "task": task, "model": model, "status": "running",
-            "command": command_line(), **facts, "environment": environment(), "started": now_iso(), "ended": None,
+            "command": command_line(), **facts, "environment": environment(git), "started": now_iso(), "ended": None,
             "epochs_completed": 0, "seconds_per_epoch": [], "best": None, "test_metrics": None, "resumes": [],
             "config_hash": config_hash(task, model, facts.get("hyperparameters", {})), "timing": {},
         })
         record._setup_began = setup_began_at()
         record.save()
-        capture_environment(folder)  # environment.txt and source.patch, for --diff
+        capture_environment(folder, dirty=git[1])  # environment.txt and source.patch, for --diff
         return record
 
     @classmethod

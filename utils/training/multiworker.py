@@ -234,6 +234,15 @@ TENSORFLOW_REFUSAL = (
 WORLD_FLAGS = {"coordinator": "--coordinator", "num_processes": "--num-processes", "process_id": "--process-id"}
 
 
+def named_follower(args) -> bool:
+    """Whether the command line or Keras' variable names this process one of the job's others (an id above 0):
+    it writes nothing in the run folder, so it draws no figures. Under SLURM or Open MPI, JAX finds the id later."""
+    process_id = getattr(args, "process_id", None)
+    if process_id is None and os.environ.get(ENVIRONMENT["process_id"], "").strip().isdigit():
+        process_id = int(os.environ[ENVIRONMENT["process_id"]])
+    return getattr(args, "distribute", None) == "multi-worker" and bool(process_id)
+
+
 def placement_for(args, configs=()) -> SingleProcess:
     """This process's placement: in the multi-worker job the run(s) ask for, joined before JAX does any other work;
     else a single process.
