@@ -153,13 +153,18 @@ def test_a_signal_before_the_sweep_folder_exists_ends_the_command_with_nothing_w
     assert list(outputs.iterdir()) == []
 
 
-class StartedExecutor(InstantExecutor):
-    """Trials that have made their run folder but no checkpoint yet: a SIGINT comes while they run, and stop() marks
-    each folder interrupted as a real trial does on SIGTERM before its first epoch ends. `resume RUN` completes RUN."""
+def give_checkpoint(run) -> None:
+    (run / "checkpoints").mkdir()
+    (run / "checkpoints" / "last.h5").write_bytes(b"an epoch")
 
-    def __init__(self, outputs, hooks):
+
+class StartedExecutor(InstantExecutor):
+    """Trials that have made their run folder but no checkpoint yet (or, with `checkpoint`, one): a SIGINT comes while
+    they run, and stop() marks each folder interrupted as a real trial does on SIGTERM. `resume RUN` completes RUN."""
+
+    def __init__(self, outputs, hooks, checkpoint: bool = False):
         super().__init__(outputs, hooks)
-        self.stopping, self.resumed, self.resumed_runs = True, {}, []
+        self.stopping, self.resumed, self.resumed_runs, self.checkpoint = True, {}, [], checkpoint
 
     def free_slots(self) -> int:
         return 2 - len(self.running)
@@ -186,8 +191,11 @@ class StartedExecutor(InstantExecutor):
         from utils.sweeps.local import Finished
 
         for trial_id, sweep in self.running.items():
-            run = make_run(self.outputs, f"20261201-000000_mlp_one_layer_trial{trial_id}-started", status="interrupted")
+            name = f"20261201-000000_mlp_one_layer_trial{trial_id}-started{len(list(self.outputs.iterdir())) or ''}"
+            run = make_run(self.outputs, name, status="interrupted")
             set_record(run, sweep={"id": sweep, "trial": trial_id})
+            if self.checkpoint:
+                give_checkpoint(run)
         stopped = [Finished(trial_id, 130, "") for trial_id in self.running]
         self.running.clear()
         return stopped
@@ -211,7 +219,7 @@ def test_a_trial_interrupted_before_its_first_checkpoint_has_one_folder_after_re
     assert cli("mnist", [*GRID, "--workers", "2", "--executor", executor_name, "--outputs", outputs]) == 130
     [folder] = outputs.glob("sweep_*")
     assert list(trials_of(outputs)["status"]) == ["interrupted", "interrupted", "pending"]
-    orphans = sorted(outputs.glob("*-started"))
+    orphans = sorted(outputs.glob("*-started*"))
     assert len(orphans) == 2
 
     executor.stopping = False
@@ -227,13 +235,51 @@ def test_a_trial_interrupted_before_its_first_checkpoint_has_one_folder_after_re
         assert sorted(path.name for path in (outputs / ".trash").iterdir()) == [path.name for path in orphans]
 
 
+def replaced_of(outputs) -> list:
+    """trials.csv's `replaced` of each trial, as folder names (an empty cell: none)."""
+    return [[Path(path).name for path in json.loads(cell)] if isinstance(cell, str) else []
+            for cell in trials_of(outputs)["replaced"]]
+
+
+def test_a_ray_trial_interrupted_with_a_checkpoint_keeps_its_folder_until_a_fresh_run_completes(tmp_path, monkeypatch,
+                                                                                               capsys):
+    from utils.sweeps import driver
+
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    executor = StartedExecutor(outputs, Hooks(None, signal.SIGINT), checkpoint=True)
+    monkeypatch.setattr(driver, "make_executor", lambda spec: executor)
+    assert cli("mnist", [*GRID, "--workers", "2", "--executor", "ray", "--outputs", outputs]) == 130
+    [folder] = outputs.glob("sweep_*")
+    first = sorted(outputs.glob("*-started*"))
+    assert len(first) == 2
+
+    # Interrupted again: the fresh runs have epochs of their own to keep, and the first folders (their epochs) stay.
+    assert cli("mnist", ["sweep", "--resume", folder, "--quiet"]) == 130
+    again = sorted(set(outputs.glob("*-started*")) - set(first))
+    assert len(again) == 2 and all(path.is_dir() for path in first) and not (outputs / ".trash").exists()
+    assert replaced_of(outputs) == [[], [], []]
+
+    executor.stopping = False
+    assert cli("mnist", ["sweep", "--resume", folder, "--quiet"]) == 0, capsys.readouterr().err
+    after = trials_of(outputs)
+    assert list(after["status"]) == ["completed"] * 3 and not executor.resumed_runs  # Ray: started afresh
+    assert trial_folders(outputs, folder.name) == sorted(after["trial"])  # one folder per trial, the completed one
+    trashed = sorted(path.name for path in (outputs / ".trash").iterdir())
+    assert trashed == sorted(path.name for path in first + again)
+    assert replaced_of(outputs) == [sorted([first[0].name, again[0].name]), sorted([first[1].name, again[1].name]), []]
+
+    assert cli("mnist", ["restore", first[0].name, "--outputs", outputs]) == 0
+    assert (first[0] / "checkpoints" / "last.h5").read_bytes() == b"an epoch"
+
+
 class SeedsExecutor(StartedExecutor):
     """Averaged trials of seeds 42, 43, 44: a SIGINT comes while seed 43 trains, after 42 completed (stop() leaves
     43's folder interrupted, with a checkpoint or none); `train --seeds ...` completes one run per seed it lists."""
 
     def __init__(self, outputs, hooks, checkpoint: bool):
-        super().__init__(outputs, hooks)
-        self.checkpoint, self.trained = checkpoint, []
+        super().__init__(outputs, hooks, checkpoint)
+        self.trained = []
 
     def free_slots(self) -> int:
         return 1 - len(self.running)
@@ -269,8 +315,7 @@ class SeedsExecutor(StartedExecutor):
             self.seed_run(trial_id, 42, "completed")
             interrupted = self.seed_run(trial_id, 43, "interrupted")
             if self.checkpoint:
-                (interrupted / "checkpoints").mkdir()
-                (interrupted / "checkpoints" / "last.h5").write_bytes(b"an epoch")
+                give_checkpoint(interrupted)
         stopped = [Finished(trial_id, 130, "") for trial_id in self.running]
         self.running.clear()
         return stopped
@@ -283,7 +328,7 @@ def seed_folders(outputs, sweep_id) -> list:
                   if (record.get("sweep") or {}).get("id") == sweep_id)
 
 
-@pytest.mark.parametrize("executor_name, checkpoint", [("local", True), ("local", False), ("ray", False)])
+@pytest.mark.parametrize("executor_name, checkpoint", [("local", True), ("local", False), ("ray", False), ("ray", True)])
 def test_an_interrupted_seed_of_an_averaged_trial_keeps_one_folder_after_resume(tmp_path, monkeypatch, capsys,
                                                                                 executor_name, checkpoint):
     from utils.sweeps import driver
@@ -306,9 +351,11 @@ def test_an_interrupted_seed_of_an_averaged_trial_keeps_one_folder_after_resume(
     if executor_name == "local":  # seed 43 goes on in its own folder, then seed 44 trains
         assert executor.resumed_runs == [interrupted] and executor.trained == ["42,43,44", "44"]
         assert not (outputs / ".trash").exists()
-    else:  # seed 43 starts afresh beside 44: its folder without a checkpoint goes to the trash
+    else:  # seed 43 starts afresh beside 44: its folder goes to the trash (with a checkpoint: once 43 completed)
         assert not executor.resumed_runs and executor.trained == ["42,43,44", "43,44"]
         assert [path.name for path in (outputs / ".trash").iterdir()] == [interrupted.name]
+        assert replaced_of(outputs) == [[interrupted.name] if checkpoint else []]
+        assert cli("mnist", ["restore", interrupted.name, "--outputs", outputs]) == 0 and interrupted.is_dir()
 
 
 def test_a_trial_that_ended_while_its_driver_was_dead_has_no_made_up_duration(sweep_with, capsys):

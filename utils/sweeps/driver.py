@@ -19,6 +19,7 @@ from utils.sweeps import study as studies
 from utils.sweeps.command import base_options, script_of, trial_arguments, trial_environment
 from utils.sweeps.folder import SweepFolder, sweep_runs
 from utils.sweeps.progress import DONE, Progress, best_of, progress_line
+from utils.sweeps.replaced import replaced_runs
 from utils.sweeps.space import Parameter, check_value, grid_parameters, model_names, read_space, sweepable_options
 from utils.sweeps.seeds import (average_over_seeds, averaged, interrupted_seed_run, runs_by_seed, seeds_argument,
                                 seeds_to_train)
@@ -332,8 +333,9 @@ class Sweep:
     def discard_unstarted_runs(self, trial, by_seed: dict) -> None:
         """An interrupted trial that starts afresh (on Ray, or its Optuna trial was closed) leaves its folder (an
         averaged trial's, that of its interrupted seed) to the trash when that holds no checkpoint, hence no epoch
-        to keep: `runs` shows one folder per trial, not an orphan `interrupted` one beside it. A failed trial's
-        folder stays: it records why it failed."""
+        to keep: `runs` shows one folder per trial, not an orphan `interrupted` one beside it. One with a checkpoint
+        waits until its new run completes (trash_replaced_runs). A failed trial's folder stays: it records why it
+        failed."""
         if averaged(self.spec):
             runs = [path for path, status in by_seed.values() if status == "interrupted"]
         else:
@@ -346,8 +348,22 @@ class Sweep:
             except UserError as error:  # its process still holds the lock: left where it is
                 self.say(f"trial {trial.trial}: keeping {folder.name} ({error})")
 
+    def trash_replaced_runs(self, trial) -> None:
+        """The trial's interrupted folders that a newer completed run of theirs replaced go to the trash, each named
+        in trials.csv's `replaced` (a lock still held leaves the folder where it is)."""
+        for folder, replacement in replaced_runs(self.spec["outputs"], self.spec["sweep_id"], trial.trial):
+            try:
+                target = trash.delete(folder, self.spec["outputs"])
+            except UserError as error:
+                self.say(f"trial {trial.trial}: keeping {folder.name} ({error})")
+                continue
+            trial.replaced.append(str(target))
+            self.say(f"trial {trial.trial}: {folder.name} (interrupted) is replaced by {replacement.name} and in the "
+                     f"trash (restore {target.name} brings it back)")
+
     def settle(self, finished, interrupted: bool = False) -> None:
         trial = next(item for item in self.trials if item.trial == finished.trial_id)
+        self.trash_replaced_runs(trial)
         resumed_seed = trial.trial in self.seed_resumes
         self.seed_resumes.discard(trial.trial)
         run = find_trial_runs(self.spec["outputs"], self.spec["sweep_id"]).get(trial.trial)

@@ -40,6 +40,7 @@ class Trial:
     reason: Optional[str] = None  # why it failed or was pruned
     optuna_trial_id: Optional[int] = None  # the Optuna trial that carries its reports
     seed_runs: list = field(default_factory=list)  # with --seeds: the run folder of each seed, in the seeds' order
+    replaced: list = field(default_factory=list)  # where in the trash lie the interrupted folders its new runs replaced
 
 
 def new_trial(position: int, params: dict) -> Trial:
@@ -53,6 +54,7 @@ def write_trials(path, trials) -> None:
         row = asdict(trial)
         row["params"] = json.dumps(trial.params, sort_keys=True)
         row["seed_runs"] = json.dumps(trial.seed_runs) if trial.seed_runs else None
+        row["replaced"] = json.dumps(trial.replaced) if trial.replaced else None
         row.update({f"param:{name}": value for name, value in trial.params.items()})
         rows.append(row)
     columns = [item.name for item in fields(Trial)]
@@ -71,9 +73,10 @@ def read_trials(path) -> list:
     for row in table.to_dict("records"):
         values = {item.name: _none_for_nan(row.get(item.name)) for item in fields(Trial)}
         values["params"] = json.loads(values["params"]) if values["params"] else {}
-        values["seed_runs"] = json.loads(values["seed_runs"]) if values["seed_runs"] else []  # absent before --seeds
+        for name in ("seed_runs", "replaced"):  # absent from the trials.csv of older sweeps
+            values[name] = json.loads(values[name]) if values[name] else []
         if (values["status"] not in STATUSES or not isinstance(values["params"], dict) or not values["trial"]
-                or not isinstance(values["seed_runs"], list)):
+                or not isinstance(values["seed_runs"], list) or not isinstance(values["replaced"], list)):
             raise ValueError(f"trial {str(values['trial'])[:20]!r} has status {str(values['status'])[:20]!r} and "
                              f"params {str(values['params'])[:40]!r}")
         values["position"] = int(values["position"])
