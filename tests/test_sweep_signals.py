@@ -273,6 +273,30 @@ def test_a_ray_trial_interrupted_with_a_checkpoint_keeps_its_folder_until_a_fres
     assert (first[0] / "checkpoints" / "last.h5").read_bytes() == b"an epoch"
 
 
+def test_only_a_completed_run_of_the_same_seed_replaces_an_older_interrupted_folder(tmp_path):
+    from utils.sweeps.folder import sweep_runs
+    from utils.sweeps.replaced import replaced_runs
+
+    def replaced(trial_id):
+        return replaced_runs([(path, data) for path, data in sweep_runs(tmp_path, "sweep_x")
+                              if data["sweep"]["trial"] == trial_id])
+
+    def run(name, status, seed, mtime):
+        path = make_run(tmp_path, name, status=status)
+        set_record(path, sweep={"id": "sweep_x", "trial": "000-a"}, hyperparameters={"seed": seed})
+        os.utime(path, (mtime, mtime))
+        return path
+
+    old = run("old", "interrupted", 43, 100)
+    run("failed", "failed", 43, 200)
+    run("other_seed", "completed", 44, 300)
+    assert replaced("000-a") == []  # a failed run and another seed's replace nothing
+    new = run("new", "completed", 43, 400)
+    assert replaced("000-a") == [(old, new)]
+    os.utime(old, (500, 500))  # restored from the trash after the new run: it stays
+    assert replaced("000-a") == []
+
+
 class SeedsExecutor(StartedExecutor):
     """Averaged trials of seeds 42, 43, 44: a SIGINT comes while seed 43 trains, after 42 completed (stop() leaves
     43's folder interrupted, with a checkpoint or none); `train --seeds ...` completes one run per seed it lists."""

@@ -21,7 +21,7 @@ from utils.sweeps.folder import SweepFolder, sweep_runs
 from utils.sweeps.progress import DONE, Progress, best_of, progress_line
 from utils.sweeps.replaced import replaced_runs
 from utils.sweeps.space import Parameter, check_value, grid_parameters, model_names, read_space, sweepable_options
-from utils.sweeps.seeds import (average_over_seeds, averaged, interrupted_seed_run, runs_by_seed, seeds_argument,
+from utils.sweeps.seeds import (average_over_seeds, averaged, interrupted_seed_run, newest_by_seed, seeds_argument,
                                 seeds_to_train)
 from utils.sweeps.trials import new_trial
 
@@ -316,8 +316,13 @@ class Sweep:
         self.executor.launch(trial.trial, arguments, environment, self.folder.log_path(trial.trial))
         self.say(f"trial {trial.trial} {'continued' if continuing or going_on else 'started'}: {json.dumps(trial.params)}")
 
+    def trial_runs(self, trial) -> list:
+        """(path, run record data) of the trial's run folders: one scan of the outputs."""
+        return [(path, data) for path, data in sweep_runs(self.spec["outputs"], self.spec["sweep_id"])
+                if data["sweep"].get("trial") == trial.trial]
+
     def seed_runs(self, trial) -> dict:
-        return runs_by_seed(self.spec["outputs"], self.spec["sweep_id"]).get(trial.trial, {})
+        return newest_by_seed(self.trial_runs(trial))
 
     def run_to_continue(self, trial, by_seed: dict):
         """The folder a local trial goes on in with `resume` (from its last checkpoint, or again from epoch 1 when
@@ -348,25 +353,27 @@ class Sweep:
             except UserError as error:  # its process still holds the lock: left where it is
                 self.say(f"trial {trial.trial}: keeping {folder.name} ({error})")
 
-    def trash_replaced_runs(self, trial) -> None:
+    def trash_replaced_runs(self, trial, runs: list) -> list:
         """The trial's interrupted folders that a newer completed run of theirs replaced go to the trash, each named
-        in trials.csv's `replaced` (a lock still held leaves the folder where it is)."""
-        for folder, replacement in replaced_runs(self.spec["outputs"], self.spec["sweep_id"], trial.trial):
+        in trials.csv's `replaced` (a lock still held leaves the folder where it is); returns the runs left."""
+        for folder, replacement in replaced_runs(runs):
             try:
                 target = trash.delete(folder, self.spec["outputs"])
             except UserError as error:
                 self.say(f"trial {trial.trial}: keeping {folder.name} ({error})")
                 continue
             trial.replaced.append(str(target))
+            runs = [(path, data) for path, data in runs if path != folder]
             self.say(f"trial {trial.trial}: {folder.name} (interrupted) is replaced by {replacement.name} and in the "
                      f"trash (restore {target.name} brings it back)")
+        return runs
 
     def settle(self, finished, interrupted: bool = False) -> None:
         trial = next(item for item in self.trials if item.trial == finished.trial_id)
-        self.trash_replaced_runs(trial)
+        runs = self.trash_replaced_runs(trial, self.trial_runs(trial))  # the one scan of the outputs settle needs
         resumed_seed = trial.trial in self.seed_resumes
         self.seed_resumes.discard(trial.trial)
-        run = find_trial_runs(self.spec["outputs"], self.spec["sweep_id"]).get(trial.trial)
+        run = max((path for path, _ in runs), key=lambda path: path.stat().st_mtime, default=None)  # a rerun's is newer
         record = RunRecord.load(run) if run else None
         status = record.status if record else None
         if interrupted or status == "interrupted":
@@ -382,7 +389,7 @@ class Sweep:
         trial.epochs = record.get("epochs_completed") if record else None
         trial.objective = objective_of(run, self.spec["objective"], self.spec["direction"]) if run else None
         if averaged(self.spec) and trial.status == "completed":
-            by_seed = self.seed_runs(trial)
+            by_seed = newest_by_seed(runs)
             if resumed_seed and seeds_to_train(self.spec, by_seed):
                 return self.go_on_with_seeds(trial)
             average_over_seeds(trial, self.spec, by_seed, objective_of)

@@ -5,22 +5,21 @@ closed) leaves an interrupted folder that holds a checkpoint where it is: its ep
 run completes. Once a run of the same trial and seed has completed after it, that folder is replaced, and the driver
 moves it to the trash (restorable with `restore`). A new run that fails or is interrupted again replaces nothing.
 """
-from utils.sweeps.folder import sweep_runs
 
 
-def replaced_runs(outputs, sweep_id: str, trial_id: str) -> list:
-    """(interrupted folder, the completed run that replaced it) for each of the trial's interrupted folders older
-    (by modification time) than a completed run of its seed; a folder restored from the trash is newer, so it stays."""
+def replaced_runs(runs) -> list:
+    """(interrupted folder, the completed run that replaced it) among one trial's (path, run record data) pairs: each
+    interrupted folder older (by modification time) than a completed run of its seed; a folder restored from the
+    trash is newer, so it stays."""
     by_seed = {}
-    for path, data in sweep_runs(outputs, sweep_id):
-        if data["sweep"].get("trial") == trial_id:
-            seed = (data.get("hyperparameters") or {}).get("seed")
-            by_seed.setdefault(seed, []).append((path.stat().st_mtime, path, data.get("status")))
+    for path, data in runs:
+        seed = (data.get("hyperparameters") or {}).get("seed")
+        by_seed.setdefault(seed, []).append((path.stat().st_mtime, path, data.get("status")))
     replaced = []
-    for runs in by_seed.values():
-        completed = [(mtime, path) for mtime, path, status in runs if status == "completed"]
+    for seed_runs in by_seed.values():
+        completed = [(mtime, path) for mtime, path, status in seed_runs if status == "completed"]
         if not completed:
             continue
         newest, replacement = max(completed)
-        replaced += [(path, replacement) for mtime, path, status in runs if status == "interrupted" and mtime < newest]
+        replaced += [(path, replacement) for mtime, path, status in seed_runs if status == "interrupted" and mtime < newest]
     return replaced

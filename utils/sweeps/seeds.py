@@ -7,24 +7,20 @@ and a trial here is several runs.
 
 import numpy as np
 
-from utils.sweeps.folder import sweep_runs
-
 
 def averaged(spec: dict) -> bool:
     """Whether the sweep's trials each train several seeds (one seed is the plain single-run trial)."""
     return len(spec.get("seeds") or []) > 1
 
 
-def runs_by_seed(outputs, sweep_id: str) -> dict:
-    """trial id -> {seed: (its newest run folder, that run's status)} under outputs (a trial trained again after a
-    failure or an interruption has newer folders for the seeds it retrained)."""
+def newest_by_seed(runs) -> dict:
+    """{seed: (its newest run folder, that run's status)} of one trial's (path, run record data) pairs (a trial trained
+    again after a failure or an interruption has newer folders for the seeds it retrained)."""
     found = {}
-    for path, data in sweep_runs(outputs, sweep_id):
-        sweep = data["sweep"]
+    for path, data in runs:
         seed = (data.get("hyperparameters") or {}).get("seed")
-        seeds = found.setdefault(sweep["trial"], {})
-        if seed not in seeds or path.stat().st_mtime >= seeds[seed][0].stat().st_mtime:
-            seeds[seed] = (path, data.get("status"))
+        if seed not in found or path.stat().st_mtime >= found[seed][0].stat().st_mtime:
+            found[seed] = (path, data.get("status"))
     return found
 
 
