@@ -5,12 +5,14 @@ listing (no index yet) and cached, through the sqlite index of utils.runs.index,
 
 Timed in-process (every row: load_rows, old and new; the newest 50: page_by_started, what `runs` shows) and as the
 whole `python mnist.py runs --all-tasks` subprocess a user waits for (interpreter, imports, listing, printing 50
-rows), with this checkout and with --before (default: the merge base with main) exported by git archive.
-Prints a table and the load average.
+rows), with this checkout and with --before (default: the merge base with main) exported by git archive; the
+command's cached figure also as the CPU seconds it used (user + system), which a loaded machine inflates far less
+than its wall clock. Prints a table and the load average.
 """
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -84,12 +86,19 @@ def command_seconds(outputs: Path, repeats: int, project: Path = PROJECT) -> dic
     def run():
         subprocess.run(command, cwd=project, stdout=subprocess.DEVNULL, check=True, timeout=900)
 
-    first, cached = [], []
+    first, cached, cpu = [], [], []
     for _ in range(repeats):
         drop_caches(outputs)
         first.append(timed(run))
+        before = children_cpu_seconds()
         cached.append(timed(run))
-    return {"first": statistics.median(first), "cached": statistics.median(cached)}
+        cpu.append(children_cpu_seconds() - before)
+    return {"first": statistics.median(first), "cached": statistics.median(cached), "cached_cpu": statistics.median(cpu)}
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def export(commit: str, folder: Path) -> Path:
@@ -140,10 +149,12 @@ def main() -> None:
 def print_table(results) -> None:
     """First / cached seconds of each figure, one line per store size."""
     figures = ("sqlite", "sqlite_newest_50", "command_before", "command")
-    print(f"\n{'runs':>8}  " + "  ".join(f"{name + ' first/cached':>28}" for name in figures) + "  load average")
+    print(f"\n{'runs':>8}  " + "  ".join(f"{name + ' first/cached':>28}" for name in figures)
+          + "  cached CPU before/after  load average")
     for result in results:
         cells = "  ".join(f"{result[name]['first']:>13.2f} / {result[name]['cached']:<12.2f}" for name in figures)
-        print(f"{result['size']:>8}  {cells}  " + " ".join(f"{value:.2f}" for value in result["load_average"]))
+        cpu = f"{result['command_before']['cached_cpu']:>11.2f} / {result['command']['cached_cpu']:<11.2f}"
+        print(f"{result['size']:>8}  {cells}  {cpu}  " + " ".join(f"{value:.2f}" for value in result["load_average"]))
 
 
 if __name__ == "__main__":

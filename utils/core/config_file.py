@@ -1,6 +1,5 @@
 """--config FILE (YAML or TOML) and --grid KEY=V1,V2: option values from a file or a cartesian product."""
 import itertools
-import tomllib
 from pathlib import Path
 
 from utils.core import atomic
@@ -10,7 +9,9 @@ from utils.core.options import BY_NAME, ECHO_LIMIT, GRID_KEYS, OPTIONS, echo
 
 def read_config_file(path) -> dict:
     """A flat mapping of option names (dashes or underscores) to values, from .yaml/.yml or .toml."""
-    import yaml  # here, so the commands without --config start without it
+    import tomllib
+
+    import yaml  # here, as tomllib, so the commands without --config start without them
 
     path = Path(path)
     if not path.is_file():

@@ -12,7 +12,6 @@ Runs from before the recorded set-up and finish times still get steady, first an
 their seconds_per_epoch.
 """
 import os
-import statistics
 import time
 
 TIMING_COLUMNS = ("steady_epoch_seconds", "first_epoch_seconds", "setup_seconds", "finish_seconds", "training_seconds")
@@ -20,6 +19,8 @@ TIMING_COLUMNS = ("steady_epoch_seconds", "first_epoch_seconds", "setup_seconds"
 
 def steady_epoch_seconds(seconds) -> float | None:
     """The median of the epochs after the first; None with a single epoch (its time includes compiling)."""
+    import statistics  # here, so that a cached `runs` never loads it (nor its fractions and decimal)
+
     later = list(seconds)[1:]
     return round(statistics.median(later), 4) if later else None
 
