@@ -1,8 +1,11 @@
 """--help, option errors, unknown models and tasks, --list and every run-store action answer without importing
-TensorFlow, Keras or JAX (fast tier: one fresh interpreter that never imports them runs every command)."""
+TensorFlow, Keras or JAX (fast tier: one fresh interpreter that never imports them runs every command); `runs`,
+--help and list not even numpy, pandas, yaml or matplotlib (slow tier: a second fresh interpreter)."""
 import json
 import subprocess
 import sys
+
+import pytest
 
 from conftest import PROJECT, make_run
 
@@ -84,6 +87,7 @@ print(json.dumps(loaded))
 """
 
 
+@pytest.mark.slow  # a fresh interpreter (about a second: it never imports numpy)
 def test_listing_runs_imports_no_numerical_library(tmp_path):
     make_run(tmp_path, "20261110-100000_conv_net")
     commands = [["runs", "--outputs", str(tmp_path)], ["runs", "--all-tasks", "--outputs", str(tmp_path)],
