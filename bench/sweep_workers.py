@@ -12,7 +12,9 @@ before and after each. Writes a JSON of the figures; `--markdown` rewrites this 
 (the prose is bench/templates/benchmarks.md's `@sweep_workers` section).
 """
 import argparse
+import csv
 import json
+import statistics
 import os
 import subprocess
 import sys
@@ -27,6 +29,11 @@ sys.path.insert(0, str(PROJECT))
 from bench.run import GPU, SWEEP_WORKERS, fill, section_between  # noqa: E402  (the path above makes bench/ importable)
 
 MODEL, DATASET = "mlp_small", "mnist_5k"
+CONTENDERS = ("fresh", "warm", "warm_no_jit", "floor")
+# A trial's phases (utils/runs/timing.py's vocabulary), as the phase table names them.
+PHASES = {"trial": "whole trial (its wall clock)", "setup": "set-up (imports, data, model; to the first step)",
+          "first_epoch": "first epoch (tracing included)", "later_epochs": "later epochs, together",
+          "finish": "finish (final save, test pass, figures, report)", "other": "other (process start, reset, driver)"}
 LOW, HIGH = 1e-4, 1e-2  # the learning rate's log-uniform range, in the sweep's space file and the floor's loop
 
 
@@ -45,19 +52,35 @@ def timed(command: list, env: dict, timeout: int) -> dict:
     return {"seconds": round(seconds, 2), "uptime_before": before, "uptime_after": uptime()}
 
 
-def sweep(args, scratch: Path, fresh: bool) -> dict:
+def sweep(args, scratch: Path, name: str) -> dict:
     space = scratch / "space.yaml"
     space.write_text(f"learning_rate: {{loguniform: [{LOW}, {HIGH}]}}\n")
-    outputs = scratch / ("fresh" if fresh else "warm")
+    outputs, fresh = scratch / name, name == "fresh"
     command = [sys.executable, "mnist.py", "sweep", "--search", "random", "--trials", str(args.trials), "--space", str(space),
                "-m", MODEL, "--dataset", DATASET, "--epochs", str(args.epochs), "--workers", str(args.workers),
-               "--outputs", str(outputs), "--quiet"]
+               "--outputs", str(outputs), "--quiet", *(["--no-jit"] if name == "warm_no_jit" else [])]
     figures = timed(command, {"RUNNER_SWEEP_FRESH_PROCESSES": "1"} if fresh else {}, args.timeout)
     [folder] = outputs.glob("sweep_*")
-    trials = subprocess.run([sys.executable, "-c", "import pandas, sys; t = pandas.read_csv(sys.argv[1]); "
-                             "print((t.status == 'completed').sum())", str(folder / "trials.csv")],
-                            capture_output=True, text=True).stdout.strip()
-    return {**figures, "completed": int(trials)}
+    trials = list(csv.DictReader(open(folder / "trials.csv")))
+    phases = [trial_phases(Path(trial["run"]), float(trial["seconds"])) for trial in trials if trial["status"] == "completed"]
+    return {**figures, "completed": len(phases), "phases": median_phases(phases)}
+
+
+def trial_phases(run: Path, seconds: float) -> dict:
+    """A trial's seconds by phase, from its run.json (utils/runs/timing.py's vocabulary) and the driver's clock:
+    `other` is what the trial's wall time (launch to settled, as trials.csv has it) holds beyond the run's phases
+    (a process's start before the run's record, the worker's reset, the driver's bookkeeping)."""
+    data = json.loads((run / "run.json").read_text())
+    epochs, timing = data["seconds_per_epoch"], data.get("timing") or {}
+    found = {"trial": seconds, "setup": timing.get("setup_seconds") or 0.0, "first_epoch": epochs[0],
+             "later_epochs": sum(epochs[1:]), "finish": timing.get("finish_seconds") or 0.0}
+    found["other"] = seconds - sum(value for name, value in found.items() if name != "trial")
+    return found
+
+
+def median_phases(phases: list) -> dict:
+    """The median of each phase over the trials; the worker's first trial (setup with TensorFlow's import) is one of them."""
+    return {name: round(statistics.median(trial[name] for trial in phases), 3) for name in PHASES} if phases else {}
 
 
 def floor(args) -> dict:
@@ -74,8 +97,10 @@ def floor(args) -> dict:
     seconds = time.perf_counter() - started
     if any(child.returncode for child in children):
         raise SystemExit("a floor process failed")
-    completed = sum(json.loads(output.strip().splitlines()[-1])["trials"] for output in outputs)
-    return {"seconds": round(seconds, 2), "uptime_before": before, "uptime_after": uptime(), "completed": completed}
+    reports = [json.loads(output.strip().splitlines()[-1]) for output in outputs]
+    phases = median_phases([trial for report in reports for trial in report["phases"]])
+    return {"seconds": round(seconds, 2), "uptime_before": before, "uptime_after": uptime(),
+            "completed": sum(report["trials"] for report in reports), "phases": phases}
 
 
 def floor_child(trials: int, epochs: int, seed: int) -> None:
@@ -98,7 +123,9 @@ def floor_child(trials: int, epochs: int, seed: int) -> None:
     y = keras.utils.to_categorical(arrays["y_train"], 10)
     batch_size = get_task("mnist").defaults["batch_size"]
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=seed))
+    phases = []
     for _ in range(trials):
+        started = time.perf_counter()
         trial = study.ask()
         learning_rate = trial.suggest_float("learning_rate", LOW, HIGH, log=True)
         keras.backend.clear_session()
@@ -106,25 +133,48 @@ def floor_child(trials: int, epochs: int, seed: int) -> None:
         model = spec.build(input_shape=(28, 28), num_classes=10)
         optimizer = keras.optimizers.get({"class_name": spec.defaults["optimizer"], "config": {"learning_rate": learning_rate}})
         model.compile(optimizer=optimizer, loss=spec.defaults["loss"], metrics=["accuracy"])
-        history = model.fit(x, y, batch_size=batch_size, epochs=epochs, validation_split=0.1, verbose=0)
+        ends = [time.perf_counter()]  # the set-up's end, then each epoch's
+        clock = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: ends.append(time.perf_counter()))
+        history = model.fit(x, y, batch_size=batch_size, epochs=epochs, validation_split=0.1, verbose=0, callbacks=[clock])
         study.tell(trial, max(history.history["val_accuracy"]))
-    print(json.dumps({"trials": trials}), flush=True)
+        seconds = time.perf_counter() - started
+        phases.append({"trial": seconds, "setup": ends[0] - started, "first_epoch": ends[1] - ends[0],
+                       "later_epochs": ends[-1] - ends[1], "finish": 0.0, "other": seconds - (ends[-1] - started)})
+    print(json.dumps({"trials": trials, "phases": phases}), flush=True)
 
 
 def render(results: dict) -> str:
     fresh, warm = results["fresh"], results["warm"]
-    per_hour = {name: results[name]["completed"] / results[name]["seconds"] * 3600 for name in ("fresh", "warm", "floor")}
+    present = [name for name in CONTENDERS if name in results]
+    per_hour = {name: results[name]["completed"] / results[name]["seconds"] * 3600 for name in present}
     rows = "\n".join(f"| {name} | {results[name]['seconds']:.1f} | {results[name]['completed']} | {per_hour[name]:.0f} | "
                      f"`{results[name]['uptime_before'].split('load average:')[-1].strip()}` → "
                      f"`{results[name]['uptime_after'].split('load average:')[-1].strip()}` |"
-                     for name in ("fresh", "warm", "floor"))
+                     for name in present)
     table = ("| contender | wall clock (s) | trials completed | trials per hour | load average before → after |\n"
              "|---|---|---|---|---|\n" + rows)
     section = fill("sweep_workers", trials=results["trials"], epochs=results["epochs"], workers=results["workers"],
-                   finished=results["finished"], table=table, warm_to_fresh=f"{warm['seconds'] / fresh['seconds']:.2f}",
+                   finished=results["finished"], table=table, phases=phase_table(results),
+                   warm_to_fresh=f"{warm['seconds'] / fresh['seconds']:.2f}",
                    warm_to_floor=f"{per_hour['warm'] / per_hour['floor']:.2f}",
-                   fresh_to_floor=f"{per_hour['fresh'] / per_hour['floor']:.2f}", command=results["command"])
+                   fresh_to_floor=f"{per_hour['fresh'] / per_hour['floor']:.2f}", command=results["command"],
+                   no_jit=(f" With `--no-jit`, warm / floor trials per hour: **{per_hour['warm_no_jit'] / per_hour['floor']:.2f}**, "
+                           f"warm / fresh wall clock {results['warm_no_jit']['seconds'] / fresh['seconds']:.2f}."
+                           if "warm_no_jit" in per_hour else ""))
     return f"{SWEEP_WORKERS[0]}\n{section}\n{SWEEP_WORKERS[1]}"
+
+
+def phase_table(results: dict) -> str:
+    """Median seconds per trial by phase, one column per contender, and warm's excess over the floor."""
+    names = [name for name in CONTENDERS if results.get(name, {}).get("phases")]
+    if not names:
+        return "(These results hold no phase figures.)"
+    rows = [f"| {PHASES[phase]} | " + " | ".join(f"{results[name]['phases'][phase]:.2f}" for name in names)
+            + (f" | {results['warm']['phases'][phase] - results['floor']['phases'][phase]:+.2f} |"
+               if {"warm", "floor"} <= set(names) else " |") for phase in PHASES]
+    extra = " | warm − floor" if {"warm", "floor"} <= set(names) else ""
+    return (f"| median seconds per trial | {' | '.join(names)}{extra} |\n|---|" + "---|" * (len(names) + bool(extra))
+            + "\n" + "\n".join(rows))
 
 
 def write_section(markdown_path: Path, section: str) -> None:
@@ -151,6 +201,8 @@ def parse_args(argv=None):
     parser.add_argument("--timeout", type=int, default=3600, help="seconds one contender may run (default: 3600)")
     parser.add_argument("--results", default=str(PROJECT / "bench" / "sweep_workers.json"), help="where to write the figures")
     parser.add_argument("--markdown", default=None, help="rewrite this benchmark's block of this file (e.g. BENCHMARKS.md)")
+    parser.add_argument("--no-jit-too", action="store_true",
+                        help="also time warm workers with the trials' XLA compilation off (`sweep --no-jit`)")
     parser.add_argument("--render", action="store_true", help="only render --results into --markdown; run nothing")
     return parser.parse_args(argv)
 
@@ -165,9 +217,9 @@ def main(argv=None) -> int:
         results = {"trials": args.trials, "epochs": args.epochs, "workers": args.workers,
                    "command": " ".join(["python", "bench/sweep_workers.py", *(argv if argv is not None else sys.argv[1:])])}
         with tempfile.TemporaryDirectory(prefix="sweep-workers-") as scratch:
-            for name in ("fresh", "warm", "floor"):
+            for name in ("fresh", "warm", *(["warm_no_jit"] if args.no_jit_too else []), "floor"):
                 print(f"{name} ...", flush=True)
-                results[name] = floor(args) if name == "floor" else sweep(args, Path(scratch), fresh=name == "fresh")
+                results[name] = floor(args) if name == "floor" else sweep(args, Path(scratch), name)
                 print(f"{name}: {results[name]}", flush=True)
         results["finished"] = datetime.now().astimezone().isoformat(timespec="seconds")
         results_path.write_text(json.dumps(results, indent=2) + "\n")
