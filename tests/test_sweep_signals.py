@@ -397,3 +397,136 @@ def test_a_trial_that_ended_while_its_driver_was_dead_has_no_made_up_duration(sw
     assert list(after["status"]) == ["completed"] * 3 and after["run"][1] == table["run"][1]
     assert pd.isna(after["seconds"][1])  # no driver timed it: unknown, not 0
     assert list(after["seconds"][[0, 2]]) == list(timed[[0, 2]]) and (timed > 0).all()
+
+
+# ---------------------------------------------------------------- a stopped Ray sweep brings its trials' folders back
+class InProcessRay:
+    """Ray as RayExecutor uses it, in this process: an actor is a real NodeWorker (its warm worker a real child
+    process) whose calls run on as many threads of its own as the actor's max_concurrency (a real actor's default, 1,
+    queues a second call behind the first); an object ref is a Future."""
+
+    class exceptions:
+        class RayError(Exception):
+            pass
+
+        class RayActorError(RayError):
+            pass
+
+        class TaskCancelledError(RayError):
+            pass
+
+    def __init__(self):
+        self.actors, self.killed = [], []
+
+    def init(self, **settings) -> None:
+        pass
+
+    def cluster_resources(self) -> dict:
+        return {"CPU": 2}
+
+    def remote(self, actor_class):
+        return InProcessRay.ActorClass(self, actor_class, {})
+
+    class ActorClass:
+        def __init__(self, ray, actor_class, options):
+            self.ray, self.actor_class, self.options_given = ray, actor_class, options
+
+        def options(self, **options):
+            return InProcessRay.ActorClass(self.ray, self.actor_class, options)
+
+        def remote(self):
+            actor = InProcessRay.Actor(self.actor_class(), self.options_given.get("max_concurrency", 1))
+            self.ray.actors.append(actor)
+            return actor
+
+    class Actor:
+        def __init__(self, node, threads):
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.node, self.threads = node, ThreadPoolExecutor(threads)
+
+        def __getattr__(self, name):  # actor.method.remote(...): the call on one of the actor's threads
+            from types import SimpleNamespace
+
+            method = getattr(self.node, name)
+            return SimpleNamespace(remote=lambda *arguments: self.threads.submit(method, *arguments))
+
+    def wait(self, references, num_returns, timeout):
+        from concurrent.futures import wait
+
+        done, _ = wait(references, timeout=timeout)
+        return [ref for ref in references if ref in done], [ref for ref in references if ref not in done]
+
+    def get(self, reference):
+        return reference.result()
+
+    def kill(self, actor) -> None:  # an actor's death takes its worker down (PDEATHSIG)
+        self.killed.append(actor)
+        actor.node.worker.process.kill()
+
+    def shutdown(self) -> None:
+        for actor in self.actors:
+            if actor not in self.killed:
+                actor.node.close()
+            actor.threads.shutdown(wait=True)
+
+
+# A stand-in trial: makes its run folder, then trains until SIGTERM, when it writes its checkpoint, marks itself
+# interrupted and exits 130 (as a real run does); a `stubborn` one ignores SIGTERM.
+STOPPABLE_TRIAL = """
+import os, signal, sys, time
+name, ready = sys.argv[1], sys.argv[2]
+run = os.path.join(sys.argv[sys.argv.index('--outputs') + 1], 'run_' + name)
+os.mkdir(run)
+
+def interrupted(number, frame):
+    if name == 'stubborn':
+        return
+    open(os.path.join(run, 'last.h5'), 'w').write('epoch 1')
+    open(os.path.join(run, 'status'), 'w').write('interrupted')
+    print('Interrupted by SIGTERM after epoch 1')
+    sys.exit(130)
+
+signal.signal(signal.SIGTERM, interrupted)
+print('epoch 1/9  loss 0.5')
+open(ready, 'w').close()
+while True:
+    time.sleep(0.05)
+"""
+
+
+def test_a_stopped_ray_sweep_brings_its_trials_folders_back_interrupted_and_kills_only_an_actor_that_does_not_answer(
+        tmp_path, monkeypatch, capsys):
+    import sys
+    import time
+
+    from utils.sweeps import ray_executor
+
+    ray = InProcessRay()
+    monkeypatch.setitem(sys.modules, "ray", ray)
+    monkeypatch.setattr(ray_executor, "STOP_GRACE_SECONDS", 3)
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    trial = tmp_path / "trial.py"
+    trial.write_text(STOPPABLE_TRIAL)
+    executor = ray_executor.RayExecutor("auto", 2, 1, None, outputs)
+    for trial_id, name in (("000", "obeys"), ("001", "stubborn")):
+        executor.launch(trial_id, [str(trial), name, str(tmp_path / f"{name}.ready")], {}, tmp_path / f"{trial_id}.log")
+    deadline = time.monotonic() + 60
+    while not all((tmp_path / f"{name}.ready").exists() for name in ("obeys", "stubborn")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        stopped = executor.stop()
+    finally:
+        ray.shutdown()
+    assert sorted((item.trial_id, item.returncode, item.message) for item in stopped) == [
+        ("000", 130, "Interrupted by SIGTERM after epoch 1"), ("001", 130, "cancelled")]
+    # The trial that answered is back in the driver's outputs, interrupted, with its checkpoint, and its console in
+    # its log; its actor lives on. Only the stubborn trial's actor was killed, and one line says so.
+    assert sorted(path.name for path in outputs.iterdir()) == ["run_obeys"]
+    assert (outputs / "run_obeys" / "last.h5").read_text() == "epoch 1"
+    assert (outputs / "run_obeys" / "status").read_text() == "interrupted"
+    assert (tmp_path / "000.log").read_text().splitlines() == ["epoch 1/9  loss 0.5", "Interrupted by SIGTERM after epoch 1"]
+    assert ray.killed == [ray.actors[1]] and list(executor.actors) == [0] and executor.running == {}
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and "trial 001" in lines[0] and "stays on its node" in lines[0], lines

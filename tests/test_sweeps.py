@@ -375,6 +375,36 @@ def test_ray_executor_runs_trials_in_warm_actors_on_a_local_head_and_brings_thei
     assert sum("killed by SIGKILL; the trial runs again in a new worker" in log for log in logs) == 1
     # Two actors, each with one warm worker (after the killed one's replacement), ran the three trials.
     assert len({read_run(run)["environment"]["pid"] for run in trials["run"]}) == 2
+    assert_a_stopped_ray_trial_comes_back_interrupted_with_its_checkpoint(tmp_path / "stopped", ray_head)
+
+
+def assert_a_stopped_ray_trial_comes_back_interrupted_with_its_checkpoint(outputs, ray_head):
+    """SIGINT to the driver once its trial has a checkpoint on the node (this machine's temporary folder): the
+    actor SIGTERMs its worker, and the trial's folder comes back interrupted, with its checkpoint."""
+    import tempfile
+
+    scratch = Path(tempfile.gettempdir())
+    before = set(scratch.glob("sweep_trial_*"))
+    arguments = ["sweep", "--grid", "learning_rate=0.001", "--executor", "ray", "--ray-address", ray_head, "--dataset",
+                 "fashion_mnist", "--limit", "300", "--epochs", "500", "-m", "mlp_one_layer", "--outputs", str(outputs)]
+    driver = subprocess.Popen([sys.executable, str(PROJECT / "mnist.py"), *arguments], cwd=PROJECT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def checkpointed() -> bool:
+        return any(folder not in before and any(folder.glob("outputs/*/checkpoints/last.h5"))
+                   for folder in scratch.glob("sweep_trial_*"))
+
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and driver.poll() is None and not checkpointed():
+        time.sleep(0.2)
+    driver.send_signal(signal.SIGINT)
+    stdout, stderr = driver.communicate(timeout=120)
+    assert driver.returncode == 130, stdout + stderr
+    [folder] = sweep_folders(outputs)
+    [trial] = trials_of(folder).itertuples()
+    assert [str(run) for run in outputs.glob("*_trial*")] == [trial.run], "the trial's folder did not come back"
+    assert trial.status == "interrupted" and 0 < trial.epochs < 500
+    assert read_run(trial.run)["status"] == "interrupted" and (Path(trial.run) / "checkpoints" / "last.h5").is_file()
 
 
 def test_gpus_are_given_one_worker_at_a_time_or_shared_by_gpus_per_trial():

@@ -8,6 +8,11 @@ Crash isolation is as on one machine: the actor never runs trial code, its worke
 inside a trial (SIGKILL, a segfault, the OOM killer) is replaced by the actor, and an actor that dies (its node lost,
 a kill) is replaced by the driver; either way the trial runs again once, and a trial that takes down two is recorded
 failed with the reason.
+
+Stopping (the driver's Ctrl-C or SIGTERM) is as on one machine too: Ray cannot cancel an actor's running task, so each
+actor takes a second call at once (max_concurrency=2), `interrupt`, which SIGTERMs its worker; the trial checkpoints,
+marks itself interrupted, and its folder comes back as a finished trial's does. Only an actor that has not answered
+within the local executor's STOP_GRACE_SECONDS is killed, and its trial's folder stays on its node.
 """
 import io
 import os
@@ -21,7 +26,7 @@ from pathlib import Path
 
 from utils.core.errors import UsageError, UserError
 from utils.sweeps.command import PROJECT
-from utils.sweeps.local import Finished, mark_crashed_run, worker_environment, worth_keeping
+from utils.sweeps.local import STOP_GRACE_SECONDS, Finished, mark_crashed_run, worker_environment, worth_keeping
 from utils.sweeps.processes import WarmWorker, crash_reason
 
 CONNECT_SECONDS = 10
@@ -70,6 +75,7 @@ class NodeWorker:
 
     def __init__(self):
         self.worker = None
+        self.stopping = False  # set by interrupt(), on the actor's second thread, while run() waits on its trial
 
     def run(self, trial_id: str, arguments: list, environment: dict) -> tuple:
         """Run the trial into a temporary outputs folder; return (exit code, why its worker died or None, its console
@@ -79,8 +85,7 @@ class NodeWorker:
             outputs.mkdir()
             worker = self._worker_for(environment)
             worker.start([*arguments, "--outputs", str(outputs)], environment, log)
-            while (outcome := worker.outcome()) is None:
-                time.sleep(0.1)
+            outcome = self._wait_for(worker)
             crash = None
             if outcome.crashed:
                 crash = f"its worker process {crash_reason(outcome.returncode)}"
@@ -90,6 +95,19 @@ class NodeWorker:
                 self.worker = None
             output = log.read_text(errors="replace") if log.is_file() else ""
             return outcome.returncode, crash, output, archive_of(outputs)
+
+    def _wait_for(self, worker: WarmWorker):
+        signalled = False
+        while (outcome := worker.outcome()) is None:
+            if self.stopping and not signalled:  # once, as locally: a second SIGTERM would cut the checkpoint short
+                worker.terminate()
+                signalled = True
+            time.sleep(0.1)
+        return outcome
+
+    def interrupt(self) -> None:
+        """The sweep is stopping: the running trial (or the one about to start) gets SIGTERM, as locally."""
+        self.stopping = True
 
     def _worker_for(self, environment: dict) -> WarmWorker:
         wanted = worker_environment(dict(os.environ), environment)
@@ -163,7 +181,9 @@ class RayExecutor:
         total_cpus = int(ray.cluster_resources().get("CPU", 1))
         self.workers = workers or max(1, total_cpus // cpus_per_trial)
         # Each actor holds its slot's CPUs (and GPUs) for as long as it lives: the sweep's `workers` trials at once.
-        self.actor_class = ray.remote(NodeWorker).options(num_cpus=cpus_per_trial, num_gpus=gpus_per_trial or 0)
+        # A second thread per actor takes interrupt() while run() is busy (Ray cannot cancel an actor's task).
+        self.actor_class = ray.remote(NodeWorker).options(num_cpus=cpus_per_trial, num_gpus=gpus_per_trial or 0,
+                                                          max_concurrency=2)
         self.actors = {}  # slot -> its actor, made on the slot's first trial (and again after it died)
         self.outputs = outputs
         self.running = {}  # object ref -> RayLaunch
@@ -198,11 +218,9 @@ class RayExecutor:
             crash = f"its Ray actor died ({type(error).__name__})"
         except (self.ray.exceptions.RayError, self.ray.exceptions.TaskCancelledError) as error:
             return Finished(launch.trial_id, 1, f"Ray task failed: {type(error).__name__}: {str(error).splitlines()[0]}")
-        if archive:
-            unpack_run(archive, self.outputs)
-        with open(launch.log_path, "a") as log:  # a trial run again after a failure keeps its earlier tries above
-            log.write(output)
-            if crash and launch.attempt == 1:
+        self._bring_back(launch, output, archive)
+        if crash and launch.attempt == 1:
+            with open(launch.log_path, "a") as log:
                 log.write(f"{crash}; the trial runs again in a new worker\n")
         if not crash:
             return Finished(launch.trial_id, returncode, last_line(output))
@@ -212,16 +230,41 @@ class RayExecutor:
             return None
         return Finished(launch.trial_id, returncode or 1, f"the trial crashed its worker twice ({crash})")
 
+    def _bring_back(self, launch: RayLaunch, output: str, archive) -> None:
+        if archive:
+            unpack_run(archive, self.outputs)
+        with open(launch.log_path, "a") as log:  # a trial run again after a failure keeps its earlier tries above
+            log.write(output)
+
     def stop(self) -> list:
-        """End the running trials' actors (Ray cannot force-cancel an actor's task; its worker gets SIGTERM as the
-        actor dies); their run folders stay on the nodes' temporary disks, so they rerun on resume."""
-        stopped = []
-        for launch in list(self.running.values()):
+        """SIGTERM every running trial through its actor (each checkpoints and marks itself interrupted), then wait
+        for their folders; an actor that has not answered within STOP_GRACE_SECONDS is killed, and one line says
+        which trials' folders stay on their nodes (those trials train again from the start on resume)."""
+        for launch in self.running.values():
+            self.actors[launch.slot].interrupt.remote()
+        ready, late = self.ray.wait(list(self.running), num_returns=len(self.running),
+                                    timeout=STOP_GRACE_SECONDS) if self.running else ([], [])
+        stopped = [self._stopped(reference) for reference in ready]
+        killed = [self.running[reference] for reference in late]
+        for launch in killed:
             self.ray.kill(self.actors.pop(launch.slot))
             stopped.append(Finished(launch.trial_id, 130, "cancelled"))
+        if killed:
+            print(f"Killed the Ray actor of trial {', '.join(launch.trial_id for launch in killed)} (no answer to the "
+                  f"stop within {STOP_GRACE_SECONDS} s): its run folder stays on its node.", flush=True)
         self.running.clear()
         self.ray.shutdown()
         return stopped
+
+    def _stopped(self, reference) -> Finished:
+        """A trial that answered the stop: its folder (interrupted, with its checkpoints) and console come back."""
+        launch = self.running[reference]
+        try:
+            returncode, _, output, archive = self.ray.get(reference)
+        except self.ray.exceptions.RayError:  # its actor died meanwhile: the folder stays on its node
+            return Finished(launch.trial_id, 130, "cancelled")
+        self._bring_back(launch, output, archive)
+        return Finished(launch.trial_id, returncode, last_line(output))
 
     def close(self) -> None:
         self.ray.shutdown()  # ends the sweep's actors and their workers
