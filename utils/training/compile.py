@@ -1,5 +1,7 @@
 """A registered model built and compiled for a run: dtype policy, optimizer and its options, loss, metrics,
 steps per compiled call and XLA."""
+from dataclasses import dataclass
+
 import keras
 
 from utils.core.errors import UsageError
@@ -67,25 +69,48 @@ def steps_per_execution(requested, batch_size: int, steps_per_epoch: int) -> int
     return max(divisor for divisor in range(1, wanted + 1) if steps_per_epoch % divisor == 0)
 
 
-def compile_model(model, task, config, steps_per_epoch: int, distributed: bool = False) -> None:
+def compile_model(model, task, config, steps_per_epoch: int, distributed: bool = False) -> "JitChoice":
+    """Compile `model` for the run; returns the XLA choice and why it was made (the record keeps both)."""
     # Keras 3.15 fails to run several steps per call under tf.distribute ("You must feed a value for
     # placeholder tensor"), so distributed training runs one step per call.
     steps = 1 if distributed else steps_per_execution(config.steps_per_execution, config.batch_size, steps_per_epoch)
+    jit = jit_choice(model, config, steps_per_epoch * config.epochs)
     model.compile(
         optimizer=build_optimizer(config),
         loss=canonical_loss(config.loss),
         metrics=metrics_for(task),
         steps_per_execution=steps,
-        jit_compile=auto_jit(model) if config.jit is None else config.jit,
+        jit_compile=jit.value,
     )
+    return jit
 
 
-def auto_jit(model):
-    """XLA where it pays on this machine: measured on 2 CPU cores, it makes dense models' steps 1.2-1.5x faster and
-    convolutions 2x slower (oneDNN's kernels beat XLA's there); with a GPU or another backend, Keras decides."""
+# Training steps below which XLA's one-off compile (0.6-5 s on 2 CPU cores: the train step, then the test pass's
+# shapes) costs more than it saves: measured steps saved 0.01-1.3 ms each for dense models, so the break-even
+# came at 1,400-41,000 steps (bench/jit_crossover.py; BENCHMARKS.md, section o).
+XLA_PAYS_BACK_STEPS = 10_000
+
+
+@dataclass(frozen=True)
+class JitChoice:
+    value: object  # True, False, or "auto" (Keras decides)
+    reason: str
+
+
+def jit_choice(model, config, training_steps: int) -> JitChoice:
+    """Whether the run's steps are compiled with XLA, and why: --jit / --no-jit when given; else Keras decides on a
+    GPU or another backend; on a CPU with TensorFlow, never for convolutions (oneDNN's kernels beat XLA's there,
+    2x) and, for dense models, only for runs long enough to pay the compile back."""
+    if config.jit is not None:
+        return JitChoice(config.jit, "--jit" if config.jit else "--no-jit")
     if not backend.is_tensorflow() or backend.has_gpu():
-        return "auto"
-    return not contains_layer_type(model, keras.layers.Conv2D)
+        return JitChoice("auto", "Keras decides (a GPU or a backend other than TensorFlow)")
+    if contains_layer_type(model, keras.layers.Conv2D):
+        return JitChoice(False, "off for convolutions on a CPU (oneDNN is faster)")
+    if training_steps < XLA_PAYS_BACK_STEPS:
+        return JitChoice(False, f"off: {training_steps:,} training steps, under the {XLA_PAYS_BACK_STEPS:,} that pay "
+                                "XLA's compile back on a CPU")
+    return JitChoice(True, f"on: {training_steps:,} training steps pay XLA's compile back on a CPU")
 
 
 def contains_layer_type(model, layer_type) -> bool:

@@ -115,7 +115,7 @@ def train_new_run(task, spec, config, dataset, context: RunContext) -> Path:
     seed_everything(config.seed, config.deterministic)
     distribution, placement = context.distribution, context.placement
     say(context.verbosity, f"building {config.model} ...")
-    model = built_model(spec, task, config, dataset, distribution, placement)
+    model, jit = built_model(spec, task, config, dataset, distribution, placement)
     shape_inputs(model, dataset.x_train[:1])  # refuse a model that does not fit before creating anything
 
     label = f"{config.model}_{config.name}" if config.name else config.model
@@ -125,7 +125,8 @@ def train_new_run(task, spec, config, dataset, context: RunContext) -> Path:
     with contextlib.ExitStack() as held:
         with placement.starting(folder):  # a full disk leaves no folder behind
             held.enter_context(placement.lock(folder, "train"))
-            facts = {**new_run_facts(task, config, dataset, model), **trial_record_facts(), **context.record_facts}
+            facts = {**new_run_facts(task, config, dataset, model, jit.reason), **trial_record_facts(),
+                     **context.record_facts}
             record = placement.create_record(folder, **facts)
             record.record_resolved_settings(resolved_settings(model))  # what the run trains with where none was given
         session = TrainingSession(record, model, task, config, dataset, verbosity=context.verbosity,
@@ -135,12 +136,13 @@ def train_new_run(task, spec, config, dataset, context: RunContext) -> Path:
 
 
 def built_model(spec, task, config, dataset, distribution, placement):
-    """`spec` built and compiled for `dataset`, in the tf.distribute strategy's scope when there is one."""
+    """`spec` built and compiled for `dataset`, in the tf.distribute strategy's scope when there is one, and its
+    XLA choice."""
     with distribution.strategy.scope() if distribution else contextlib.nullcontext():
         model = build_model(spec, config, dataset.x_train.shape[1:], task.num_classes)
-        compile_model(model, task, config, placement.epoch_plan(config).steps_per_epoch(len(dataset.x_train)),
-                      distributed=distribution is not None)
-    return model
+        jit = compile_model(model, task, config, placement.epoch_plan(config).steps_per_epoch(len(dataset.x_train)),
+                            distributed=distribution is not None)
+    return model, jit
 
 
 def start_new_run(session: TrainingSession, distribution) -> None:
@@ -158,7 +160,7 @@ def start_new_run(session: TrainingSession, distribution) -> None:
     )
 
 
-def new_run_facts(task, config, dataset, model) -> dict:
+def new_run_facts(task, config, dataset, model, jit_reason: str) -> dict:
     """What a new run's record says before its first epoch."""
     facts = dict(
         task=task.name,
@@ -177,6 +179,7 @@ def new_run_facts(task, config, dataset, model) -> dict:
         execution={
             "steps_per_execution": model.steps_per_execution,
             "jit_compile": bool(model.jit_compile),
+            "jit_reason": jit_reason,
             "dtype_policy": model.dtype_policy.name,
             "backend": backend.name(),
             "gpu": backend.has_gpu(),
@@ -274,7 +277,7 @@ def restart_session(task, record, config, epochs, placement) -> tuple:
     seed_everything(config.seed, config.deterministic)
     config.epochs = epochs or config.epochs
     dataset = reload_dataset(task, record, config)
-    model = built_model(get_model(task.name, config.model), task, config, dataset, distribution, placement)
+    model, _ = built_model(get_model(task.name, config.model), task, config, dataset, distribution, placement)
     return TrainingSession(record, model, task, config, dataset, placement=placement), None, distribution
 
 
