@@ -7,9 +7,10 @@ import sys
 import h5py
 import numpy as np
 import pytest
-from conftest import FASHION_DIR, PROJECT, read_run, run_folder_of, run_script
+from conftest import FASHION_DIR, PROJECT, last_line, read_run, run_folder_of, run_here, run_script
 
-# Each test here starts the entry point as a subprocess (a TensorFlow import apiece): the slow tier.
+# The tests here train: on TensorFlow in-process, on JAX in processes of their own (Keras picks its backend once per
+# process): the slow tier.
 pytestmark = pytest.mark.slow
 
 SHORT = ["--dataset", "fashion_mnist", "--data-dir", FASHION_DIR, "--limit", 300, "--quiet"]
@@ -47,8 +48,8 @@ def test_numpy_batches_depend_only_on_seed_and_epoch():
         np.testing.assert_array_equal(batch.ravel(), labels + 100)
 
 
-def test_mixed_precision_run_records_policy_keeps_float32_output_and_resumes(tmp_path, fashion_available):
-    result = run_script("mnist", "-m", "conv_net", *SHORT, "--epochs", 1, "--mixed-precision", "--outputs", tmp_path)
+def test_mixed_precision_run_records_policy_keeps_float32_output_and_resumes(tmp_path, fashion_available, capsys):
+    result = run_here(capsys, "mnist", "-m", "conv_net", *SHORT, "--epochs", 1, "--mixed-precision", "--outputs", tmp_path)
     folder = run_folder_of(result)
     record = read_run(folder)
     assert record["hyperparameters"]["mixed_precision"] is True
@@ -59,31 +60,25 @@ def test_mixed_precision_run_records_policy_keeps_float32_output_and_resumes(tmp
     # Two steps on 270 images: not good yet, but clearly above chance (10 %), so bfloat16 training does learn.
     assert record["test_metrics"]["test_accuracy"] > 0.15
 
-    resumed = run_script("mnist", "resume", folder, "--epochs", 2, "--quiet")
+    resumed = run_here(capsys, "mnist", "resume", folder, "--epochs", 2, "--quiet")
     assert run_folder_of(resumed) == folder
     record = read_run(folder)
     assert (record["status"], record["epochs_completed"]) == ("completed", 2)
 
 
-def test_mixed_float16_adds_loss_scaling_and_resume_restores_its_state(tmp_path, fashion_available):
+def test_mixed_float16_adds_loss_scaling_and_resume_restores_its_state(tmp_path, fashion_available, capsys, monkeypatch):
     # What a GPU gets (mixed_float16): Keras wraps the optimizer in a LossScaleOptimizer, whose state (the dynamic
-    # loss scale included) must survive a resume. Forced here on the CPU through a wrapper of the entrypoint.
-    wrapper = tmp_path / "float16_mnist.py"
-    wrapper.write_text(
-        "import sys\n"
-        f"sys.path.insert(0, {str(PROJECT)!r})\n"
-        "from utils.training import backend\n"
-        "backend.mixed_precision_policy = lambda: 'mixed_float16'\n"
-        "from utils.cli.main import run_task\n"
-        "run_task('mnist', sys.argv[1:])\n"
-    )
+    # loss scale included) must survive a resume. Forced here on the CPU, for the train and the resume.
+    from utils.training import backend
+
+    monkeypatch.setattr(backend, "mixed_precision_policy", lambda: "mixed_float16")
     outputs = tmp_path / "outputs"
     common = ["-m", "mlp_one_layer", *SHORT, "--outputs", outputs]
-    folder = run_folder_of(run_python(wrapper, *common, "--epochs", 1, "--mixed-precision"))
+    folder = run_folder_of(run_here(capsys, "mnist", *common, "--epochs", 1, "--mixed-precision"))
     assert read_run(folder)["execution"]["dtype_policy"] == "mixed_float16"
     with h5py.File(folder / "checkpoints" / "last.h5", "r") as saved:
         assert "loss_scale_optimizer" in saved["optimizer_weights"]
-    resumed = run_python(wrapper, "resume", folder, "--epochs", 2, "--quiet")
+    resumed = run_here(capsys, "mnist", "resume", folder, "--epochs", 2, "--quiet")
     assert resumed.returncode == 0, resumed.stderr
     assert read_run(folder)["epochs_completed"] == 2
 
@@ -99,23 +94,45 @@ def test_jax_backend_trains_resumes_and_refuses_tensorflow_only_options(tmp_path
     assert record["status"] == "completed" and len(record["seconds_per_epoch"]) == 1
     assert result.stderr.strip() == ""  # TensorFlow, imported by Keras' data adapters, stays quiet
 
-    resumed = run_script("mnist", "resume", folder, "--epochs", 2, "--quiet", env=JAX)
+    # The resume and the two refusals share one more JAX process (the backend is fixed per process, not per command).
+    refusals = [[*map(str, SHORT), "--epochs", "1", *option, "--outputs", str(tmp_path / "refused")]
+                for option in (["--deterministic"], ["--distribute", "mirrored"])]
+    resumed, *refused = commands_in_one_process([["resume", str(folder), "--epochs", "2", "--quiet"], *refusals], JAX)
+    assert resumed.returncode == 0, resumed.stderr
     assert run_folder_of(resumed) == folder
     assert read_run(folder)["epochs_completed"] == 2
 
-    for option in (["--deterministic"], ["--distribute", "mirrored"]):
-        refused = run_script("mnist", *SHORT, "--epochs", 1, *option, "--outputs", tmp_path / "refused", env=JAX)
-        assert refused.returncode == 2
-        assert refused.stderr.strip().splitlines() == [
+    for option, answer in zip((["--deterministic"], ["--distribute", "mirrored"]), refused):
+        assert answer.returncode == 2
+        assert answer.stderr.strip().splitlines() == [
             f"mnist.py: error: {' '.join(option)} needs the TensorFlow backend; this process runs Keras on jax "
             "(unset KERAS_BACKEND or set it to tensorflow)."
         ]
         assert not (tmp_path / "refused").exists() or not any((tmp_path / "refused").iterdir())
 
 
-def run_python(script, *args):
-    """Run a Python file (here: a wrapper of the entrypoint) from the project root, as run_script does."""
-    return subprocess.run(
-        [sys.executable, str(script), *map(str, args)], cwd=PROJECT, capture_output=True, text=True,
-        timeout=600, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+# Runs mnist.py's entry point once per argv in one interpreter; prints [exit code, stdout, stderr] per command.
+COMMANDS = """
+import contextlib, io, json, sys
+sys.path.insert(0, sys.argv[1])
+from utils.cli.main import run_task
+answers = []
+for argv in json.loads(sys.argv[2]):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            run_task("mnist", argv)
+        except SystemExit as exited:
+            answers.append([exited.code, out.getvalue(), err.getvalue()])
+print(json.dumps(answers))
+"""
+
+
+def commands_in_one_process(commands, env):
+    """Each command's (exit code, stdout, stderr), as run_script gives them, from one process with `env`."""
+    process = subprocess.run([sys.executable, "-c", COMMANDS, str(PROJECT), json.dumps(commands)], cwd=PROJECT,
+                             capture_output=True, text=True, timeout=600, env={**os.environ, **env})
+    assert process.returncode == 0, process.stderr
+    answers = json.loads(last_line(process.stdout))
+    assert len(answers) == len(commands), process.stdout
+    return [subprocess.CompletedProcess(argv, *answer) for argv, answer in zip(commands, answers)]

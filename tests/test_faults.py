@@ -12,9 +12,10 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PROJECT, read_run, run_folder_of, run_script
+from conftest import PROJECT, read_run, run_folder_of, run_here
 
-# Each test here starts the entry point as a subprocess (a TensorFlow import apiece): the slow tier.
+# The tests here train, in a process of their own where the process is the subject (a kill, concurrent runs), else
+# in-process (a TensorFlow import per subprocess saved): the slow tier.
 pytestmark = pytest.mark.slow
 
 
@@ -37,7 +38,7 @@ def wait_until(condition, process, timeout=180):
     raise AssertionError("timed out")
 
 
-def test_sigkill_at_random_moments_leaves_a_consistent_resumable_run(tmp_path):
+def test_sigkill_at_random_moments_leaves_a_consistent_resumable_run(tmp_path, capsys):
     randomness = random.Random(7)
     for attempt in range(3):
         outputs = tmp_path / f"outputs{attempt}"
@@ -58,10 +59,11 @@ def test_sigkill_at_random_moments_leaves_a_consistent_resumable_run(tmp_path):
         assert list(rows["epoch"])[: len(rows) - (0 if whole else 1)] == list(range(1, len(rows) + (1 if whole else 0)))
         with h5py.File(folder / "checkpoints" / "last.h5", "r") as checkpoint:
             saved_epoch = int(checkpoint.attrs["epoch"])
-        listing = run_script("mnist", "runs", "--outputs", outputs)
+        # The killed process is the subject; listing and resuming what it left are in-process.
+        listing = run_here(capsys, "mnist", "runs", "--outputs", outputs)
         assert "crashed" in listing.stdout, listing.stdout
 
-        resumed = run_script("mnist", "resume", folder, "--epochs", saved_epoch + 1, "--quiet")
+        resumed = run_here(capsys, "mnist", "resume", folder, "--epochs", saved_epoch + 1, "--quiet")
         assert resumed.returncode == 0, resumed.stderr
         record = read_run(folder)
         assert record["status"] == "completed" and record["epochs_completed"] == saved_epoch + 1
@@ -70,9 +72,9 @@ def test_sigkill_at_random_moments_leaves_a_consistent_resumable_run(tmp_path):
         assert sorted(path.name for path in (folder / "checkpoints").glob("*.h5")) == ["best.h5", "last.h5"]
 
 
-def test_a_nan_loss_fails_the_run_with_its_epoch_and_keeps_no_broken_checkpoint(tmp_path):
-    result = run_script(
-        "mnist", "-m", "mlp_one_layer", "--dataset", "mnist_5k", "--limit", 1000, "--epochs", 3,
+def test_a_nan_loss_fails_the_run_with_its_epoch_and_keeps_no_broken_checkpoint(tmp_path, capsys):
+    result = run_here(
+        capsys, "mnist", "-m", "mlp_one_layer", "--dataset", "mnist_5k", "--limit", 1000, "--epochs", 3,
         "--optimizer", "sgd", "--learning-rate", "1e9", "--outputs", tmp_path,
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr
@@ -148,24 +150,24 @@ def test_four_concurrent_runs_never_write_into_each_other(tmp_path):
         assert list(pd.read_csv(folder / "history.csv")["epoch"]) == list(range(1, 21))
 
 
-def test_evaluate_and_resume_warn_when_the_data_on_disk_changed(tmp_path, churn_csv):
+def test_evaluate_and_resume_warn_when_the_data_on_disk_changed(tmp_path, churn_csv, capsys):
     data = tmp_path / "churn.csv"
     data.write_bytes(churn_csv.read_bytes())
-    folder = run_folder_of(run_script("churn", "--data", data, "--epochs", 1, "--batch-size", 256, "--outputs", tmp_path / "o", "--quiet"))
-    quiet = run_script("churn", "evaluate", folder)
+    folder = run_folder_of(run_here(capsys, "churn", "--data", data, "--epochs", 1, "--batch-size", 256, "--outputs", tmp_path / "o", "--quiet"))
+    quiet = run_here(capsys, "churn", "evaluate", folder)
     assert quiet.returncode == 0 and "differs" not in quiet.stderr
     frame = pd.read_csv(data)
     frame.loc[0, "Age"] = frame.loc[0, "Age"] + 1
     frame.to_csv(data, index=False)
     for arguments in (["evaluate", folder], ["resume", folder, "--epochs", 2]):
-        result = run_script("churn", *arguments)
+        result = run_here(capsys, "churn", *arguments)
         assert result.returncode == 0, result.stderr
         assert "warning:" in result.stderr and "differs from the data this run trained on" in result.stderr
 
 
-def test_run_names_cannot_escape_the_outputs_folder(tmp_path):
+def test_run_names_cannot_escape_the_outputs_folder(tmp_path, capsys):
     outputs = tmp_path / "outputs"
-    folder = run_folder_of(run_script("xor", "--epochs", 1, "--name", "../../escape/../x", "--outputs", outputs, "--quiet"))
+    folder = run_folder_of(run_here(capsys, "xor", "--epochs", 1, "--name", "../../escape/../x", "--outputs", outputs, "--quiet"))
     assert folder.parent == outputs
     assert not (tmp_path / "escape").exists()
     assert ".." not in folder.name

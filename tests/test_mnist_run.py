@@ -6,9 +6,10 @@ import sys
 import h5py
 import pandas as pd
 import pytest
-from conftest import PROJECT, read_run, run_folder_of, run_script
+from conftest import PROJECT, read_run, run_folder_of, run_here, run_script
 
-# Each test here starts the entry point as a subprocess (a TensorFlow import apiece): the slow tier.
+# The tests here train or read a run, in a subprocess where a fresh process is the subject, else in-process: the
+# slow tier.
 pytestmark = pytest.mark.slow
 
 PLOTS = {"accuracy.png", "loss.png", "accuracy_loss.png", "epoch_time.png", "confusion_matrix.png"}
@@ -66,9 +67,9 @@ print(json.dumps(results))
         assert abs(best.attrs["monitor_value"] - record["best"]["value"]) < 1e-9
 
 
-def test_several_models_get_one_folder_each_and_a_summary_table(tmp_path):
-    result = run_script(
-        "mnist", "-m", "mlp_one_layer", "mlp_small", "--dataset", "mnist_5k", "--limit", 200, "--epochs", 1,
+def test_several_models_get_one_folder_each_and_a_summary_table(tmp_path, capsys):
+    result = run_here(
+        capsys, "mnist", "-m", "mlp_one_layer", "mlp_small", "--dataset", "mnist_5k", "--limit", 200, "--epochs", 1,
         "--outputs", tmp_path,
     )
     assert result.returncode == 0, result.stderr
@@ -78,7 +79,7 @@ def test_several_models_get_one_folder_each_and_a_summary_table(tmp_path):
     small = read_run(folders[1])["hyperparameters"]
     assert (small["optimizer"], small["loss"], small["learning_rate"]) == ("rmsprop", "mse", 0.001)
     # A model trained with the short loss alias 'mse' reloads with plain Keras (full names are compiled in).
-    evaluated = run_script("mnist", "evaluate", folders[1])
+    evaluated = run_here(capsys, "mnist", "evaluate", folders[1])
     assert evaluated.returncode == 0, evaluated.stderr
     assert "best_val_accuracy" in result.stdout and "test_accuracy" in result.stdout
     # The command ends with the folders it made, then the comparison of them.
@@ -88,9 +89,9 @@ def test_several_models_get_one_folder_each_and_a_summary_table(tmp_path):
 
 
 
-def test_the_command_line_overrides_a_models_own_defaults(tmp_path):
-    result = run_script(
-        "mnist", "-m", "mlp_small", "--optimizer", "sgd", "--learning-rate", "0.05", "--loss", "categorical_crossentropy",
+def test_the_command_line_overrides_a_models_own_defaults(tmp_path, capsys):
+    result = run_here(
+        capsys, "mnist", "-m", "mlp_small", "--optimizer", "sgd", "--learning-rate", "0.05", "--loss", "categorical_crossentropy",
         "--dataset", "mnist_5k", "--limit", 100, "--epochs", 1, "--outputs", tmp_path, "--quiet",
     )
     hyperparameters = read_run(run_folder_of(result))["hyperparameters"]

@@ -2,7 +2,7 @@
 the difference of two configurations stated with Welch's 95 % interval."""
 import pytest
 
-from conftest import read_run, run_script
+from conftest import cli, read_run, run_here
 from utils.core.options import seed_list
 from utils.runs.groups import difference_line, group_runs
 
@@ -51,9 +51,8 @@ def test_configurations_on_different_devices_or_with_one_run_are_not_ranked():
 def two_configurations(tmp_path_factory):
     """xor_mlp at two learning rates, two seeds each (4 tiny runs shared by the tests below)."""
     outputs = tmp_path_factory.mktemp("seeds")
-    for rate in ("0.001", "0.05"):
-        result = run_script("xor", "--seeds", "2", "--epochs", "2", "--learning-rate", rate, "--outputs", outputs)
-        assert result.returncode == 0, result.stderr
+    for rate in ("0.001", "0.05"):  # in-process: what the runs hold is the subject, not their process
+        assert cli("xor", ["--seeds", "2", "--epochs", "2", "--learning-rate", rate, "--outputs", outputs]) == 0
     return outputs
 
 
@@ -65,8 +64,8 @@ def test_seeds_trains_one_folder_per_seed_with_the_seed_recorded(two_configurati
 
 
 @pytest.mark.slow
-def test_runs_group_shows_mean_std_and_n(two_configurations):
-    result = run_script("xor", "runs", "--group", "--outputs", two_configurations)
+def test_runs_group_shows_mean_std_and_n(two_configurations, capsys):
+    result = run_here(capsys, "xor", "runs", "--group", "--outputs", two_configurations)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 3 and "n " in lines[0] + " "
@@ -76,16 +75,16 @@ def test_runs_group_shows_mean_std_and_n(two_configurations):
 
 
 @pytest.mark.slow
-def test_compare_of_two_configurations_states_the_difference_with_an_interval(two_configurations):
-    result = run_script("xor", "compare", "--last", "4", "--outputs", two_configurations)
+def test_compare_of_two_configurations_states_the_difference_with_an_interval(two_configurations, capsys):
+    result = run_here(capsys, "xor", "compare", "--last", "4", "--outputs", two_configurations)
     assert result.returncode == 0, result.stderr
     line = next(line for line in result.stdout.splitlines() if "95% interval" in line)
     assert "Welch's t, n=2 and n=2" in line and ("exceeds seed noise" in line or "within seed noise" in line)
 
 
 @pytest.mark.slow
-def test_seeds_zero_is_refused_in_one_line_before_anything_is_written(tmp_path):
-    result = run_script("xor", "--seeds", "0", "--outputs", tmp_path / "out")
+def test_seeds_zero_is_refused_in_one_line_before_anything_is_written(tmp_path, capsys):
+    result = run_here(capsys, "xor", "--seeds", "0", "--outputs", tmp_path / "out")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "--seeds must be a count" in result.stderr
     assert not (tmp_path / "out").exists()
