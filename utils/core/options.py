@@ -284,7 +284,7 @@ OPTIONS = (
     Option("steps_per_execution", ("--steps-per-execution",), int, metavar="N", check=at_least(1),
            help="training steps per compiled call (default: chosen from the batch size)"),
     Option("jit", ("--jit",), bool, negatable=True,
-           help="XLA-compile the training step (default on a CPU: on for dense models trained for 10,000 steps "
+           help="XLA-compile the training step (default on a CPU: on for dense models trained for 3,000 steps "
                 "or more, where the compile pays back, off for shorter runs and conv nets; Keras decides on a GPU)"),
     Option("mixed_precision", ("--mixed-precision",), bool, False, flag=True,
            help="compute in float16 on a GPU (with loss scaling) or bfloat16 on a CPU; weights and outputs stay float32"),

@@ -85,10 +85,10 @@ def compile_model(model, task, config, steps_per_epoch: int, distributed: bool =
     return jit
 
 
-# Training steps below which XLA's one-off compile (0.6-5 s on 2 CPU cores: the train step, then the test pass's
-# shapes) costs more than it saves: measured steps saved 0.01-1.3 ms each for dense models, so the break-even
-# came at 1,400-41,000 steps (bench/jit_crossover.py; BENCHMARKS.md, section o).
-XLA_PAYS_BACK_STEPS = 10_000
+# Training steps below which XLA's one-off compile (0.2-2.2 s on 2 quiet CPU cores: the train step, then the test
+# pass's shapes) costs more than it saves (0.02-1.6 ms a step for dense models): the break-even came at 1,400-12,000
+# steps (bench/jit_crossover.py; BENCHMARKS.md, section o). At 3,000, a wrong choice costs at most about 2.6 s.
+XLA_PAYS_BACK_STEPS = 3_000
 
 
 @dataclass(frozen=True)
