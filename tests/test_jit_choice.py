@@ -1,4 +1,5 @@
 """XLA by default only where its compile pays back: the choice and its reason are recorded, and a resume keeps it."""
+import json
 from types import SimpleNamespace
 
 import keras
@@ -60,3 +61,21 @@ def test_a_resume_compiles_as_the_run_began_even_where_a_new_run_would_choose_ot
     assert compiled_with == [False]
     assert train_xor(outputs, epochs=1) == 0  # the patched threshold does reach a new run
     assert compiled_with == [False, True]
+
+
+def test_an_older_record_without_a_jit_setting_resumes_as_it_compiled(xor_copy, monkeypatch):
+    record = record_of(xor_copy)  # as runs recorded before the resolved settings: jit unset, its compile in execution
+    record["hyperparameters"]["jit"] = None
+    record["execution"]["jit_compile"] = True
+    (xor_copy / "run.json").write_text(json.dumps(record))
+    compiled_with = []
+    original = compiling.compile_model
+
+    def spy(model, *args, **kwargs):
+        choice = original(model, *args, **kwargs)
+        compiled_with.append(bool(model.jit_compile))
+        return choice
+
+    monkeypatch.setattr("utils.training.engine.compile_model", spy)
+    assert cli("xor", ["resume", xor_copy, "--epochs", 3, "--quiet"]) == 0  # 12 steps: a new run would not get XLA
+    assert compiled_with == [True]

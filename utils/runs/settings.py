@@ -23,6 +23,17 @@ def recorded_choices(data: dict) -> dict:
     return choices
 
 
+def trained_hyperparameters(data: dict) -> dict:
+    """The settings to train a run again with (resume, rerun): its hyperparameters, with the XLA choice it compiled
+    with where the record left `jit` unset (older runs; a run stopped before its resolved settings were saved), so
+    that today's default does not decide again."""
+    hyperparameters = dict(data.get("hyperparameters") or {})
+    compiled = recorded_choices(data)["jit"]
+    if hyperparameters.get("jit") is None and isinstance(compiled, bool):
+        hyperparameters["jit"] = compiled
+    return hyperparameters
+
+
 def unset_word(key: str) -> str:
     option = BY_NAME.get(key)
     return option.unset if option is not None else "default"

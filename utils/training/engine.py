@@ -25,6 +25,7 @@ from utils.reports.plots import plot_history
 from utils.runs.folder import RunFolder
 from utils.core.signals import TrainingInterrupted
 from utils.runs.record import RunRecord
+from utils.runs.settings import trained_hyperparameters
 from utils.tasks.inputs import encode_labels, shape_inputs
 from utils.training import backend, callbacks
 from utils.training.checkpoints import (
@@ -248,7 +249,7 @@ def resume_session(task, record, epochs, placement) -> tuple:
     from utils.training.saved_models import reload_dataset
     from utils.training.setup import seed_everything
 
-    config = TrainConfig.from_dict(record.get("hyperparameters"))
+    config = TrainConfig.from_dict(trained_hyperparameters(record.data))
     load_run_models(record.folder)  # the run's own copy: the original file may have changed or gone
     if not has_checkpoint(record.folder):
         return restart_session(task, record, config, epochs, placement)

@@ -12,6 +12,7 @@ from utils.core.errors import UsageError, UserError
 from utils.runs.diff import differences
 from utils.runs.groups import group_runs, spread_of
 from utils.runs.record import RunRecord
+from utils.runs.settings import trained_hyperparameters
 
 
 def recorded_config(task, record: RunRecord, deterministic: bool):
@@ -22,7 +23,7 @@ def recorded_config(task, record: RunRecord, deterministic: bool):
     hyperparameters = data.get("hyperparameters")
     if not hyperparameters or not isinstance(hyperparameters.get("seed"), int):
         raise UserError(f"{record.folder.run_file} records no settings with a seed; the run folder is damaged.")
-    config = TrainConfig.from_dict({**hyperparameters, "task": task.name, "model": data["model"]})
+    config = TrainConfig.from_dict({**trained_hyperparameters(data), "task": task.name, "model": data["model"]})
     if deterministic:
         config.deterministic = True
     if record.folder.models_copy.is_file():  # the run's own copy of its model file: the original may be gone
