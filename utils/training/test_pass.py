@@ -1,7 +1,7 @@
 """The test split's evaluation: the loss and compiled metrics as Keras' evaluate gives them, and the model's outputs
 for what scikit-learn reports, without tracing a function beyond the one fit traced for validation.
 
-A second traced function (model.predict's, XLA-compiled for a dense model) and a test function traced afresh for
+A second traced function (model.predict's, XLA-compiled for a dense model trained with XLA) and a test function traced afresh for
 NumPy arrays cost a small run a few seconds after its last epoch; a direct call of the model costs milliseconds.
 """
 import numpy as np
