@@ -180,7 +180,8 @@ def test_resume_after_sigkill_of_the_driver_continues_the_interrupted_trial(tmp_
         deadline = time.monotonic() + 400
         while time.monotonic() < deadline:  # kill once the second trial has finished an epoch
             folders = sweep_folders(tmp_path)
-            trials = trials_of(folders[0]) if folders else None
+            # the driver creates the sweep's folder before its first trials.csv
+            trials = trials_of(folders[0]) if folders and (folders[0] / "trials.csv").is_file() else None
             runs = [path for path in tmp_path.glob("*_trial001-*") if (path / "checkpoints" / "last.h5").is_file()]
             if trials is not None and list(trials["status"][:2]) == ["completed", "running"] and runs:
                 break
