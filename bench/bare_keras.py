@@ -111,10 +111,17 @@ def load_churn(path: Path):
 
 
 # ---------------------------------------------------------------- training
-def build(task: str, name: str, input_shape):
-    from utils.training.setup import import_keras
+def plain_keras():
+    """Keras imported as a script of its own imports it: no pause of the garbage collector (the runner's
+    utils.core.collector), only TensorFlow's log lines turned off."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
 
-    import_keras()  # TensorFlow's start-up chatter hidden, as in the runner
+    return keras
+
+
+def build(task: str, name: str, input_shape):
+    plain_keras()
     from models import get_model
 
     return get_model(task, name).build(input_shape=input_shape, num_classes=10 if task == "mnist" else 2)

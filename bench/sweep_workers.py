@@ -26,7 +26,8 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from bench.run import GPU, SWEEP_WORKERS, fill, section_between  # noqa: E402  (the path above makes bench/ importable)
+from bench.bare_keras import plain_keras  # noqa: E402  (the path above makes bench/ importable)
+from bench.run import GPU, SWEEP_WORKERS, fill, section_between  # noqa: E402
 
 MODEL, DATASET = "mlp_small", "mnist_5k"
 CONTENDERS = ("fresh", "warm", "warm_no_jit", "floor")
@@ -105,9 +106,7 @@ def floor(args) -> dict:
 
 def floor_child(trials: int, epochs: int, seed: int) -> None:
     """The floor's loop: Optuna asks, bare Keras trains, Optuna is told; nothing is written."""
-    from utils.training.setup import import_keras
-
-    keras = import_keras()
+    keras = plain_keras()
     import optuna
 
     from models import get_model

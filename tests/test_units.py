@@ -323,3 +323,22 @@ def test_resumable_early_stopping_restores_its_counters(tiny_model):
     stopper.on_train_begin()
     assert (stopper.wait, stopper.best, stopper.best_epoch) == (3, 0.25, 4)
     assert stopper.state() == {"wait": 3, "best": 0.25, "best_epoch": 4}
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_first_keras_import_pauses_the_collector_and_freezes_what_it_imported(enabled):
+    """The collector is as it was before the import (on, or off where the caller turned it off), and the import's
+    objects are in its permanent generation, which later collections skip."""
+    import subprocess
+    import sys
+
+    check = ("import gc\n" + ("" if enabled else "gc.disable()\n") +
+             "from utils.training.setup import import_keras\n"
+             "before = gc.get_freeze_count()\n"
+             "import_keras()\n"
+             "print(gc.isenabled(), before, gc.get_freeze_count())\n")
+    result = subprocess.run([sys.executable, "-c", check], cwd=PROJECT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    now_enabled, before, after = result.stdout.split()
+    assert now_enabled == str(enabled)
+    assert int(before) == 0 and int(after) > 100_000  # TensorFlow's and Keras' modules, functions and classes

@@ -119,6 +119,28 @@ def test_a_worker_is_retired_after_its_trial_count(tmp_path, monkeypatch):
     assert pids[0] == pids[1] != pids[2]
 
 
+def test_a_worker_told_to_go_ends_its_drawing_process_and_exits_cleanly(tmp_path):
+    """The end of its stdin: the worker stops the drawing process its runs started, then exits with 0 without the
+    interpreter's teardown."""
+    from utils.sweeps.processes import WarmWorker
+
+    trial = script(tmp_path, "draws.py", "from utils.reports import drawing\n"
+                                        "if __name__ == '__main__':  # the spawned drawing process imports this file\n"
+                                        "    print('drawing', drawing.start_worker().submit(os.getpid).result())\n")
+    worker = WarmWorker({**os.environ, "PYTHONPATH": str(PROJECT)})
+    worker.start([trial], {}, tmp_path / "draws.log")
+    deadline = time.monotonic() + 120
+    while (outcome := worker.outcome()) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert outcome is not None and outcome.returncode == 0, (tmp_path / "draws.log").read_text()
+    [drawing_pid] = [int(line.split()[1]) for line in (tmp_path / "draws.log").read_text().splitlines()
+                     if line.startswith("drawing")]
+    assert Path(f"/proc/{drawing_pid}").exists()  # it outlives the trial, for the worker's next one
+    worker.close()
+    assert worker.process.returncode == 0
+    assert not Path(f"/proc/{drawing_pid}").exists()
+
+
 def test_fresh_processes_are_still_there_to_ask_for(monkeypatch, tmp_path):
     from utils.sweeps import local
 

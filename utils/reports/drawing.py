@@ -23,6 +23,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from utils.core.collector import paused_for_import
+
 _worker = None  # the process's one drawing worker, started on first use; it holds no run's state
 # A run's figures take seconds; a worker that has not answered in this long is stuck, and the run goes on without it.
 WAIT_LIMIT_S = 600
@@ -34,7 +36,8 @@ def _prepare_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_end_with_parent, args=(os.getppid(),), daemon=True).start()
     atexit.register(_exit_at_once)
-    importlib.import_module("utils.reports.plots")  # matplotlib and scikit-learn's displays, before the first job
+    with paused_for_import():
+        importlib.import_module("utils.reports.plots")  # matplotlib and scikit-learn's displays, before the first job
 
 
 def _exit_at_once() -> None:

@@ -11,6 +11,7 @@ RUNNER_SWEEP_FRESH_PROCESSES=1 gives every trial a fresh process instead (as bef
 baseline).
 """
 import os
+import select
 import subprocess
 import time
 from dataclasses import dataclass
@@ -163,7 +164,16 @@ class LocalExecutor:
                     done.append(finished)
             if done or time.monotonic() >= deadline or not self.running:
                 return done
-            time.sleep(0.2)
+            self._until_a_reply(min(0.2, max(0.0, deadline - time.monotonic())))
+
+    def _until_a_reply(self, seconds: float) -> None:
+        """Sleep up to `seconds`, waking as soon as a warm worker writes its reply (or dies: its pipe ends). A fresh
+        process has no pipe and is looked at once a `seconds`."""
+        pipes = [launch.process.replies for launch in self.running.values() if isinstance(launch.process, WarmWorker)]
+        if pipes:
+            select.select(pipes, [], [], seconds)
+        else:
+            time.sleep(seconds)
 
     def _settle(self, launch: Launch, outcome):
         """The trial's Finished, or None when its crashed worker was replaced and the trial started again."""
@@ -204,7 +214,9 @@ class LocalExecutor:
         return stopped
 
     def close(self) -> None:
-        """Let the idle workers go (the end of the sweep)."""
+        """Let the idle workers go (the end of the sweep): all told at once, so they exit side by side."""
+        for worker in self.idle.values():
+            worker.release()
         for worker in self.idle.values():
             worker.close()
         self.idle.clear()

@@ -87,6 +87,11 @@ class WarmWorker:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    @property
+    def replies(self):
+        """The pipe its answers come on, for select()."""
+        return self.process.stdout
+
     def start(self, arguments: list, environment: dict, log_path) -> None:
         request = {"arguments": arguments, "environment": environment, "log": str(log_path)}
         try:
@@ -133,12 +138,16 @@ class WarmWorker:
         self.process.wait()
         return self.outcome() or Outcome(self.process.returncode, crashed=True)
 
-    def close(self, seconds: float = 10) -> None:
-        """End of its stdin: it finishes and exits; killed if it has not within `seconds`."""
+    def release(self) -> None:
+        """End of its stdin: it finishes its trial, if any, and exits (`close` waits for that)."""
         try:
             self.process.stdin.close()
         except OSError:
             pass
+
+    def close(self, seconds: float = 10) -> None:
+        """End of its stdin, then wait for its exit; killed if it has not exited within `seconds`."""
+        self.release()
         try:
             self.process.wait(timeout=seconds)
         except subprocess.TimeoutExpired:

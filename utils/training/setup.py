@@ -4,6 +4,8 @@ import os
 import sys
 from contextlib import contextmanager
 
+from utils.core.collector import paused_for_import
+
 
 @contextmanager
 def _stderr_silenced():
@@ -22,11 +24,19 @@ def _stderr_silenced():
 
 
 def import_keras(verbose: bool = False):
-    """Import TensorFlow and Keras, hiding their start-up log lines unless `verbose`.
+    """Import TensorFlow and Keras, hiding their start-up log lines unless `verbose`, with the garbage collector
+    paused for the first import (utils.core.collector).
 
     Under another Keras backend (KERAS_BACKEND=jax or torch) TensorFlow is imported only if installed, because
     Keras' data adapters import it anyway, and then just as quietly.
     """
+    if "keras" in sys.modules:
+        return _import_keras(verbose)
+    with paused_for_import():
+        return _import_keras(verbose)
+
+
+def _import_keras(verbose: bool):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3")
     if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
         import absl.logging
