@@ -143,7 +143,7 @@ def floor_child(trials: int, epochs: int, seed: int) -> None:
 
 
 def render(results: dict) -> str:
-    fresh, warm = results["fresh"], results["warm"]
+    fresh = results["fresh"]
     present = [name for name in CONTENDERS if name in results]
     per_hour = {name: results[name]["completed"] / results[name]["seconds"] * 3600 for name in present}
     rows = "\n".join(f"| {name} | {results[name]['seconds']:.1f} | {results[name]['completed']} | {per_hour[name]:.0f} | "
@@ -152,15 +152,34 @@ def render(results: dict) -> str:
                      for name in present)
     table = ("| contender | wall clock (s) | trials completed | trials per hour | load average before → after |\n"
              "|---|---|---|---|---|\n" + rows)
+    ratios = repetition_ratios(results)
     section = fill("sweep_workers", trials=results["trials"], epochs=results["epochs"], workers=results["workers"],
                    finished=results["finished"], table=table, phases=phase_table(results),
-                   warm_to_fresh=f"{warm['seconds'] / fresh['seconds']:.2f}",
-                   warm_to_floor=f"{per_hour['warm'] / per_hour['floor']:.2f}",
-                   fresh_to_floor=f"{per_hour['fresh'] / per_hour['floor']:.2f}", command=results["command"],
+                   warm_to_fresh=f"{ratios['warm_to_fresh']:.2f}", warm_to_floor=f"{ratios['warm_to_floor']:.2f}",
+                   fresh_to_floor=f"{ratios['fresh_to_floor']:.2f}", repetitions=ratios["text"], command=results["command"],
                    no_jit=(f" With `--no-jit`, warm / floor trials per hour: **{per_hour['warm_no_jit'] / per_hour['floor']:.2f}**, "
                            f"warm / fresh wall clock {results['warm_no_jit']['seconds'] / fresh['seconds']:.2f}."
                            if "warm_no_jit" in per_hour else ""))
     return f"{SWEEP_WORKERS[0]}\n{section}\n{SWEEP_WORKERS[1]}"
+
+
+def repetition_ratios(results: dict) -> dict:
+    """warm / fresh wall clock and the trials-per-hour ratios, each the median over the repetitions (each
+    repetition's contenders ran one after another); `text` lists every repetition's, where there were several."""
+    runs = results.get("repetitions") or {name: [results[name]] for name in ("fresh", "warm", "floor")}
+    seconds = {name: [run["seconds"] for run in runs[name]] for name in runs}
+    per_hour = {name: [run["completed"] / run["seconds"] for run in runs[name]] for name in runs}
+    each = {"warm_to_fresh": [warm / fresh for warm, fresh in zip(seconds["warm"], seconds["fresh"])],
+            "warm_to_floor": [warm / floor for warm, floor in zip(per_hour["warm"], per_hour["floor"])],
+            "fresh_to_floor": [fresh / floor for fresh, floor in zip(per_hour["fresh"], per_hour["floor"])]}
+    found = {key: statistics.median(values) for key, values in each.items()}
+    listed = lambda values, digits: ", ".join(f"{value:.{digits}f}" for value in values)  # noqa: E731
+    found["text"] = "" if len(seconds["warm"]) < 2 else (
+        f" Medians of {len(seconds['warm'])} repetitions; by repetition, warm / fresh {listed(each['warm_to_fresh'], 2)} "
+        f"and warm / floor {listed(each['warm_to_floor'], 2)}; wall clocks (s) fresh {listed(seconds['fresh'], 1)}, "
+        f"warm {listed(seconds['warm'], 1)}, floor {listed(seconds['floor'], 1)}. The tables show each contender's "
+        f"repetition of median wall clock.")
+    return found
 
 
 def phase_table(results: dict) -> str:
@@ -195,6 +214,8 @@ def parse_args(argv=None):
     parser.add_argument("--trials", type=int, default=20, help="trials per contender (default: 20)")
     parser.add_argument("--epochs", type=int, default=5, help="epochs per trial (default: 5)")
     parser.add_argument("--workers", type=int, default=2, help="trials at once (default: 2)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="repetitions, the contenders in turn within each; the ratios are medians (default: 1)")
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--floor-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--timeout", type=int, default=3600, help="seconds one contender may run (default: 3600)")
@@ -215,11 +236,18 @@ def main(argv=None) -> int:
     if not args.render:
         results = {"trials": args.trials, "epochs": args.epochs, "workers": args.workers,
                    "command": " ".join(["python", "bench/sweep_workers.py", *(argv if argv is not None else sys.argv[1:])])}
-        with tempfile.TemporaryDirectory(prefix="sweep-workers-") as scratch:
-            for name in ("fresh", "warm", *(["warm_no_jit"] if args.no_jit_too else []), "floor"):
-                print(f"{name} ...", flush=True)
-                results[name] = floor(args) if name == "floor" else sweep(args, Path(scratch), name)
-                print(f"{name}: {results[name]}", flush=True)
+        names = ("fresh", "warm", *(["warm_no_jit"] if args.no_jit_too else []), "floor")
+        runs = {name: [] for name in names}
+        for repetition in range(args.repeats):  # the contenders in turn, so a change of load falls on all of them
+            with tempfile.TemporaryDirectory(prefix="sweep-workers-") as scratch:
+                for name in names:
+                    print(f"{name} ({repetition + 1} of {args.repeats}) ...", flush=True)
+                    runs[name].append(floor(args) if name == "floor" else sweep(args, Path(scratch), name))
+                    print(f"{name}: {runs[name][-1]}", flush=True)
+        for name in names:  # the repetition of median wall clock stands for the contender in the tables
+            results[name] = sorted(runs[name], key=lambda run: run["seconds"])[(args.repeats - 1) // 2]
+        results["repetitions"] = {name: [{"seconds": run["seconds"], "completed": run["completed"]} for run in runs[name]]
+                                  for name in names}
         results["finished"] = datetime.now().astimezone().isoformat(timespec="seconds")
         results_path.write_text(json.dumps(results, indent=2) + "\n")
     section = render(json.loads(results_path.read_text()))

@@ -78,6 +78,7 @@ def test_a_missing_pydot_or_graphviz_is_one_line_and_the_run_goes_on(tmp_path, c
     with monkeypatch.context() as patch:
         patch.setattr(keras.utils, "model_to_dot", no_pydot)
         plot_network(model, path)
+    monkeypatch.setattr(network, "_last_rendered", {})  # no picture of this graph kept from an earlier test
     monkeypatch.setenv("PATH", str(tmp_path))  # no Graphviz `dot` to run
     plot_network(model, path)
     assert network.render_network("digraph {}", path) is False and not path.exists()
@@ -138,3 +139,17 @@ def test_the_page_a_run_writes_shows_the_newest_runs_and_runs_html_shows_all(tmp
     assert "newest 2 of 5 runs" in page and "runs --html" in page
     page = write_index_page(tmp_path).read_text()
     assert len(set(re.findall(r"2026111\d-100000_conv_net", page))) == 5 and "newest" not in page
+
+
+def test_a_graph_rendered_again_in_one_process_gives_the_same_picture_without_graphviz(tmp_path, monkeypatch):
+    """A sweep's next trial of the same model gets the bytes Graphviz rendered for the last one; another graph is
+    rendered by Graphviz again."""
+    from utils.reports import network
+
+    monkeypatch.setattr(network, "_last_rendered", {})
+    first, again, other = (tmp_path / name / "model.png" for name in ("first", "again", "other"))
+    source = 'digraph G { a -> b; }'
+    assert network.render_network(source, first)
+    monkeypatch.setenv("PATH", str(tmp_path))  # Graphviz is gone: only the kept picture can answer
+    assert network.render_network(source, again) and again.read_bytes() == first.read_bytes()
+    assert network.render_network('digraph G { a -> c; }', other) is False and not other.exists()

@@ -3,6 +3,7 @@ import errno
 import os
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 from utils.core import atomic
 
@@ -52,11 +53,20 @@ def plot_network(model, path, draw=None) -> None:
     (draw or draw_here)("the network picture", render_network, source, path)
 
 
+# The last graph rendered in this process and its PNG: a sweep's trials of one model have the same graph, and
+# Graphviz (a process of its own) would render the same bytes again for each.
+_last_rendered = {}
+
+
 def render_network(source: str, path) -> bool:
     """Graphviz's PNG of `source` (model_to_dot's graph) into `path`, as plot_model writes it."""
     import pydot
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    if source in _last_rendered:
+        with atomic.atomic_path(path) as temporary:
+            Path(temporary).write_bytes(_last_rendered[source])
+        return True
     try:
         pydot.graph_from_dot_data(source)[0].write(str(path), format="png")
     except OSError as error:
@@ -64,7 +74,11 @@ def render_network(source: str, path) -> bool:
             raise  # the disk, not a missing tool
         missing_tool_note(path, error)
         return False
-    return path.is_file()
+    if path.is_file():
+        _last_rendered.clear()
+        _last_rendered[source] = path.read_bytes()
+        return True
+    return False
 
 
 def missing_tool_note(path, error) -> None:

@@ -238,9 +238,13 @@ class Sweep:
         self.loop()
         if self.signals.received:
             self.stop_for_signal()
-        if hasattr(self.executor, "close"):
-            self.executor.close()
-        return self.finish()
+        if hasattr(self.executor, "release"):
+            self.executor.release()  # the idle workers exit while the report is written
+        try:
+            return self.finish()
+        finally:
+            if hasattr(self.executor, "close"):
+                self.executor.close()
 
     def stop_for_signal(self) -> None:
         """Stop the workers (each trial checkpoints and marks itself interrupted), record them, and end the sweep."""

@@ -213,10 +213,14 @@ class LocalExecutor:
         self.close()
         return stopped
 
-    def close(self) -> None:
-        """Let the idle workers go (the end of the sweep): all told at once, so they exit side by side."""
+    def release(self) -> None:
+        """Tell the idle workers to go (the end of the sweep), all at once, so that they exit side by side."""
         for worker in self.idle.values():
             worker.release()
+
+    def close(self) -> None:
+        """Let the idle workers go and wait for their exit."""
+        self.release()
         for worker in self.idle.values():
             worker.close()
         self.idle.clear()
