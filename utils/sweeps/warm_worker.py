@@ -143,17 +143,11 @@ def main() -> None:
     os.close(devnull)
     faulthandler.enable()  # a segfault's Python stack goes to fd 2, which is the running trial's log
     serve(requests, replies)
-    exit_at_once()
+    # The end of stdin comes between trials, with every trial's files written: the interpreter's teardown of
+    # TensorFlow is skipped, about a second the driver would wait for at the end of the sweep.
+    from utils.reports.drawing import end_process_now
 
-
-def exit_at_once() -> None:
-    """The end of stdin comes between trials, with every trial's files written: end the drawing process, then skip
-    the interpreter's teardown of TensorFlow, about a second the driver would wait for at the end of the sweep."""
-    if "utils.reports.drawing" in sys.modules:
-        sys.modules["utils.reports.drawing"].stop_worker()  # its queues' semaphores, or the resource tracker warns
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    end_process_now(0)
 
 
 if __name__ == "__main__":

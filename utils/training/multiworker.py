@@ -183,12 +183,9 @@ def leave(exit_code: int) -> None:
 
 
 def _end_now(exit_code: int) -> None:
-    from utils.reports.drawing import stop_worker
+    from utils.reports.drawing import end_process_now
 
-    stop_worker()  # os._exit skips the exit handlers that would end it quietly
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(exit_code)
+    end_process_now(exit_code)
 
 
 def first_line(error) -> str:
